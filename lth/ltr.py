@@ -1,0 +1,74 @@
+"""Lottery Ticket Rewinding with an importance metric: the paper's Algorithm 2.
+
+Every stage writes its result to ``workdir`` (``init.pt``, ``rewind.pt``, ``round_{i}.pt``) and is
+skipped when that file exists, so a killed run started again resumes from its last completed
+round and ends exactly as an uninterrupted run would.
+"""
+
+import os
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from lth.pruning import apply_mask, density, full_mask, prune, weights
+from lth.training import derive_seed, evaluate, iterations_per_epoch, train
+
+
+def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fraction, seed, workdir, log=None):
+    """Return the tickets of rounds 0..``rounds``: dicts of ``mask``, ``trained``, ``test_accuracy``.
+
+    ``model`` comes initialised (theta_0); ``layers`` are the names of its prunable layers;
+    ``log(i, ticket, path)`` is called once per round, also for rounds loaded on resume.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    k, m = hp.rewind_iter, hp.epochs * iterations_per_epoch(data, hp.batch_size)
+
+    def rewind(state, mask=None):
+        model.load_state_dict(state)
+        if mask is not None:
+            apply_mask(model, mask)
+
+    def pretrain():
+        train(model, data, hp, start=0, end=k, seed=seed, desc="pretrain")
+        return snapshot(model)
+
+    def train_ticket(mask, i):
+        rewind(theta_0k, mask)
+        train(model, data, hp, start=k, end=m, seed=seed, mask=mask, desc=f"round {i}")
+        return {"mask": mask, "trained": weights(model, layers), "test_accuracy": evaluate(model, data)}
+
+    theta_0 = cached(workdir / "init.pt", lambda: snapshot(model))
+    rewind(theta_0)
+    theta_0k = cached(workdir / "rewind.pt", pretrain)
+    mask = full_mask(model, layers)
+    tickets = []
+    bar = tqdm(range(rounds + 1), desc="LTR", unit="round", disable=None)
+    for i in bar:
+        path = workdir / f"round_{i}.pt"
+        ticket = cached(path, lambda: train_ticket(mask, i))
+        tickets.append(ticket)
+        bar.set_postfix(accuracy=f"{ticket['test_accuracy']:.2f}", density=f"{density(ticket['mask']):.4f}")
+        if log:
+            log(i, ticket, path)
+        if i < rounds:
+            mask = prune(ticket["trained"], ticket["mask"], importance, fraction, seed=derive_seed(seed, "prune", i))
+    rewind(theta_0k, mask)
+    return tickets
+
+
+def snapshot(model):
+    """A CPU copy of the full state (weights, BatchNorm statistics): what rewinding restores."""
+    return {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
+
+
+def cached(path, make):
+    """Load ``path`` if a previous run completed it; else make it and save it atomically."""
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    obj = make()
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return obj

@@ -1,0 +1,79 @@
+"""Masks and global pruning: which weights a ticket keeps.
+
+A mask maps a layer's name (``model.get_submodule(name)``) to a bool tensor shaped like its
+weight; True = kept. Every function here works on plain dicts of tensors, so that it is as easy to
+apply to saved tickets as to live models.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from lth import importance as importance_
+
+
+def prunable_layers(model, prune_output=True):
+    """Names of the Conv2d and Linear layers whose weights are pruned, input to output.
+
+    As in OpenLTH: every conv and linear weight (1x1 shortcuts included), never biases or
+    BatchNorm; the output layer (the last Linear) only if ``prune_output``.
+    """
+    names = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    output = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1:]
+    return [n for n in names if prune_output or n not in output]
+
+
+def weights(model, layers):
+    """A CPU copy of the weights of ``layers``."""
+    return {n: model.get_submodule(n).weight.detach().cpu().clone() for n in layers}
+
+
+def full_mask(model, layers):
+    return {n: torch.ones_like(model.get_submodule(n).weight, dtype=torch.bool, device="cpu") for n in layers}
+
+
+@torch.no_grad()
+def apply_mask(model, mask):
+    """Zero the pruned weights of ``model`` in place."""
+    for name, m in mask.items():
+        w = model.get_submodule(name).weight
+        w.mul_(m.to(w.device, w.dtype))
+
+
+def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0):
+    """The next, sparser mask: remove the ``ceil(fraction * remaining)`` lowest-scored weights.
+
+    Each layer's unpruned weights are scored by the importance metric on their own (so per-layer
+    normalisations see only what is left), then all scores are pooled. Ties are broken by position:
+    earlier layers, then lower flat indices, are pruned first. ``seed`` seeds the ``random`` metric.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"pruning fraction {fraction!r} is outside (0, 1)")
+    score = importance_.get(importance) if isinstance(importance, str) else importance
+    kept = {n: weights[n][m].abs().double() for n, m in mask.items()}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        scores = torch.cat([score(a) if a.numel() else a for a in kept.values()])
+    remove = torch.sort(scores, stable=True).indices[: math.ceil(fraction * scores.numel())]
+    keep = torch.ones_like(scores, dtype=torch.bool)
+    keep[remove] = False
+    new = {}
+    for (name, m), k in zip(mask.items(), keep.split([a.numel() for a in kept.values()])):
+        new[name] = m.clone()
+        new[name][m] = k
+    return new
+
+
+def density(mask):
+    """Unpruned / prunable weights, over all layers of the mask."""
+    return sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values())
+
+
+def layer_density(mask):
+    return {n: int(m.sum()) / m.numel() for n, m in mask.items()}
+
+
+def collapsed(mask):
+    """Layers with no weight left: the network is cut there (Tanaka et al.'s layer collapse)."""
+    return [n for n, m in mask.items() if not m.any()]

@@ -1,0 +1,88 @@
+"""SGD training of a masked model: the paper's Appendix A.4 schedule, deterministic by seed."""
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from lth import data as data_
+
+
+@dataclass(frozen=True)
+class Hparams:
+    epochs: int
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    milestones: tuple = ()  # epochs after which the learning rate is multiplied by 0.1
+    rewind_iter: int = 0  # k: the iteration whose weights every round rewinds to
+
+
+def derive_seed(seed, *keys):
+    """An independent 63-bit seed for each use of the run's seed (init, an epoch, a round)."""
+    words = [seed, *(k if isinstance(k, int) else int.from_bytes(k.encode(), "little") for k in keys)]
+    return int(np.random.SeedSequence(words).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def make_deterministic():
+    """Bitwise-reproducible kernels: same seed and config, same weights."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def iterations_per_epoch(data, batch_size):
+    return math.ceil(len(data.train_y) / batch_size)
+
+
+def learning_rate(hp, iteration, ipe):
+    return hp.lr * 0.1 ** sum(iteration >= m * ipe for m in hp.milestones)
+
+
+def train(model, data, hp, *, start, end, seed, mask=None, desc="train"):
+    """Train iterations [start, end) with a fresh optimizer; pruned weights stay exactly 0.
+
+    Epoch e always sees the same batches (order and augmentation drawn from ``(seed, e)``), so
+    training from the rewind point k replays exactly what the dense run saw after iteration k.
+    """
+    device = next(model.parameters()).device
+    opt = torch.optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+    masked = [(model.get_submodule(n).weight, m.to(device, torch.float32)) for n, m in (mask or {}).items()]
+    ipe = iterations_per_epoch(data, hp.batch_size)
+    model.train()
+    bar = tqdm(total=end - start, desc=desc, unit="it", leave=False, disable=None)
+    it = start
+    while it < end:
+        epoch, first = divmod(it, ipe)
+        last = min(ipe, first + end - it)
+        for x, y in data_.batches(data, hp.batch_size, derive_seed(seed, "epoch", epoch), first, last):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(hp, it, ipe)
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for w, m in masked:
+                    w.mul_(m)
+            it += 1
+        bar.update(last - first)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+    bar.close()
+    return model
+
+
+@torch.no_grad()
+def evaluate(model, data, batch_size=1000):
+    """Top-1 test accuracy in percent."""
+    model.eval()
+    correct = 0
+    for x, y in data_.test_batches(data, batch_size):
+        correct += int((model(x).argmax(1) == y).sum())
+    return 100.0 * correct / len(data.test_y)
