@@ -1,0 +1,96 @@
+"""Training speed: `make bench`. One line per measurement; median of a few repeats after a warm-up.
+
+- lenet_300_100 fashion_mnist: one epoch (batch 128) through lth.training.train with a mask, next
+  to the floor, a minimal plain-PyTorch loop over the same in-memory tensors.
+- resnet20 cifar10-shaped random data: s/iter with augmentation, batch 128.
+"""
+
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lth import data as data_, models, pruning  # noqa: E402
+from lth.training import Hparams, iterations_per_epoch, make_deterministic, train  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
+
+
+def timed(fn, repeats=REPEATS):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def peak_gb():
+    if DEVICE == "cuda":
+        return torch.cuda.max_memory_allocated() / 1e9
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB -> GB (process peak RSS)
+
+
+def lenet_model():
+    torch.manual_seed(0)
+    return models.build("lenet_300_100", 1, 28, 10).to(DEVICE)
+
+
+def bench_lenet(root):
+    data = data_.to(data_.load("fashion_mnist", root), DEVICE)
+    hp = Hparams(epochs=1, batch_size=128)
+    ipe = iterations_per_epoch(data, hp.batch_size)
+    model = lenet_model()
+    mask = pruning.full_mask(model, pruning.prunable_layers(model))
+    ours = timed(lambda: train(model, data, hp, start=0, end=ipe, seed=0, mask=mask))
+
+    plain = lenet_model()
+    x_all, y_all = data_.normalise(data, data.train_x), data.train_y
+    opt = torch.optim.SGD(plain.parameters(), lr=0.1)
+
+    def plain_epoch():
+        order = torch.randperm(len(y_all), device=DEVICE)
+        for i in range(0, len(y_all), 128):
+            idx = order[i:i + 128]
+            loss = F.cross_entropy(plain(x_all[idx]), y_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    floor = timed(plain_epoch)
+    print(f"lenet_300_100 fashion_mnist: {ours:.2f} s/epoch, peak {peak_gb():.1f} GB "
+          f"(plain PyTorch loop: {floor:.2f} s/epoch, ratio {ours / floor:.2f})")
+
+
+def bench_resnet20(iters):
+    g = torch.Generator().manual_seed(0)
+    n = 128 * iters
+    data = data_.Dataset("random_cifar10", torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),
+                         torch.randint(0, 10, (n,), generator=g), torch.zeros(0, 3, 32, 32, dtype=torch.uint8),
+                         torch.zeros(0, dtype=torch.long), (0.49, 0.48, 0.45), (0.25, 0.24, 0.26), 10, True, 4)
+    data = data_.to(data, DEVICE)
+    torch.manual_seed(0)
+    model = models.build("resnet20", 3, 32, 10).to(DEVICE)
+    mask = pruning.full_mask(model, pruning.prunable_layers(model))
+    hp = Hparams(epochs=1, batch_size=128, momentum=0.9, weight_decay=1e-4)
+    t = timed(lambda: train(model, data, hp, start=0, end=iters, seed=0, mask=mask))
+    print(f"resnet20 cifar10 (random data, batch 128, {iters} it): {t / iters:.3f} s/iter, peak {peak_gb():.1f} GB")
+
+
+if __name__ == "__main__":
+    make_deterministic()
+    print(f"device: {DEVICE}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    bench_lenet(os.environ.get("LTH_DATA", "data"))
+    bench_resnet20(int(os.environ.get("BENCH_RESNET_ITERS", 20 if DEVICE == "cpu" else 200)))
