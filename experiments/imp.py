@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)  # Sacred 0.8.7 imports it
-from sacred import Experiment
+from sacred import SETTINGS, Experiment
 from sacred.observers import FileStorageObserver
 from sacred.utils import SacredError, apply_backspaces_and_linefeeds
 
@@ -29,6 +29,7 @@ from lth.training import Hparams, derive_seed, make_deterministic  # noqa: E402
 
 RUNS = Path(os.environ.get("LTH_RUNS", "runs"))
 
+SETTINGS.CAPTURE_MODE = "sys"  # keeps the terminal a terminal, so tqdm shows its bars
 ex = Experiment("imp", save_git_info=False)
 ex.observers.append(FileStorageObserver(str(RUNS)))
 ex.captured_out_filter = apply_backspaces_and_linefeeds
@@ -39,14 +40,14 @@ def config():
     # The default: LeNet-300-100 on Fashion-MNIST with a short schedule (minutes on a laptop CPU).
     model = "lenet_300_100"
     dataset = "fashion_mnist"
-    epochs = 2
+    epochs = 10
     batch_size = 128
     lr = 0.1
     momentum = 0.0
     weight_decay = 0.0
     milestones = []  # epochs after which the learning rate drops x0.1
     rewind_iter = 0  # k: iteration every round rewinds to (0 = original LTH)
-    rounds = 15  # pruning rounds; the last ticket has density (1 - prune_fraction) ** rounds
+    rounds = 20  # pruning rounds; the last ticket has density (1 - prune_fraction) ** rounds
     prune_fraction = 0.2
     prune_output = False  # prune the output layer too (OpenLTH: yes for ResNets, no for LeNet, VGG)
     importance = "magnitude"  # one of lth.importance.IMPORTANCE
@@ -84,8 +85,7 @@ def resnet18_tinyimagenet():
 
 
 @ex.named_config
-def smoke():
-    """Seconds on a CPU: for tests and quick checks."""
+def smoke():  # seconds on a CPU: for tests and quick checks
     epochs, rounds, train_size, test_size, rewind_iter = 1, 2, 2048, 1000, 4
 
 
@@ -143,7 +143,7 @@ def main(_run, _config, model, dataset, epochs, batch_size, lr, momentum, weight
                                        fraction=prune_fraction, seed=seed, workdir=workdir, log=log)
     shutil.rmtree(workdir)  # the completed Sacred run now holds every artifact
     return {"test_accuracy": [t["test_accuracy"] for t in tickets],
-            "density": [pruning.density(t["mask"]) for t in tickets]}
+            "density": [round(pruning.density(t["mask"]), 6) for t in tickets]}
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import torch
 import torchvision
 from torch.nn import functional as F
 from torchvision.datasets.utils import download_and_extract_archive
-from torchvision.io import ImageReadMode, decode_image
+from PIL import Image
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "tinyimagenet")
 
@@ -54,10 +55,9 @@ class DatasetNotFound(FileNotFoundError):
 
 def load(name, root, download=True):
     """Load dataset ``name`` from ``root`` (fetching it if needed and allowed) as CPU tensors."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    check(name)
     root = Path(root)
-    _, folder, mean, std, augment, pad = _SPECS[name]
+    _, _, mean, std, augment, pad = _SPECS[name]
     loader = _tinyimagenet if name == "tinyimagenet" else _torchvision
     train_x, train_y, test_x, test_y = loader(name, root, download)
     num_classes = 200 if name == "tinyimagenet" else 10
@@ -180,10 +180,10 @@ def _decode(paths):
     """Decode image files (grayscale ones converted to RGB) into one N x 3 x H x W uint8 tensor."""
     if not paths:
         return torch.empty(0, 3, 64, 64, dtype=torch.uint8)
-    first = decode_image(str(paths[0]), mode=ImageReadMode.RGB)
-    out = torch.empty((len(paths), *first.shape), dtype=torch.uint8)
+    decode = lambda path: pil_to_tensor(Image.open(path).convert("RGB"))
+    out = torch.empty((len(paths), *decode(paths[0]).shape), dtype=torch.uint8)
     for i, path in enumerate(paths):
-        out[i] = decode_image(str(path), mode=ImageReadMode.RGB)
+        out[i] = decode(path)
     return out
 
 
