@@ -23,7 +23,7 @@ from sacred.observers import FileStorageObserver
 from sacred.utils import SacredError, apply_backspaces_and_linefeeds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lth import data as data_, importance as importance_, models, pruning  # noqa: E402
+from lth import data as data_, importance as importance_, models, presets, pruning  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
 from lth.training import Hparams, derive_seed, make_deterministic  # noqa: E402
 
@@ -35,58 +35,12 @@ ex.observers.append(FileStorageObserver(str(RUNS)))
 ex.captured_out_filter = apply_backspaces_and_linefeeds
 
 
-@ex.config
-def config():
-    # The default: LeNet-300-100 on Fashion-MNIST with a short schedule (minutes on a laptop CPU).
-    model = "lenet_300_100"
-    dataset = "fashion_mnist"
-    epochs = 10
-    batch_size = 128
-    lr = 0.1
-    momentum = 0.0
-    weight_decay = 0.0
-    milestones = []  # epochs after which the learning rate drops x0.1
-    rewind_iter = 0  # k: iteration every round rewinds to (0 = original LTH)
-    rounds = 20  # pruning rounds; the last ticket has density (1 - prune_fraction) ** rounds
-    prune_fraction = 0.2
-    prune_output = False  # prune the output layer too (OpenLTH: yes for ResNets, no for LeNet, VGG)
-    importance = "magnitude"  # one of lth.importance.IMPORTANCE
-    seed = 0
-    train_size = None  # use only the first N training examples (None: all)
-    test_size = None
-    data_root = os.environ.get("LTH_DATA", "data")
-    download = True
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-
-
-# The paper's four settings (PAPER.md section 3, Appendix A.4 of the paper).
-@ex.named_config
-def lenet_300_100_mnist():
-    model, dataset, epochs, batch_size, lr, momentum = "lenet_300_100", "mnist", 40, 128, 0.1, 0.0
-    milestones, weight_decay, rewind_iter, rounds, prune_output = [], 0.0, 0, 24, False
-
-
-@ex.named_config
-def resnet20_cifar10():
-    model, dataset, epochs, batch_size, lr, momentum = "resnet20", "cifar10", 160, 128, 0.1, 0.9
-    milestones, weight_decay, rewind_iter, rounds, prune_output = [80, 120], 1e-4, 1000, 40, True
-
-
-@ex.named_config
-def vgg16_cifar10():
-    model, dataset, epochs, batch_size, lr, momentum = "vgg16", "cifar10", 160, 128, 0.1, 0.9
-    milestones, weight_decay, rewind_iter, rounds, prune_output = [80, 120], 1e-4, 2000, 35, False
-
-
-@ex.named_config
-def resnet18_tinyimagenet():
-    model, dataset, epochs, batch_size, lr, momentum = "resnet18", "tinyimagenet", 200, 256, 0.2, 0.9
-    milestones, weight_decay, rewind_iter, rounds, prune_output = [100, 150], 1e-4, 1000, 40, True
-
-
-@ex.named_config
-def smoke():  # seconds on a CPU: for tests and quick checks
-    epochs, rounds, train_size, test_size, rewind_iter = 1, 2, 2048, 1000, 4
+# Every config value, its default and its meaning: lth/presets.py's DEFAULT.
+ex.add_config(dict(presets.DEFAULT, data_root=os.environ.get("LTH_DATA", "data"), download=True,
+                   device="cuda" if torch.cuda.is_available() else "cpu"))
+# The paper's four settings (e.g. `with resnet20_cifar10`) and `smoke` (seconds on a CPU).
+for name, values in {**presets.PAPER, "smoke": presets.SMOKE}.items():
+    ex.add_named_config(name, values)
 
 
 @ex.config_hook

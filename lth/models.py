@@ -98,7 +98,7 @@ def resnet18(in_channels=3, num_classes=200):
 
 MODELS = {
     "lenet_300_100": lambda c, size, k: LeNet(c * size * size, num_classes=k),
-    "resnet8": lambda c, size, k: CifarResNet(8, in_channels=c, num_classes=k),
+    "resnet8_8": lambda c, size, k: CifarResNet(8, width=8, in_channels=c, num_classes=k),  # for CPU presets
     "resnet20": lambda c, size, k: CifarResNet(20, in_channels=c, num_classes=k),
     "vgg16": lambda c, size, k: VGG(c, k),
     "resnet18": lambda c, size, k: resnet18(c, k),

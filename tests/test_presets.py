@@ -1,0 +1,39 @@
+"""The paper's settings (PAPER.md section 3) and the presets of `make figures`."""
+
+import pytest
+
+from lth import presets
+
+
+def test_named_configs_hold_exactly_the_papers_hyperparameters():
+    p = presets.PAPER
+    assert p["lenet_300_100_mnist"] == dict(model="lenet_300_100", dataset="mnist", epochs=40, batch_size=128, lr=0.1,
+                                            momentum=0.0, milestones=[], weight_decay=0.0, rewind_iter=0, rounds=24,
+                                            prune_output=False)
+    r20 = p["resnet20_cifar10"]
+    assert (r20["epochs"], r20["batch_size"], r20["momentum"], r20["lr"], r20["milestones"], r20["weight_decay"],
+            r20["rewind_iter"], r20["rounds"], r20["prune_output"]) == (160, 128, 0.9, 0.1, [80, 120], 1e-4, 1000, 40, True)
+    vgg = p["vgg16_cifar10"]
+    assert (vgg["rewind_iter"], vgg["rounds"], vgg["prune_output"], vgg["batch_size"]) == (2000, 35, False, 128)
+    r18 = p["resnet18_tinyimagenet"]
+    assert (r18["epochs"], r18["batch_size"], r18["lr"], r18["milestones"], r18["rewind_iter"], r18["rounds"],
+            r18["prune_output"]) == (200, 256, 0.2, [100, 150], 1000, 40, True)
+    assert all(set(s) <= set(presets.DEFAULT) for s in p.values())
+
+
+def test_small_preset_reaches_96_percent_sparsity_with_every_metric_and_three_seeds():
+    small = presets.PRESETS["small"]
+    assert small["seeds"] == [0, 1, 2] and set(presets.PAPER_METRICS) | {"lamp", "random"} == set(small["metrics"])
+    for s in small["settings"].values():
+        assert 1 - (1 - s["prune_fraction"]) ** s["rounds"] >= 0.96 and s["dataset"] == "fashion_mnist"
+    runs = presets.runs("small")
+    assert len(runs) == 2 * 7 * 3 and runs["resnet8_8_fashion_mnist__minmax__2"]["importance"] == "minmax"
+
+
+def test_paper_preset_runs_the_four_settings():
+    assert {c["model"] for c in presets.runs("paper").values()} == {"lenet_300_100", "resnet20", "vgg16", "resnet18"}
+
+
+def test_unknown_preset_is_one_line_with_the_valid_names():
+    with pytest.raises(ValueError, match="unknown preset 'big'; valid: small, paper, smoke"):
+        presets.check("big")
