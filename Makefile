@@ -1,11 +1,20 @@
+# `make figures` (or one target: `make figure4`) runs the experiments a figure needs, only those not
+# completed yet, then executes its notebook. PRESET=small (default: CPU, minutes), paper, smoke (CI).
 # `make test` and `make bench` set everything up themselves (`make install` creates .venv/).
 PYTHON ?= python3.11
+PRESET ?= small
 VENV := .venv
 PY := $(VENV)/bin/python
 export LTH_DATA ?= data
 export LTH_RUNS ?= runs
 
-.PHONY: install test bench clean
+NOTEBOOKS := table1 table2 figure2 figure4 figure8 figure9 figure10 collapse
+FIGS := figures/$(PRESET)
+STAMPS := $(LTH_RUNS)/done/$(PRESET)
+ALL_RUNS := $(addprefix $(STAMPS)/,$(shell $(PYTHON) experiments/sweep.py list $(PRESET)))
+MAGNITUDE_RUNS := $(addprefix $(STAMPS)/,$(shell $(PYTHON) experiments/sweep.py list $(PRESET) --metrics magnitude))
+
+.PHONY: install test bench runs figures clean $(NOTEBOOKS)
 
 install: $(VENV)/.installed
 
@@ -19,6 +28,28 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench.py
+
+# Stops early, in one line, when the preset's data or GPU is missing.
+$(STAMPS)/.ready: | install
+	$(PY) experiments/sweep.py check $(PRESET)
+	@mkdir -p $(@D) && touch $@
+
+# One stamp per run, so that `make -j N` runs independent experiments in parallel.
+$(STAMPS)/%: | $(STAMPS)/.ready
+	$(PY) experiments/sweep.py run $(PRESET) $*
+	@mkdir -p $(@D) && touch $@
+
+runs: $(ALL_RUNS)
+
+$(NOTEBOOKS): %: $(FIGS)/%.ipynb
+
+$(FIGS)/table1.ipynb: $(MAGNITUDE_RUNS)
+$(addprefix $(FIGS)/,$(addsuffix .ipynb,$(filter-out table1,$(NOTEBOOKS)))): $(ALL_RUNS)
+$(FIGS)/%.ipynb: notebooks/%.ipynb lth/analysis.py lth/plots.py | install
+	@mkdir -p $(FIGS)
+	$(PY) -m papermill --log-level WARNING $< $@ -p preset $(PRESET) -p runs_dir $(LTH_RUNS) -p figures_dir $(FIGS)
+
+figures: $(NOTEBOOKS)
 
 clean:
 	rm -rf $(VENV)

@@ -1,0 +1,104 @@
+"""lth.analysis on small hand-made run folders: finding runs by config, tables, collapse, ranges."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from lth import analysis, presets
+
+
+def make_run(runs_dir, run_id, config, accuracy, layer_density, status="COMPLETED", collapsed=None):
+    d = runs_dir / str(run_id)
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps(config))
+    (d / "run.json").write_text(json.dumps({"status": status, "info": {"collapsed": collapsed} if collapsed else {}}))
+    steps = list(range(len(accuracy)))
+    metrics = {"test_accuracy": {"steps": steps, "values": accuracy},
+               "density": {"steps": steps, "values": [0.8**i for i in steps]}}
+    for layer, values in layer_density.items():
+        metrics[f"density/{layer}"] = {"steps": steps, "values": values}
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    return d
+
+
+@pytest.fixture
+def smoke_runs(tmp_path):
+    """Every run of the smoke preset, with accuracy = 90 - round + seed, plus decoys."""
+    for i, (name, config) in enumerate(presets.runs("smoke").items(), start=1):
+        seed = config["seed"]
+        collapsed = {"2": ["fc_layers.1"]} if config["importance"] == "magnitude" and seed == 1 else None
+        make_run(tmp_path, i, dict(config, data_root="x", device="cpu"), [90.0 - r + seed for r in range(4)],
+                 {"fc_layers.0": [1, 0.7, 0.5, 0.4], "fc_layers.1": [1, 0.9, 0.0, 0.0]}, collapsed=collapsed)
+    n = len(presets.runs("smoke"))
+    first = next(iter(presets.runs("smoke").values()))
+    make_run(tmp_path, n + 1, dict(first, epochs=99), [0.0] * 4, {})  # another config
+    make_run(tmp_path, n + 2, first, [0.0] * 4, {}, status="FAILED")  # not completed
+    return tmp_path
+
+
+def test_runs_are_found_by_config_not_by_id(smoke_runs):
+    first = next(iter(presets.runs("smoke").values()))
+    assert [p.name for p in analysis.find_runs(smoke_runs, first)] == ["1"]
+    assert analysis.missing_runs(smoke_runs, "smoke") == []
+    assert len(analysis.missing_runs(smoke_runs, "small")) == len(presets.runs("small"))
+
+
+def test_missing_run_names_the_run_and_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make PRESET=smoke runs"):
+        analysis.load_runs(tmp_path, "smoke")
+
+
+def test_table2_is_mean_and_std_over_seeds(smoke_runs):
+    runs = analysis.load_runs(smoke_runs, "smoke")
+    acc = analysis.accuracy(runs)
+    s = analysis.summary(acc, every=2)
+    row = s[(s.setting == "lenet_300_100_fashion_mnist") & (s.importance == "l1") & (s["round"] == 2)].iloc[0]
+    assert row["mean"] == pytest.approx(88.5) and row["std"] == pytest.approx(pd.Series([88.0, 89.0]).std())
+    assert sorted(s["round"].unique()) == [0, 2, 3]  # every 2 rounds and the last
+    table = analysis.table2(acc, every=2)
+    assert list(table.columns[:3]) == ["setting", "round", "sparsity"] and list(table.columns[3:]) == presets.METRICS
+    assert table.iloc[1]["l1"] == "88.50 ± 0.71"
+
+
+def test_comparison_with_the_papers_numbers_uses_the_data_file():
+    acc = pd.DataFrame([dict(setting="resnet20_cifar10", importance=m, seed=s, round=r, density=0.8**r,
+                             sparsity=100 * (1 - 0.8**r), test_accuracy=90.0 + s)
+                        for m in presets.PAPER_METRICS for s in (0, 1) for r in (0, 10)])
+    t = analysis.compare_with_paper(analysis.summary(acc, every=10))
+    row = t[(t.importance == "softmax") & (t["round"] == 10)].iloc[0]
+    assert row["paper"] == 87.75 and row["difference"] == pytest.approx(90.5 - 87.75)
+    assert t[t.importance == "dense"].iloc[0]["paper"] == 91.67
+    assert "90.50 / 91.67 / -1.17" in analysis.table2(acc, with_paper=True, every=10).to_string()
+
+
+def test_layer_sparsity_keeps_depth_order(smoke_runs):
+    ld = analysis.layer_density(analysis.load_runs(smoke_runs, "smoke"))
+    first = ld.drop_duplicates("layer").sort_values("depth")
+    assert list(first.layer) == ["fc_layers.0", "fc_layers.1"]
+    assert ld[(ld.layer == "fc_layers.0") & (ld["round"] == 1)].layer_sparsity.iloc[0] == pytest.approx(30.0)
+
+
+def test_collapse_reports_first_round_and_layer(smoke_runs):
+    col = analysis.collapse(analysis.load_runs(smoke_runs, "smoke"))
+    hit = col[col.first_collapse_round.notna()]
+    assert set(hit.importance) == {"magnitude"} and set(hit.seed) == {1}
+    assert set(hit.collapsed_layers) == {"fc_layers.1"} and set(hit.first_collapse_round) == {2}
+    s = analysis.collapse_summary(col)
+    mag = s[(s.importance == "magnitude")].iloc[0]
+    assert (mag["runs"], mag["collapsed"], mag["first_round"]) == (2, 1, 2)
+
+
+def test_selected_layers_pick_input_middle_shortcut_output():
+    layers = ["conv", "blocks.0.conv1", "blocks.0.conv2", "blocks.1.conv1", "blocks.1.shortcut.0", "fc"]
+    assert analysis.selected_layers(layers) == {"input": "conv", "middle": "blocks.0.conv2", "output": "fc",
+                                                "shortcut": "blocks.1.shortcut.0"}
+
+
+def test_weight_ranges_read_init_rewind_and_trained(tmp_path):
+    torch.save({"a.weight": torch.tensor([-1.0, 2.0]), "a.bias": torch.zeros(2)}, tmp_path / "init.pt")
+    torch.save({"a.weight": torch.tensor([-1.5, 2.5]), "a.bias": torch.zeros(2)}, tmp_path / "rewind.pt")
+    torch.save({"mask": {}, "trained": {"a": torch.tensor([-3.0, 0.5])}}, tmp_path / "round_0.pt")
+    w = analysis.weight_ranges(tmp_path).set_index("stage")
+    assert w.loc["init", "min"] == -1.0 and w.loc["rewind", "max"] == 2.5 and w.loc["trained", "min"] == -3.0
