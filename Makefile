@@ -8,11 +8,15 @@ PY := $(VENV)/bin/python
 export LTH_DATA ?= data
 export LTH_RUNS ?= runs
 
-NOTEBOOKS := table1 table2 figure2 figure4 figure8 figure9 figure10 collapse
-FIGS := figures/$(PRESET)
+ACCURACY_NOTEBOOKS := table2 figure2 figure4 figure8 figure9 figure10 collapse
+TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
+NOTEBOOKS := table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) reinit
+FIGS ?= figures/$(PRESET)
 STAMPS := $(LTH_RUNS)/done/$(PRESET)
 ALL_RUNS := $(addprefix $(STAMPS)/,$(shell $(PYTHON) experiments/sweep.py list $(PRESET)))
 MAGNITUDE_RUNS := $(addprefix $(STAMPS)/,$(shell $(PYTHON) experiments/sweep.py list $(PRESET) --metrics magnitude))
+TICKET_RUNS := $(addprefix $(STAMPS)/,$(shell $(PYTHON) experiments/sweep.py list $(PRESET) --tickets))
+REINITS := $(addprefix $(STAMPS)/reinit_,$(shell $(PYTHON) experiments/sweep.py list $(PRESET) --reinit-seeds))
 
 .PHONY: install test bench runs figures clean $(NOTEBOOKS)
 
@@ -39,12 +43,19 @@ $(STAMPS)/%: | $(STAMPS)/.ready
 	$(PY) experiments/sweep.py run $(PRESET) $*
 	@mkdir -p $(@D) && touch $@
 
+# Section 5.1: one partial reinitialisation per seed, from the completed ticket runs.
+$(STAMPS)/reinit_%: $(TICKET_RUNS)
+	$(PY) experiments/reinit.py with preset=$(PRESET) reinit_seed=$*
+	@touch $@
+
 runs: $(ALL_RUNS)
 
 $(NOTEBOOKS): %: $(FIGS)/%.ipynb
 
 $(FIGS)/table1.ipynb: $(MAGNITUDE_RUNS)
-$(addprefix $(FIGS)/,$(addsuffix .ipynb,$(filter-out table1,$(NOTEBOOKS)))): $(ALL_RUNS)
+$(addprefix $(FIGS)/,$(addsuffix .ipynb,$(ACCURACY_NOTEBOOKS))): $(ALL_RUNS)
+$(addprefix $(FIGS)/,$(addsuffix .ipynb,$(TICKET_NOTEBOOKS))): $(TICKET_RUNS) lth/tickets.py
+$(FIGS)/reinit.ipynb: $(REINITS) lth/tickets.py
 $(FIGS)/%.ipynb: notebooks/%.ipynb lth/analysis.py lth/plots.py | install
 	@mkdir -p $(FIGS)
 	$(PY) -m papermill --log-level WARNING $< $@ -p preset $(PRESET) -p runs_dir $(LTH_RUNS) -p figures_dir $(FIGS)

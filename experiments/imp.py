@@ -52,6 +52,8 @@ def validate(config, command_name, logger):
         data_.check(config["dataset"])
         if not 0 < config["prune_fraction"] < 1:
             raise ValueError(f"prune_fraction={config['prune_fraction']!r} is outside (0, 1)")
+        if config["init"] and not Path(config["init"]).is_file():
+            raise ValueError(f"init={config['init']!r} is not a file")
         if config["device"] not in ("cpu", "cuda") and not config["device"].startswith("cuda:"):
             raise ValueError(f"unknown device {config['device']!r}; valid: cpu, cuda, cuda:N")
     except ValueError as e:
@@ -67,7 +69,7 @@ def run_key(config):
 
 @ex.main
 def main(_run, _config, model, dataset, epochs, batch_size, lr, momentum, weight_decay, milestones, rewind_iter,
-         rounds, prune_fraction, prune_output, importance, seed, train_size, test_size, data_root, download, device):
+         rounds, prune_fraction, prune_output, importance, seed, train_size, test_size, init, data_root, download, device):
     make_deterministic()
     try:
         data = data_.load(dataset, data_root, download)
@@ -75,7 +77,10 @@ def main(_run, _config, model, dataset, epochs, batch_size, lr, momentum, weight
         raise SacredError(str(e), print_traceback=False) from None
     data = data_.to(data_.subset(data, train_size, test_size), device)
     torch.manual_seed(derive_seed(seed, "init"))
-    net = models.build(model, data.train_x.shape[1], data.train_x.shape[-1], data.num_classes).to(device)
+    net = models.build(model, data.train_x.shape[1], data.train_x.shape[-1], data.num_classes)
+    if init:
+        net.load_state_dict(torch.load(init, weights_only=True))
+    net = net.to(device)
     layers = pruning.prunable_layers(net, prune_output)
     hp = Hparams(epochs, batch_size, lr, momentum, weight_decay, tuple(milestones), rewind_iter)
     workdir = RUNS / "checkpoints" / run_key(_config)

@@ -62,9 +62,17 @@ if __name__ == "__main__":
     parser.add_argument("preset", choices=list(presets.PRESETS))
     parser.add_argument("names", nargs="*")
     parser.add_argument("--metrics", help="comma-separated importance metrics (list only)")
+    parser.add_argument("--tickets", action="store_true", help="only the runs Section 5 compares (list only)")
+    parser.add_argument("--reinit-seeds", action="store_true", help="the seeds of Section 5.1's reinitialisations")
     args = parser.parse_args()
     if args.command == "list":
-        print("\n".join(presets.runs(args.preset, args.metrics.split(",") if args.metrics else None)))
+        if args.reinit_seeds:
+            names = presets.TICKETS[args.preset]["reinit_seeds"]
+        elif args.tickets:
+            names = presets.ticket_runs(args.preset)
+        else:
+            names = presets.runs(args.preset, args.metrics.split(",") if args.metrics else None)
+        print("\n".join(map(str, names)))
     elif args.command == "check":
         check(args.preset)
     else:

@@ -38,17 +38,23 @@ def missing_runs(runs_dir, preset):
     return [name for name, config in presets.runs(preset).items() if not find_runs(runs_dir, config, done)]
 
 
-def load_runs(runs_dir, preset):
-    """One row per run of the preset: setting, importance, seed, path (the latest completed run)."""
+def load_runs(runs_dir, preset, runs=None):
+    """One row per run of the preset (or of ``runs``, {name: config}): setting, importance, seed, path
+    (the latest completed run with that config)."""
     done = completed_runs(runs_dir)
     rows = []
-    for name, config in presets.runs(preset).items():
+    for name, config in (runs or presets.runs(preset)).items():
         found = find_runs(runs_dir, config, done)
         if not found:
             raise FileNotFoundError(f"run {name} of preset {preset!r} is missing under {runs_dir}: run `make PRESET={preset} runs`")
         setting, importance, seed = name.split("__")
         rows.append(dict(setting=setting, importance=importance, seed=int(seed), path=found[-1]))
     return pd.DataFrame(rows)
+
+
+def ticket_runs(runs_dir, preset):
+    """The runs Section 5 compares (``presets.TICKETS``): one setting, its metrics, every seed."""
+    return load_runs(runs_dir, preset, presets.ticket_runs(preset))
 
 
 def _metrics(path):
@@ -185,3 +191,18 @@ def collapse_summary(col):
                 layers=("collapsed_layers", lambda s: "; ".join(sorted({x for x in s if x})))).reset_index()
     out["first_round"] = out["first_round"].astype("Int64")
     return out
+
+
+def reinit_results(runs_dir, preset):
+    """Survival tables of the completed experiments/reinit.py runs of the preset's ticket setting, one per reinit seed."""
+    t = presets.TICKETS[preset]
+    want = dict(preset=preset, setting=t["setting"], metrics=t["metrics"], round=t["round"])
+    parts = {}
+    for path, config in completed_runs(Path(runs_dir) / "reinit"):
+        if all(config.get(k) == v for k, v in want.items()) and config["reinit_seed"] in t["reinit_seeds"]:
+            parts[config["reinit_seed"]] = pd.read_csv(path / "survival.csv").assign(reinit_seed=config["reinit_seed"])
+    missing = sorted(set(t["reinit_seeds"]) - set(parts))
+    if missing:
+        raise FileNotFoundError(f"reinit seeds {missing} of preset {preset!r} are missing under {runs_dir}/reinit: "
+                                f"run `make PRESET={preset} reinit`")
+    return pd.concat(parts.values(), ignore_index=True)

@@ -1,0 +1,266 @@
+"""Several tickets from one initialisation (the paper's Section 5): overlap, chance, and the
+history of each connection over the pruning rounds.
+
+A mask maps a layer's name to a bool tensor (True = unpruned), as in ``lth.pruning``; a history
+maps a layer's name to its trained weights of rounds 0..R stacked on a first axis. Tables are tidy
+pandas DataFrames, one row per observation; ``depth`` is a layer's position in the mask, input first.
+"""
+
+import itertools
+import math
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+
+def _load(path):
+    return torch.load(path, weights_only=True, map_location="cpu")
+
+
+def load_ticket(run_path, round):
+    """Round ``round`` of an LTR run: a dict with ``mask``, ``trained`` (and ``test_accuracy``)."""
+    return _load(Path(run_path) / f"round_{round}.pt")
+
+
+def load_history(run_path, last_round):
+    """Layer -> tensor (last_round + 1, *weight shape): the trained weights of rounds 0..last_round."""
+    trained = [load_ticket(run_path, i)["trained"] for i in range(last_round + 1)]
+    return {layer: torch.stack([t[layer] for t in trained]) for layer in trained[0]}
+
+
+def _first_difference(a, b):
+    """The first key at which two dicts of tensors are not bitwise equal, or None."""
+    for key in sorted(set(a) | set(b)):
+        if key not in a or key not in b or a[key].dtype != b[key].dtype or not torch.equal(a[key], b[key]):
+            return key
+    return None
+
+
+def check_same_dense(run_paths):
+    """Raise ValueError unless the runs share theta_0 (init.pt) and the dense round 0 bitwise.
+
+    Only then do their tickets come from one initialisation and differ by the metric alone, which
+    is what makes their overlap meaningful.
+    """
+    paths = [Path(p) for p in run_paths]
+    for file, part in (("init.pt", None), ("round_0.pt", "trained")):
+        states = [_load(p / file) for p in paths]
+        states = [s[part] for s in states] if part else states
+        for p, state in zip(paths[1:], states[1:]):
+            key = _first_difference(states[0], state)
+            if key is not None:
+                what = f"{file} {part}[{key!r}]" if part else f"{file}[{key!r}]"
+                raise ValueError(f"run {p} differs from run {paths[0]} at {what}: not one dense network")
+
+
+def _layers(masks):
+    """The layers of the masks, in order; they must agree in names and shapes."""
+    masks = list(masks)
+    if not masks:
+        raise ValueError("no masks given")
+    for m in masks[1:]:
+        if list(m) != list(masks[0]) or any(m[n].shape != masks[0][n].shape for n in m):
+            raise ValueError(f"masks have different layers or shapes: {list(masks[0])} vs {list(m)}")
+    return list(masks[0])
+
+
+def overlap(masks):
+    """Layer -> bool tensor: True where the connection is unpruned in every ticket."""
+    return {n: torch.stack([m[n].bool() for m in masks]).all(0) for n in _layers(masks)}
+
+
+def _div(a, b):
+    return a / b if b else math.nan
+
+
+def _chance(n, kept):
+    """E|intersection| of tickets that keep kept[j] of n weights independently uniformly at random: n * prod(k_j / n)."""
+    return n * math.prod(k / n for k in kept) if n else 0.0
+
+
+def overlap_table(masks):
+    """Per layer and over all layers ("all", depth -1): how many connections all tickets share, against chance.
+
+    ``masks``: {metric: mask}. overlap_of_kept divides by the mean over tickets of their unpruned
+    count; ``expected`` is the exact expected overlap of random tickets of the same per-layer sizes.
+    """
+    names, ov = list(masks), overlap(list(masks.values()))
+    rows = []
+    for depth, layer in enumerate(ov):
+        kept = [int(masks[m][layer].sum()) for m in names]
+        n = ov[layer].numel()
+        rows.append(dict(layer=layer, depth=depth, weights=n, kept=kept, overlap=int(ov[layer].sum()),
+                         expected=_chance(n, kept)))
+    rows.append(dict(layer="all", depth=-1, weights=sum(r["weights"] for r in rows),
+                     kept=[sum(r["kept"][j] for r in rows) for j in range(len(names))],
+                     overlap=sum(r["overlap"] for r in rows), expected=sum(r["expected"] for r in rows)))
+    out = []
+    for r in rows:
+        mean_kept = sum(r["kept"]) / len(names)
+        out.append(dict(layer=r["layer"], depth=r["depth"], weights=r["weights"],
+                        **{f"kept_{m}": k for m, k in zip(names, r["kept"])},
+                        overlap=r["overlap"], overlap_of_all=r["overlap"] / r["weights"],
+                        overlap_of_kept=_div(r["overlap"], mean_kept), expected=r["expected"],
+                        expected_of_kept=_div(r["expected"], mean_kept), ratio=_div(r["overlap"], r["expected"])))
+    return pd.DataFrame(out)
+
+
+def jaccard_table(masks):
+    """Per pair of metrics (a, b), per layer and "all": Jaccard index |A∩B| / |A∪B| of their tickets, against chance.
+
+    expected_jaccard is a ratio of expectations, E|A∩B| / (k_a + k_b - E|A∩B|) with E|A∩B| = k_a k_b / n
+    (summed over layers for "all"), not the exact expectation of the ratio.
+    """
+    layers = _layers(masks.values())
+    rows = []
+    for a, b in itertools.combinations(masks, 2):
+        per_layer = []
+        for depth, layer in enumerate(layers):
+            A, B = masks[a][layer].bool(), masks[b][layer].bool()
+            ka, kb, n = int(A.sum()), int(B.sum()), A.numel()
+            per_layer.append(dict(layer=layer, depth=depth, weights=n, kept_a=ka, kept_b=kb,
+                                  intersection=int((A & B).sum()), union=int((A | B).sum()),
+                                  expected_intersection=_chance(n, [ka, kb])))
+        total = {k: sum(r[k] for r in per_layer) for k in list(per_layer[0])[2:]}
+        for r in per_layer + [dict(layer="all", depth=-1, **total)]:
+            e = r["expected_intersection"]
+            rows.append(dict(a=a, b=b, **r, jaccard=_div(r["intersection"], r["union"]),
+                             expected_jaccard=_div(e, r["kept_a"] + r["kept_b"] - e)))
+    return pd.DataFrame(rows)
+
+
+def connection_table(histories, masks, init=None):
+    """One row per unpruned connection of each metric's final ticket: is it shared, and how did it move over the rounds.
+
+    ``histories``: {metric: history of rounds 0..R}; ``masks``: {metric: mask of round R}; ``init``: theta_0's
+    state dict. std is over the trained values of rounds 0..R (correction=0); sign_flip is True unless all
+    of them have the same strict sign (0 is a sign of its own); distance = |trained_R - theta_0|.
+    """
+    layers, ov = _layers(masks.values()), overlap(list(masks.values()))
+    parts = []
+    for metric, mask in masks.items():
+        for depth, layer in enumerate(layers):
+            history = histories[metric][layer]
+            if history.shape[1:] != mask[layer].shape:
+                raise ValueError(f"{metric} {layer}: history {tuple(history.shape)} for a mask {tuple(mask[layer].shape)}")
+            flat, keep = history.flatten(1), mask[layer].flatten().bool()
+            if flat[-1][~keep].any():
+                raise ValueError(f"{metric} {layer}: the last round has weights the mask prunes; is the mask of round R?")
+            idx = keep.nonzero().squeeze(1)
+            values = flat[:, idx].double()
+            signs = values.sign()
+            part = dict(metric=metric, layer=layer, depth=depth, index=idx.numpy(),
+                        overlapping=ov[layer].flatten()[idx].numpy(), std=values.std(0, correction=0).numpy(),
+                        sign_flip=(signs != signs[0]).any(0).numpy())
+            if init is not None:
+                part["distance"] = (values[-1] - init[f"{layer}.weight"].flatten()[idx].double()).abs().numpy()
+            parts.append(pd.DataFrame(part))
+    return pd.concat(parts, ignore_index=True)
+
+
+def compare_groups(table):
+    """Per metric, overlapping vs not: count, mean and median std, share of sign flips (%), mean distance.
+
+    The paper's claim (Figures 1, 3, 5, 6): shared connections vary less, flip sign less and move further.
+    """
+    agg = dict(count=("std", "size"), mean_std=("std", "mean"), median_std=("std", "median"),
+               sign_flip_pct=("sign_flip", lambda s: 100 * s.mean() if len(s) else math.nan))
+    if "distance" in table:
+        agg["mean_distance"] = ("distance", "mean")
+    out = table.groupby(["metric", "overlapping"], sort=False).agg(**agg)
+    metrics = list(dict.fromkeys(table["metric"]))
+    out = out.reindex(pd.MultiIndex.from_product([metrics, [True, False]], names=["metric", "overlapping"]))
+    out["count"] = out["count"].fillna(0).astype(int)
+    return out.reset_index()
+
+
+def partial_reinit(theta_0, keep, seed):
+    """Section 5.1's initialisation: theta_0 at the ``keep`` connections, every other prunable weight
+    redrawn from the same Kaiming normal (seeded by ``seed``); biases and BatchNorm stay theta_0's."""
+    g = torch.Generator().manual_seed(seed)
+    new = {k: v.clone() for k, v in theta_0.items()}
+    for layer, k in keep.items():
+        w = theta_0[f"{layer}.weight"]
+        fresh = torch.nn.init.kaiming_normal_(torch.empty_like(w), generator=g)
+        new[f"{layer}.weight"] = torch.where(k, w, fresh)
+    return new
+
+
+def survival_table(keep, new_masks):
+    """Per metric and layer (and "all"): how many kept connections are still unpruned in the new ticket.
+
+    By chance, a ticket that keeps a share d of a layer keeps each connection with probability d, so
+    ``expected`` = kept * d and ``excess`` = survived / expected - 1, in percent (the paper's "+x %").
+    """
+    rows = []
+    for metric, mask in new_masks.items():
+        per_layer = []
+        for depth, (layer, k) in enumerate(keep.items()):
+            kept, density = int(k.sum()), mask[layer].float().mean().item()
+            per_layer.append(dict(metric=metric, layer=layer, depth=depth, kept=kept,
+                                  survived=int((k & mask[layer]).sum()), density=density, expected=kept * density))
+        total = dict(metric=metric, layer="all", depth=-1, kept=sum(r["kept"] for r in per_layer),
+                     survived=sum(r["survived"] for r in per_layer), density=math.nan,
+                     expected=sum(r["expected"] for r in per_layer))
+        rows += per_layer + [total]
+    out = pd.DataFrame(rows)
+    out["excess"] = [100 * _div(s, e) - 100 for s, e in zip(out["survived"], out["expected"])]
+    return out
+
+
+# --- Over the runs of a preset (rows of lth.analysis.load_runs: setting, importance, seed, path) ---
+
+def by_seed(runs):
+    """{seed: {metric: run path}}, after checking that each seed's runs share their dense network."""
+    out = {}
+    for seed, group in runs.groupby("seed"):
+        paths = dict(zip(group["importance"], group["path"]))
+        check_same_dense(paths.values())
+        out[seed] = paths
+    return out
+
+
+def overlap_over_rounds(runs, rounds):
+    """overlap_table of every seed at every round, with seed and round columns."""
+    parts = []
+    for seed, paths in by_seed(runs).items():
+        for r in rounds:
+            t = overlap_table({m: load_ticket(p, r)["mask"] for m, p in paths.items()})
+            parts.append(t.assign(seed=seed, round=r))
+    return pd.concat(parts, ignore_index=True)
+
+
+def connections(runs, round):
+    """connection_table of every seed at ``round`` (history of rounds 0..round), with a seed column."""
+    parts = []
+    for seed, paths in by_seed(runs).items():
+        masks = {m: load_ticket(p, round)["mask"] for m, p in paths.items()}
+        histories = {m: load_history(p, round) for m, p in paths.items()}
+        init = _load(Path(next(iter(paths.values()))) / "init.pt")
+        parts.append(connection_table(histories, masks, init).assign(seed=seed, round=round))
+    return pd.concat(parts, ignore_index=True)
+
+
+def drift_over_rounds(runs, layer, rounds):
+    """Figure 3: per seed, metric and round, the mean |trained - theta_0| in ``layer`` of its shared
+    and its other unpruned connections, and the share of the ticket's connections that are shared."""
+    rows = []
+    for seed, paths in by_seed(runs).items():
+        init = _load(Path(next(iter(paths.values()))) / "init.pt")[f"{layer}.weight"]
+        for r in rounds:
+            found = {m: load_ticket(p, r) for m, p in paths.items()}
+            shared = overlap([{layer: t["mask"][layer]} for t in found.values()])[layer]
+            for m, t in found.items():
+                distance, mask = (t["trained"][layer] - init).abs(), t["mask"][layer]
+                for overlapping, sel in ((True, shared), (False, mask & ~shared)):
+                    rows.append(dict(seed=seed, metric=m, round=r, overlapping=overlapping,
+                                     distance=distance[sel].double().mean().item() if sel.any() else math.nan,
+                                     shared_of_kept=_div(int(shared.sum()), int(mask.sum()))))
+    return pd.DataFrame(rows)
+
+
+def jaccards(runs, round):
+    """jaccard_table of every seed at ``round``, with a seed column."""
+    return pd.concat([jaccard_table({m: load_ticket(p, round)["mask"] for m, p in paths.items()}).assign(seed=seed)
+                      for seed, paths in by_seed(runs).items()], ignore_index=True)

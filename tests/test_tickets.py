@@ -1,0 +1,261 @@
+"""lth.tickets on hand-made masks, histories and run folders: overlap, chance, Jaccard, connection histories."""
+
+import math
+
+import pytest
+import torch
+
+from lth import tickets
+
+T, F = True, False
+
+
+def mask(**layers):
+    return {name: torch.tensor(values, dtype=torch.bool) for name, values in layers.items()}
+
+
+@pytest.fixture
+def three():
+    """Three tickets over a 4-weight conv and a 2x3 fc."""
+    return {
+        "magnitude": mask(conv=[T, T, F, F], fc=[[T, F, T], [F, F, F]]),
+        "l1": mask(conv=[T, F, T, F], fc=[[T, T, T], [F, F, F]]),
+        "l2": mask(conv=[T, T, F, F], fc=[[T, F, F], [F, F, T]]),
+    }
+
+
+def test_overlap(three):
+    ov = tickets.overlap(list(three.values()))
+    assert ov["conv"].tolist() == [T, F, F, F]
+    assert ov["fc"].tolist() == [[T, F, F], [F, F, F]]
+    two = tickets.overlap([three["magnitude"], three["l1"]])
+    assert two["fc"].tolist() == [[T, F, T], [F, F, F]]
+
+
+def test_overlap_rejects_different_layers(three):
+    with pytest.raises(ValueError):
+        tickets.overlap([three["magnitude"], mask(conv=[T, T, T, T])])
+
+
+def test_overlap_table_two_tickets():
+    df = tickets.overlap_table({"a": mask(conv=[T, T, F, F]), "b": mask(conv=[T, F, T, F])}).set_index("layer")
+    row = df.loc["conv"]
+    assert (row.depth, row.weights, row.kept_a, row.kept_b, row.overlap) == (0, 4, 2, 2, 1)
+    assert row.expected == pytest.approx(1.0)  # 4 * (2/4) * (2/4)
+    assert row.overlap_of_all == pytest.approx(0.25)
+    assert row.overlap_of_kept == pytest.approx(0.5)
+    assert row.expected_of_kept == pytest.approx(0.5)
+    assert row.ratio == pytest.approx(1.0)
+
+
+def test_overlap_table_three_tickets(three):
+    df = tickets.overlap_table(three)
+    assert list(df.columns) == ["layer", "depth", "weights", "kept_magnitude", "kept_l1", "kept_l2", "overlap",
+                                "overlap_of_all", "overlap_of_kept", "expected", "expected_of_kept", "ratio"]
+    df = df.set_index("layer")
+    conv, fc, everything = df.loc["conv"], df.loc["fc"], df.loc["all"]
+    assert conv.expected == pytest.approx(0.5)  # 4 * (1/2)^3
+    assert conv.ratio == pytest.approx(2.0)
+    # fc: n = 6, kept 2, 3, 2 -> 6 * (2/6)(3/6)(2/6) = 1/3; overlap 1
+    assert (fc.kept_magnitude, fc.kept_l1, fc.kept_l2, fc.overlap) == (2, 3, 2, 1)
+    assert fc.expected == pytest.approx(1 / 3)
+    assert fc.overlap_of_kept == pytest.approx(1 / (7 / 3))
+    assert everything.depth == -1
+    assert (everything.weights, everything.kept_magnitude, everything.kept_l1, everything.kept_l2) == (10, 4, 5, 4)
+    assert everything.overlap == 2
+    assert everything.expected == pytest.approx(0.5 + 1 / 3)
+    assert everything.overlap_of_all == pytest.approx(0.2)
+    assert everything.overlap_of_kept == pytest.approx(2 / (13 / 3))
+    assert everything.expected_of_kept == pytest.approx((0.5 + 1 / 3) / (13 / 3))
+    assert everything.ratio == pytest.approx(2 / (0.5 + 1 / 3))
+
+
+def test_overlap_table_ratio_is_nan_without_chance():
+    df = tickets.overlap_table({"a": mask(conv=[F, F]), "b": mask(conv=[T, F])}).set_index("layer")
+    assert df.loc["conv", "expected"] == 0 and math.isnan(df.loc["conv", "ratio"])
+
+
+def test_chance_formula_by_simulation():
+    """Independent uniformly random tickets of sizes 3, 5, 4 out of 10 share 10 * 0.3 * 0.5 * 0.4 = 0.6 on average."""
+    n, sizes, draws = 10, (3, 5, 4), 20000
+    g = torch.Generator().manual_seed(0)
+    kept = torch.ones(draws, n, dtype=torch.bool)
+    for k in sizes:
+        chosen = torch.zeros(draws, n, dtype=torch.bool)
+        chosen.scatter_(1, torch.rand(draws, n, generator=g).argsort(1)[:, :k], True)  # a random permutation's first k
+        kept &= chosen
+    simulated = kept.sum(1).double().mean().item()
+    table = tickets.overlap_table({str(k): {"w": torch.arange(n) < k} for k in sizes})
+    assert table.loc[0, "expected"] == pytest.approx(0.6)
+    assert abs(simulated - 0.6) < 0.05
+
+
+def test_jaccard_table():
+    masks = {"a": mask(conv=[T, T, F, F], fc=[T, F]), "b": mask(conv=[F, T, T, F], fc=[T, F]),
+             "c": mask(conv=[T, T, T, T], fc=[F, T])}
+    df = tickets.jaccard_table(masks)
+    assert list(zip(df.a, df.b)) == [("a", "b")] * 3 + [("a", "c")] * 3 + [("b", "c")] * 3
+    ab = df[(df.a == "a") & (df.b == "b")].set_index("layer")
+    assert (ab.loc["conv", "intersection"], ab.loc["conv", "union"]) == (1, 3)
+    assert ab.loc["conv", "jaccard"] == pytest.approx(1 / 3)
+    assert ab.loc["conv", "expected_intersection"] == pytest.approx(1.0)  # 2 * 2 / 4
+    assert ab.loc["conv", "expected_jaccard"] == pytest.approx(1 / 3)  # 1 / (2 + 2 - 1)
+    assert ab.loc["fc", "jaccard"] == pytest.approx(1.0)
+    assert ab.loc["fc", "expected_jaccard"] == pytest.approx(0.5 / 1.5)  # E = 1 * 1 / 2
+    assert ab.loc["all", "jaccard"] == pytest.approx(2 / 4)
+    assert ab.loc["all", "expected_intersection"] == pytest.approx(1.5)
+    assert ab.loc["all", "expected_jaccard"] == pytest.approx(1.5 / (3 + 3 - 1.5))
+    bc = df[(df.a == "b") & (df.b == "c")].set_index("layer")
+    assert bc.loc["fc", "jaccard"] == 0 and bc.loc["fc", "expected_jaccard"] == pytest.approx(0.5 / 1.5)
+
+
+@pytest.fixture
+def histories():
+    """Two metrics, 3 rounds (0..2), a 3-weight conv and a 2x2 fc; 'x' prunes conv[2] and fc[1,1], 'y' conv[1]."""
+    x = {"conv": torch.tensor([[1.0, 2.0, 0.5], [-1.0, 2.0, 0.0], [1.0, 2.0, 0.0]]),
+         "fc": torch.tensor([[[0.5, -0.5], [1.0, 3.0]], [[0.5, -0.25], [1.0, 0.0]], [[0.5, 0.0], [-1.0, 0.0]]])}
+    y = {"conv": torch.tensor([[1.0, 2.0, 0.5], [1.0, 0.0, 0.5], [3.0, 0.0, 0.5]]),
+         "fc": torch.tensor([[[0.5, -0.5], [1.0, 3.0]], [[0.5, -0.5], [1.0, 3.0]], [[0.5, -0.5], [1.0, 3.0]]])}
+    masks = {"x": mask(conv=[T, T, F], fc=[[T, T], [T, F]]), "y": mask(conv=[T, F, T], fc=[[T, T], [T, T]])}
+    return {"x": x, "y": y}, masks
+
+
+def test_connection_table(histories):
+    hist, masks = histories
+    init = {"conv.weight": torch.tensor([0.5, 1.0, 0.0]), "conv.bias": torch.zeros(3),
+            "fc.weight": torch.tensor([[0.0, 0.0], [0.0, 0.0]])}
+    df = tickets.connection_table(hist, masks, init)
+    assert list(df.columns) == ["metric", "layer", "depth", "index", "overlapping", "std", "sign_flip", "distance"]
+    assert len(df) == 5 + 6  # every unpruned connection of each ticket
+    x = df[df.metric == "x"].set_index(["layer", "index"])
+    assert x.loc[("conv", 0), "std"] == pytest.approx(math.sqrt(8 / 9))  # [1, -1, 1]
+    assert x.loc[("conv", 0), "sign_flip"]
+    assert x.loc[("conv", 1), "std"] == 0 and not x.loc[("conv", 1), "sign_flip"]  # [2, 2, 2]
+    assert x.loc[("fc", 1), "sign_flip"]  # [-0.5, -0.25, 0]: 0 is a sign of its own
+    assert x.loc[("fc", 2), "sign_flip"]  # [1, 1, -1]
+    assert not x.loc[("fc", 0), "sign_flip"] and x.loc[("fc", 0), "std"] == 0
+    assert x.loc[("conv", 0), "distance"] == pytest.approx(0.5)
+    assert x.loc[("conv", 1), "distance"] == pytest.approx(1.0)
+    assert x.loc[("fc", 2), "distance"] == pytest.approx(1.0)
+    y = df[df.metric == "y"].set_index(["layer", "index"])
+    assert y.loc[("conv", 2), "std"] == 0 and not y.loc[("conv", 2), "sign_flip"]
+    assert y.loc[("conv", 0), "distance"] == pytest.approx(2.5)
+    # overlapping = unpruned in both tickets: conv[0], fc[0,0], fc[0,1], fc[1,0]
+    ov = tickets.overlap(list(masks.values()))
+    for metric, rows in (("x", x), ("y", y)):
+        for (layer, index), flag in rows["overlapping"].items():
+            assert flag == bool(ov[layer].flatten()[index]), (metric, layer, index)
+    assert sorted(x.index[x.overlapping]) == [("conv", 0), ("fc", 0), ("fc", 1), ("fc", 2)]
+    assert df.loc[df.layer == "fc", "depth"].eq(1).all()
+
+
+def test_connection_table_zero_between_signs():
+    """[0.5, 0, 0.5] flips: 0 is a sign of its own; without init there is no distance column."""
+    df = tickets.connection_table({"m": {"w": torch.tensor([[0.5], [0.0], [0.5]])}}, {"m": mask(w=[T])})
+    assert bool(df.loc[0, "sign_flip"]) and "distance" not in df
+    assert df.loc[0, "std"] == pytest.approx(math.sqrt(1 / 18))
+
+
+def test_connection_table_rejects_a_mask_of_another_round(histories):
+    hist, masks = histories
+    with pytest.raises(ValueError, match="mask"):
+        tickets.connection_table(hist, {"x": masks["y"], "y": masks["y"]})
+
+
+def test_compare_groups(histories):
+    hist, masks = histories
+    init = {"conv.weight": torch.zeros(3), "fc.weight": torch.zeros(2, 2)}
+    out = tickets.compare_groups(tickets.connection_table(hist, masks, init))
+    assert list(zip(out.metric, out.overlapping)) == [("x", True), ("x", False), ("y", True), ("y", False)]
+    x_in = out.iloc[0]
+    # x's overlapping connections: conv[0] (flip), fc[0,0], fc[0,1] (flip), fc[1,0] (flip)
+    assert x_in["count"] == 4 and x_in.sign_flip_pct == pytest.approx(75.0)
+    assert x_in.mean_distance == pytest.approx((1 + 0.5 + 0 + 1) / 4)
+    x_out = out.iloc[1]  # conv[1]: [2, 2, 2]
+    assert x_out["count"] == 1 and x_out.mean_std == 0 and x_out.sign_flip_pct == 0 and x_out.mean_distance == 2
+    y_out = out.iloc[3]  # conv[2] and fc[1,1]: constant
+    assert y_out["count"] == 2 and y_out.median_std == 0
+
+
+def test_compare_groups_keeps_empty_groups():
+    out = tickets.compare_groups(tickets.connection_table({"m": {"w": torch.ones(2, 2)}}, {"m": mask(w=[T, T])}))
+    assert out["count"].tolist() == [2, 0] and math.isnan(out.loc[1, "mean_std"])
+    assert "mean_distance" not in out
+
+
+def write_run(path, init, trained_rounds):
+    path.mkdir()
+    torch.save(init, path / "init.pt")
+    for i, trained in enumerate(trained_rounds):
+        m = {n: t != 0 for n, t in trained.items()}
+        torch.save({"mask": m, "trained": trained, "test_accuracy": 50.0}, path / f"round_{i}.pt")
+    return path
+
+
+@pytest.fixture
+def dense():
+    g = torch.Generator().manual_seed(0)
+    init = {"conv.weight": torch.randn(2, 1, 3, 3, generator=g), "bn.running_mean": torch.zeros(2),
+            "fc.weight": torch.randn(3, 4, generator=g), "fc.bias": torch.zeros(3)}
+    trained = {"conv": torch.randn(2, 1, 3, 3, generator=g), "fc": torch.randn(3, 4, generator=g)}
+    return init, trained
+
+
+def test_check_same_dense(tmp_path, dense):
+    init, trained = dense
+    runs = [write_run(tmp_path / name, {k: v.clone() for k, v in init.items()}, [{k: v.clone() for k, v in trained.items()}])
+            for name in ("a", "b", "c")]
+    tickets.check_same_dense(runs)
+    tickets.check_same_dense(runs[:1])
+
+    bumped = {k: v.clone() for k, v in init.items()}
+    bumped["fc.weight"][1, 2] = torch.nextafter(bumped["fc.weight"][1, 2], torch.tensor(math.inf))
+    odd = write_run(tmp_path / "odd_init", bumped, [trained])
+    with pytest.raises(ValueError, match=r"odd_init.*init\.pt.*'fc\.weight'"):
+        tickets.check_same_dense(runs + [odd])
+
+    bumped = {k: v.clone() for k, v in trained.items()}
+    bumped["conv"][0, 0, 1, 1] = torch.nextafter(bumped["conv"][0, 0, 1, 1], torch.tensor(-math.inf))
+    odd = write_run(tmp_path / "odd_round0", init, [bumped])
+    with pytest.raises(ValueError, match=r"odd_round0.*round_0\.pt.*'conv'"):
+        tickets.check_same_dense([runs[0], odd])
+
+    missing = write_run(tmp_path / "missing", {k: v for k, v in init.items() if k != "bn.running_mean"}, [trained])
+    with pytest.raises(ValueError, match="bn.running_mean"):
+        tickets.check_same_dense([runs[0], missing])
+
+
+def test_load_ticket_and_history(tmp_path, dense):
+    _, trained = dense
+    rounds = [{k: v * (i + 1) for k, v in trained.items()} for i in range(4)]
+    run = write_run(tmp_path / "run", dense[0], rounds)
+    assert torch.equal(tickets.load_ticket(run, 2)["trained"]["fc"], rounds[2]["fc"])
+    history = tickets.load_history(run, 2)
+    assert list(history) == ["conv", "fc"]
+    assert history["conv"].shape == (3, 2, 1, 3, 3) and history["fc"].shape == (3, 3, 4)
+    for i in range(3):
+        assert torch.equal(history["fc"][i], rounds[i]["fc"])
+
+
+def test_partial_reinit_keeps_theta0_exactly_where_asked_and_redraws_kaiming_elsewhere():
+    g = torch.Generator().manual_seed(0)
+    theta = {"conv.weight": torch.randn(64, 32, 3, 3, generator=g), "conv.bias": torch.randn(64, generator=g)}
+    keep = {"conv": torch.rand(64, 32, 3, 3, generator=g) < 0.3}
+    new = tickets.partial_reinit(theta, keep, seed=1)
+    k = keep["conv"]
+    assert torch.equal(new["conv.weight"][k], theta["conv.weight"][k])
+    assert not (new["conv.weight"][~k] == theta["conv.weight"][~k]).any()
+    assert torch.equal(new["conv.bias"], theta["conv.bias"])
+    assert new["conv.weight"][~k].std().item() == pytest.approx((2 / (32 * 9)) ** 0.5, rel=0.05)  # Kaiming fan_in
+    assert torch.equal(new["conv.weight"], tickets.partial_reinit(theta, keep, seed=1)["conv.weight"])
+    assert not torch.equal(new["conv.weight"], tickets.partial_reinit(theta, keep, seed=2)["conv.weight"])
+
+
+def test_survival_against_the_layers_density():
+    keep = {"a": torch.tensor([True, True, False, False]), "b": torch.tensor([True, False])}
+    new = {"l1": {"a": torch.tensor([True, False, True, False]), "b": torch.tensor([True, True])}}
+    t = tickets.survival_table(keep, new).set_index("layer")
+    assert (t.loc["a", "kept"], t.loc["a", "survived"], t.loc["a", "expected"]) == (2, 1, 1.0)
+    assert t.loc["a", "excess"] == pytest.approx(0.0)
+    assert t.loc["b", "excess"] == pytest.approx(0.0) and t.loc["all", "expected"] == pytest.approx(2.0)
+    assert t.loc["all", "survived"] == 2
