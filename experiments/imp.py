@@ -84,6 +84,7 @@ def main(_run, _config, model, dataset, epochs, batch_size, lr, momentum, weight
     layers = pruning.prunable_layers(net, prune_output)
     hp = Hparams(epochs, batch_size, lr, momentum, weight_decay, tuple(milestones), rewind_iter)
     workdir = RUNS / "checkpoints" / run_key(_config)
+    _run.info["layers"] = layers  # input first; metrics.json sorts its keys
 
     def log(i, ticket, path):
         mask = ticket["mask"]

@@ -35,13 +35,22 @@ ex = Experiment("reinit", save_git_info=False)
 ex.observers.append(FileStorageObserver(str(RUNS / "reinit")))
 
 
+@ex.config_hook
+def validate(config, command_name, logger):
+    try:
+        presets.check(config["preset"])
+    except ValueError as e:
+        raise SacredError(str(e), print_traceback=False) from None
+    return {}
+
+
 @ex.config
 def config():
     preset = "small"  # whose runs to start from (lth/presets.py)
-    setting = presets.TICKETS[preset]["setting"]
-    metrics = presets.TICKETS[preset]["metrics"]
+    setting = presets.TICKETS.get(preset, {}).get("setting")
+    metrics = presets.TICKETS.get(preset, {}).get("metrics")
     seed = 0  # seed of the original runs; the reruns train with the same data order
-    round = presets.TICKETS[preset]["round"]  # keep the connections that overlap at this round (15: 96.48 %)
+    round = presets.TICKETS.get(preset, {}).get("round")  # keep the connections that overlap at this round (15: 96.48 %)
     reinit_seed = 1  # seeds the redrawn weights
 
 

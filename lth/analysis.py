@@ -72,12 +72,26 @@ def accuracy(runs):
     return pd.DataFrame(rows)
 
 
+def _info(run_path):
+    """What the run put in Sacred's ``_run.info`` (the FileStorageObserver writes it to info.json)."""
+    path = Path(run_path) / "info.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def prunable_layers(run_path):
+    """The run's prunable layers, input first (metrics.json sorts its keys, so it cannot tell)."""
+    info = _info(run_path)
+    if "layers" in info:
+        return info["layers"]
+    return list(torch.load(Path(run_path) / "round_0.pt", weights_only=True)["mask"])
+
+
 def layer_density(runs):
     """Per run, round and prunable layer (depth = its position, input first): the layer's density."""
     rows = []
     for r in runs.itertuples():
         m = _metrics(r.path)
-        layers = [k.split("/", 1)[1] for k in m if k.startswith("density/")]
+        layers = prunable_layers(r.path)
         for depth, layer in enumerate(layers):
             series = m[f"density/{layer}"]
             for step, d, total in zip(series["steps"], series["values"], m["density"]["values"]):
@@ -97,14 +111,18 @@ def selected_layers(layers):
 
 
 def collapse(runs):
-    """Per run: the first round in which some layer has no weight left, and those layers (layer collapse)."""
+    """Per run: the first round in which some layer has no weight left, and those layers (layer collapse);
+    and the sparsest layer of the last ticket, which tells how close a run that did not collapse came."""
     rows = []
     for r in runs.itertuples():
-        info = json.loads((Path(r.path) / "run.json").read_text()).get("info", {}).get("collapsed", {})
+        info = _info(r.path).get("collapsed", {})
         first = min(info, key=int) if info else None
+        final = {k.split("/", 1)[1]: v["values"][-1] for k, v in _metrics(r.path).items() if k.startswith("density/")}
+        sparsest = min(final, key=final.get)
         rows.append(dict(setting=r.setting, importance=r.importance, seed=r.seed,
                          first_collapse_round=int(first) if first else None,
-                         collapsed_layers=", ".join(info[first]) if first else ""))
+                         collapsed_layers=", ".join(info[first]) if first else "",
+                         sparsest_layer=sparsest, sparsest_layer_density=100 * final[sparsest]))
     return pd.DataFrame(rows)
 
 
@@ -179,8 +197,9 @@ def table1(runs):
         rows.append(w)
     df = pd.concat(rows).groupby(["setting", "role", "layer", "stage"], sort=False)[["min", "max"]].mean().reset_index()
     df["range"] = [f"[{a:.2f}, {b:.2f}]" for a, b in zip(df["min"], df["max"])]
-    out = df.pivot_table(index=["setting", "role", "layer"], columns="stage", values="range", aggfunc="first", sort=False)
-    return out[["init", "rewind", "trained"]].reset_index().rename_axis(columns=None)
+    out = df.pivot_table(index=["setting", "role", "layer"], columns="stage", values="range", aggfunc="first")
+    order = pd.MultiIndex.from_frame(df[["setting", "role", "layer"]].drop_duplicates())  # input to output
+    return out.reindex(order)[["init", "rewind", "trained"]].reset_index().rename_axis(columns=None)
 
 
 def collapse_summary(col):
@@ -188,7 +207,9 @@ def collapse_summary(col):
     g = col.groupby(["setting", "importance"], sort=False)
     out = g.agg(runs=("seed", "size"), collapsed=("first_collapse_round", "count"),
                 first_round=("first_collapse_round", "min"),
-                layers=("collapsed_layers", lambda s: "; ".join(sorted({x for x in s if x})))).reset_index()
+                layers=("collapsed_layers", lambda s: "; ".join(sorted({x for x in s if x}))),
+                min_layer_density=("sparsest_layer_density", "min"),
+                sparsest_layers=("sparsest_layer", lambda s: "; ".join(sorted(set(s))))).reset_index()
     out["first_round"] = out["first_round"].astype("Int64")
     return out
 

@@ -13,7 +13,9 @@ def make_run(runs_dir, run_id, config, accuracy, layer_density, status="COMPLETE
     d = runs_dir / str(run_id)
     d.mkdir(parents=True)
     (d / "config.json").write_text(json.dumps(config))
-    (d / "run.json").write_text(json.dumps({"status": status, "info": {"collapsed": collapsed} if collapsed else {}}))
+    info = {"layers": list(layer_density), **({"collapsed": collapsed} if collapsed else {})}
+    (d / "run.json").write_text(json.dumps({"status": status}))
+    (d / "info.json").write_text(json.dumps(info))
     steps = list(range(len(accuracy)))
     metrics = {"test_accuracy": {"steps": steps, "values": accuracy},
                "density": {"steps": steps, "values": [0.8**i for i in steps]}}
@@ -30,7 +32,7 @@ def smoke_runs(tmp_path):
         seed = config["seed"]
         collapsed = {"2": ["fc_layers.1"]} if config["importance"] == "magnitude" and seed == 1 else None
         make_run(tmp_path, i, dict(config, data_root="x", device="cpu"), [90.0 - r + seed for r in range(4)],
-                 {"fc_layers.0": [1, 0.7, 0.5, 0.4], "fc_layers.1": [1, 0.9, 0.0, 0.0]}, collapsed=collapsed)
+                 {"fc_layers.1": [1, 0.9, 0.0, 0.0], "fc_layers.0": [1, 0.7, 0.5, 0.4]}, collapsed=collapsed)
     n = len(presets.runs("smoke"))
     first = next(iter(presets.runs("smoke").values()))
     make_run(tmp_path, n + 1, dict(first, epochs=99), [0.0] * 4, {})  # another config
@@ -76,7 +78,7 @@ def test_comparison_with_the_papers_numbers_uses_the_data_file():
 def test_layer_sparsity_keeps_depth_order(smoke_runs):
     ld = analysis.layer_density(analysis.load_runs(smoke_runs, "smoke"))
     first = ld.drop_duplicates("layer").sort_values("depth")
-    assert list(first.layer) == ["fc_layers.0", "fc_layers.1"]
+    assert list(first.layer) == ["fc_layers.1", "fc_layers.0"]  # the run's layer order, not sorted names
     assert ld[(ld.layer == "fc_layers.0") & (ld["round"] == 1)].layer_sparsity.iloc[0] == pytest.approx(30.0)
 
 
@@ -88,6 +90,7 @@ def test_collapse_reports_first_round_and_layer(smoke_runs):
     s = analysis.collapse_summary(col)
     mag = s[(s.importance == "magnitude")].iloc[0]
     assert (mag["runs"], mag["collapsed"], mag["first_round"]) == (2, 1, 2)
+    assert mag["min_layer_density"] == 0.0 and mag["sparsest_layers"] == "fc_layers.1"
 
 
 def test_selected_layers_pick_input_middle_shortcut_output():

@@ -27,6 +27,7 @@ def test_smoke_run_records_config_metrics_and_artifacts(tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["importance"] == "minmax" and config["seed"] == 1 and config["rounds"] == 2
     assert "hostname" in json.loads((run / "run.json").read_text())["host"]
+    assert json.loads((run / "info.json").read_text())["layers"] == ["fc_layers.0", "fc_layers.1"]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_accuracy"]["steps"] == [0, 1, 2]
     assert all(0 <= a <= 100 for a in metrics["test_accuracy"]["values"])
@@ -91,3 +92,13 @@ def test_killed_run_resumes_from_its_last_round_with_identical_results(tmp_path)
     for i in range(5):
         a, b = torch.load(tmp_path / "ref" / "1" / f"round_{i}.pt"), torch.load(done[0] / f"round_{i}.pt")
         assert all(torch.equal(a["trained"][n], b["trained"][n]) and torch.equal(a["mask"][n], b["mask"][n]) for n in a["mask"])
+
+
+def test_reinit_without_its_runs_says_which_are_missing_and_how_to_make_them(tmp_path):
+    env = {**os.environ, "LTH_RUNS": str(tmp_path)}
+    p = subprocess.run([sys.executable, str(ROOT / "experiments" / "reinit.py"), "with", "preset=smoke"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert p.returncode != 0 and "make PRESET=smoke runs" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    bad = subprocess.run([sys.executable, str(ROOT / "experiments" / "reinit.py"), "with", "preset=big"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert bad.returncode != 0 and "valid: small, paper, smoke" in bad.stderr, bad.stderr
