@@ -76,7 +76,7 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
 
     new_masks = {}
     for m, config in configs.items():
-        config = dict(config, init=str(init_path))
+        config = dict(config, init=str(init_path), rounds=round)  # no need to prune past ``round``
         if not find_runs(RUNS, config):
             imp.run(config_updates=config)
         new_masks[m] = tickets.load_ticket(find_runs(RUNS, config)[-1], round)["mask"]

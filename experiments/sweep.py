@@ -1,7 +1,7 @@
 """The runs behind `make figures`: list a preset's runs, check what they need, run the missing ones.
 
     python experiments/sweep.py list small [--metrics magnitude,l1]   # run names, one per line
-    python experiments/sweep.py check paper                           # data and GPU there? else one line, exit 1
+    python experiments/sweep.py check paper [--no-download]           # data and GPU there? else one line, exit 1
     python experiments/sweep.py run small resnet8_8_fashion_mnist__minmax__0 ...
 
 `run` skips every run that already has a completed run with the same config under $LTH_RUNS.
@@ -19,7 +19,7 @@ RUNS = Path(os.environ.get("LTH_RUNS", "runs"))
 DATA = os.environ.get("LTH_DATA", "data")
 
 
-def check(preset):
+def check(preset, download=True):
     """Stop early, in one line, when a preset's datasets or its GPU are missing."""
     import torch
 
@@ -28,7 +28,7 @@ def check(preset):
     missing = []
     for dataset in sorted({s["dataset"] for s in presets.check(preset)["settings"].values()}):
         try:
-            data.load(dataset, DATA)
+            data.load(dataset, DATA, download)
         except data.DatasetNotFound as e:
             missing.append(str(e))
     if preset == "paper" and not torch.cuda.is_available():
@@ -63,6 +63,7 @@ if __name__ == "__main__":
     parser.add_argument("names", nargs="*")
     parser.add_argument("--metrics", help="comma-separated importance metrics (list only)")
     parser.add_argument("--tickets", action="store_true", help="only the runs Section 5 compares (list only)")
+    parser.add_argument("--no-download", action="store_true", help="check only what is on disk (check only)")
     parser.add_argument("--reinit-seeds", action="store_true", help="the seeds of Section 5.1's reinitialisations")
     args = parser.parse_args()
     if args.command == "list":
@@ -74,6 +75,6 @@ if __name__ == "__main__":
             names = presets.runs(args.preset, args.metrics.split(",") if args.metrics else None)
         print("\n".join(map(str, names)))
     elif args.command == "check":
-        check(args.preset)
+        check(args.preset, download=not args.no_download)
     else:
         run(args.preset, args.names)

@@ -27,8 +27,8 @@ def lines(df, x, y, ax, **kw):
 def save(fig, figures_dir, name):
     Path(figures_dir).mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(Path(figures_dir) / f"{name}.{ext}", dpi=150, bbox_inches="tight")
+    for ext, metadata in (("png", {}), ("pdf", {"CreationDate": None})):  # no date: same runs, same bytes
+        fig.savefig(Path(figures_dir) / f"{name}.{ext}", dpi=150, bbox_inches="tight", metadata=metadata)
 
 
 def save_table(df, figures_dir, name, title):

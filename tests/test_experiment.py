@@ -102,3 +102,11 @@ def test_reinit_without_its_runs_says_which_are_missing_and_how_to_make_them(tmp
     bad = subprocess.run([sys.executable, str(ROOT / "experiments" / "reinit.py"), "with", "preset=big"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert bad.returncode != 0 and "valid: small, paper, smoke" in bad.stderr, bad.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where no GPU is visible")
+def test_paper_preset_without_a_gpu_stops_at_once_saying_what_is_missing(tmp_path):
+    p = subprocess.run([sys.executable, str(ROOT / "experiments" / "sweep.py"), "check", "paper", "--no-download"],
+                       capture_output=True, text=True, env={**os.environ, "LTH_DATA": str(tmp_path)}, cwd=ROOT, timeout=300)
+    assert p.returncode == 1
+    assert p.stderr.count("\n") == 1 and "needs a CUDA GPU" in p.stderr and "cifar10 not found" in p.stderr, p.stderr
