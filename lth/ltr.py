@@ -39,13 +39,13 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
         train(model, data, hp, start=k, end=m, seed=seed, mask=mask, desc=f"round {i}")
         return {"mask": mask, "trained": weights(model, layers), "test_accuracy": evaluate(model, data)}
 
-    theta_0 = cached(workdir / "init.pt", lambda: snapshot(model))
+    theta_0 = cached(workdir / "init.pt", lambda: snapshot(model))  # 1. initialise
     rewind(theta_0)
-    theta_0k = cached(workdir / "rewind.pt", pretrain)
+    theta_0k = cached(workdir / "rewind.pt", pretrain)  # 2. pretrain k iterations: the rewind point
     mask = full_mask(model, layers)
     tickets = []
     bar = tqdm(range(rounds + 1), desc="LTR", unit="round", disable=None)
-    for i in bar:
+    for i in bar:  # 3. each round: rewind, train, score with the importance metric and prune
         path = workdir / f"round_{i}.pt"
         ticket = cached(path, lambda: train_ticket(mask, i))
         tickets.append(ticket)
