@@ -8,6 +8,10 @@ PY := $(VENV)/bin/python
 export LTH_DATA ?= data
 export LTH_RUNS ?= runs
 
+ifneq ($(shell $(PYTHON) experiments/sweep.py list $(PRESET) > /dev/null 2>&1 && echo ok),ok)
+$(error PRESET: $(shell $(PYTHON) experiments/sweep.py list $(PRESET) 2>&1 | tail -n 1))
+endif
+
 ACCURACY_NOTEBOOKS := table2 figure2 figure4 figure8 figure9 figure10 collapse
 TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 NOTEBOOKS := table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) reinit

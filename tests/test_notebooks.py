@@ -34,3 +34,8 @@ def test_make_figures_runs_what_is_missing_then_renders_every_notebook(tmp_path)
     # A second `make figures` trains nothing and renders nothing.
     again = make("figures", env=env)
     assert again.returncode == 0 and "sweep.py run" not in again.stdout and "papermill" not in again.stdout, again.stdout
+
+
+def test_unknown_preset_stops_make_with_the_valid_ones():
+    p = make("figures", env={**os.environ, "PRESET": "big"})
+    assert p.returncode != 0 and "invalid choice: 'big'" in p.stderr and "'small', 'paper', 'smoke'" in p.stderr
