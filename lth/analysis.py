@@ -16,13 +16,18 @@ PAPER_RESULTS = Path(__file__).with_name("paper_results.csv")
 MATCH_KEYS = [k for k in presets.DEFAULT]  # everything that changes a run's results
 
 
+def _status(run_json):
+    """A run's Sacred status; a run killed while Sacred was writing run.json leaves it unreadable."""
+    try:
+        return json.loads(run_json.read_text()).get("status")
+    except json.JSONDecodeError:
+        return None
+
+
 def completed_runs(runs_dir):
     """(run folder, config) of every COMPLETED Sacred run under ``runs_dir``, oldest first."""
-    out = []
-    for run in sorted(Path(runs_dir).glob("*/run.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else -1):
-        if run.parent.name.isdigit() and json.loads(run.read_text()).get("status") == "COMPLETED":
-            out.append((run.parent, json.loads((run.parent / "config.json").read_text())))
-    return out
+    runs = sorted((p for p in Path(runs_dir).glob("*/run.json") if p.parent.name.isdigit()), key=lambda p: int(p.parent.name))
+    return [(p.parent, json.loads((p.parent / "config.json").read_text())) for p in runs if _status(p) == "COMPLETED"]
 
 
 def find_runs(runs_dir, config, completed=None):

@@ -37,6 +37,7 @@ def smoke_runs(tmp_path):
     first = next(iter(presets.runs("smoke").values()))
     make_run(tmp_path, n + 1, dict(first, epochs=99), [0.0] * 4, {})  # another config
     make_run(tmp_path, n + 2, first, [0.0] * 4, {}, status="FAILED")  # not completed
+    (make_run(tmp_path, n + 3, first, [0.0] * 4, {}) / "run.json").write_text('{"status": "COMPL')  # killed mid-write
     return tmp_path
 
 
