@@ -1,34 +1,46 @@
 # `make figures` (or one target: `make figure4`) runs the experiments a figure needs, only those not
-# completed yet, then executes its notebook. PRESET=small (default: CPU, minutes), paper, smoke (CI).
+# completed yet, then executes its notebook. PRESET=small (default: CPU, minutes), paper, smoke (CI),
+# rehearsal (the paper preset's path on tiny synthetic data). LAUNCHER=slurm submits the runs to Slurm.
 # `make test` and `make bench` set everything up themselves (`make install` creates .venv/).
 PYTHON ?= python3.11
 PRESET ?= small
+# local (make -j N runs N at once) or slurm (README: "Running on a Slurm cluster")
+LAUNCHER ?= local
 VENV := .venv
 PY := $(VENV)/bin/python
 export LTH_DATA ?= data
 export LTH_RUNS ?= runs
 
-ifneq ($(shell $(PYTHON) experiments/sweep.py list $(PRESET) > /dev/null 2>&1 && echo ok),ok)
-$(error PRESET: $(shell $(PYTHON) experiments/sweep.py list $(PRESET) 2>&1 | tail -n 1))
+# Lists run ids with the system Python: lth/presets.py and lth/runs.py need nothing installed.
+SWEEP := $(PYTHON) -m experiments.sweep
+ifneq ($(shell $(SWEEP) list $(PRESET) > /dev/null 2>&1 && echo ok),ok)
+$(error PRESET: $(shell $(SWEEP) list $(PRESET) 2>&1 | tail -n 1))
 endif
 
 ACCURACY_NOTEBOOKS := table2 figure2 figure4 figure8 figure9 figure10 collapse
 TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 NOTEBOOKS := table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) reinit
 FIGS ?= figures/$(PRESET)
-STAMPS := $(LTH_RUNS)/done/$(PRESET)
-ALL_RUNS := $(addprefix $(STAMPS)/,$(shell $(PYTHON) experiments/sweep.py list $(PRESET)))
-MAGNITUDE_RUNS := $(addprefix $(STAMPS)/,$(shell $(PYTHON) experiments/sweep.py list $(PRESET) --metrics magnitude))
-TICKET_RUNS := $(addprefix $(STAMPS)/,$(shell $(PYTHON) experiments/sweep.py list $(PRESET) --tickets))
-REINITS := $(addprefix $(STAMPS)/reinit_,$(shell $(PYTHON) experiments/sweep.py list $(PRESET) --reinit-seeds))
+# A run is done when its folder, named by its identity (lth/runs.py), holds `completed`: deleting the
+# folder or changing a preset's values (which changes the ids) makes make run it again.
+completed = $(addprefix $(LTH_RUNS)/,$(addsuffix /completed,$(shell $(SWEEP) list $(PRESET) $(1))))
+ALL_RUNS := $(call completed,)
+MAGNITUDE_RUNS := $(call completed,--metrics magnitude)
+TICKET_RUNS := $(call completed,--tickets)
+REINITS := $(call completed,--reinit)
+CHECKED := $(LTH_RUNS)/.checked-$(PRESET)
 
 .PHONY: install test bench runs figures clean $(NOTEBOOKS)
+ifneq ($(filter-out local slurm,$(LAUNCHER)),)
+$(error LAUNCHER=$(LAUNCHER) is not valid; valid: local, slurm)
+endif
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 test: install
@@ -37,22 +49,28 @@ test: install
 bench: install
 	$(PY) benchmarks/bench.py
 
-# Stops early, in one line, when the preset's data or GPU is missing.
-$(STAMPS)/.ready: | install
-	$(PY) experiments/sweep.py check $(PRESET)
+# Stops early, in one line, on an invalid value in the preset or when its data or GPU is missing.
+$(CHECKED): lth/presets.py | install
+	$(PY) -m experiments.sweep check $(PRESET)
 	@mkdir -p $(@D) && touch $@
 
-# One stamp per run, so that `make -j N` runs independent experiments in parallel.
-$(STAMPS)/%: | $(STAMPS)/.ready
-	$(PY) experiments/sweep.py run $(PRESET) $*
-	@mkdir -p $(@D) && touch $@
+ifeq ($(LAUNCHER),slurm)
+# Submits every missing run to Slurm (not those queued or running), then stops: a figure is rendered by the
+# same make command once `python -m experiments.sweep status $(PRESET)` shows every run done.
+runs: | $(CHECKED)
+	$(PY) -m experiments.sweep submit $(PRESET)
+$(LTH_RUNS)/%/completed: | $(CHECKED)
+	@$(PY) -m experiments.sweep submit $(PRESET) --incomplete-fails
+else
+# One target per run, so that `make -j N` runs independent experiments in parallel.
+$(LTH_RUNS)/%/completed: | $(CHECKED)
+	$(PY) -m experiments.sweep run $(PRESET) $*
 
 # Section 5.1: one partial reinitialisation per seed, from the completed ticket runs.
-$(STAMPS)/reinit_%: $(TICKET_RUNS)
-	$(PY) experiments/reinit.py with preset=$(PRESET) reinit_seed=$*
-	@touch $@
+$(REINITS): $(TICKET_RUNS)
 
-runs: $(ALL_RUNS)
+runs: $(ALL_RUNS) $(REINITS)
+endif
 
 $(NOTEBOOKS): %: $(FIGS)/%.ipynb
 

@@ -8,16 +8,15 @@
 import os
 import resource
 import statistics
-import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lth import data as data_, models, pruning  # noqa: E402
-from lth.training import Hparams, iterations_per_epoch, make_deterministic, train  # noqa: E402
+from lth import data as data_, models, pruning
+from lth.training import Hparams, iterations_per_epoch, make_deterministic, train
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 REPEATS = int(os.environ.get("BENCH_REPEATS", 3))

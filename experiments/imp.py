@@ -3,41 +3,30 @@
     python experiments/imp.py with importance=minmax seed=1
     python experiments/imp.py with resnet20_cifar10 importance=l1 seed=2
 
-Runs are recorded under $LTH_RUNS (default ``runs/``) by a FileStorageObserver. A run that is
-killed resumes from its last completed round when started again with the same config.
+Each run is recorded in its own folder, $LTH_RUNS/<run id>/ (default runs/; lth.runs names it by
+every config value that changes results). Started again, a killed run resumes from its last
+epoch; a completed run is not run again. From Python: ``experiments.imp.run(config, runs_dir)``.
 """
 
-import hashlib
-import json
-import os
-import shutil
-import sys
 import warnings
-from pathlib import Path
 
 import torch
 
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)  # Sacred 0.8.7 imports it
-from sacred import SETTINGS, Experiment
-from sacred.observers import FileStorageObserver
-from sacred.utils import SacredError, apply_backspaces_and_linefeeds
+from sacred import SETTINGS, Experiment  # noqa: E402
+from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lth import data as data_, importance as importance_, models, presets, pruning  # noqa: E402
+from experiments.observer import RunFolder  # noqa: E402
+from lth import config as config_, data as data_, models, presets, pruning, runs  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
-from lth.training import Hparams, derive_seed, make_deterministic  # noqa: E402
-
-RUNS = Path(os.environ.get("LTH_RUNS", "runs"))
+from lth.training import Hparams, derive_seed, iterations_per_epoch, make_deterministic  # noqa: E402
 
 SETTINGS.CAPTURE_MODE = "sys"  # keeps the terminal a terminal, so tqdm shows its bars
 ex = Experiment("imp", save_git_info=False)
-ex.observers.append(FileStorageObserver(str(RUNS)))
 ex.captured_out_filter = apply_backspaces_and_linefeeds
 
-
-# Every config value, its default and its meaning: lth/presets.py's DEFAULT.
-ex.add_config(dict(presets.DEFAULT, data_root=os.environ.get("LTH_DATA", "data"), download=True,
-                   device="cuda" if torch.cuda.is_available() else "cpu"))
+# Every config value, its default and its meaning: lth/presets.py's DEFAULT (and lth/config.py).
+ex.add_config(config_.defaults())
 # The paper's four settings (e.g. `with resnet20_cifar10`) and `smoke` (seconds on a CPU).
 for name, values in {**presets.PAPER, "smoke": presets.SMOKE}.items():
     ex.add_named_config(name, values)
@@ -45,46 +34,47 @@ for name, values in {**presets.PAPER, "smoke": presets.SMOKE}.items():
 
 @ex.config_hook
 def validate(config, command_name, logger):
-    """Reject bad values before any run folder or training exists."""
+    """Reject a bad value before any run folder or training exists."""
     try:
-        importance_.get(config["importance"])
-        models.check(config["model"])
-        data_.check(config["dataset"])
-        if not 0 < config["prune_fraction"] < 1:
-            raise ValueError(f"prune_fraction={config['prune_fraction']!r} is outside (0, 1)")
-        if config["init"] and not Path(config["init"]).is_file():
-            raise ValueError(f"init={config['init']!r} is not a file")
-        if config["device"] not in ("cpu", "cuda") and not config["device"].startswith("cuda:"):
-            raise ValueError(f"unknown device {config['device']!r}; valid: cpu, cuda, cuda:N")
-    except ValueError as e:
+        config_.validate(config)
+    except config_.ConfigError as e:
         raise SacredError(str(e), print_traceback=False) from None
     return {}
 
 
-def run_key(config):
-    """Identifies a run by everything that can change its results."""
-    relevant = {k: v for k, v in config.items() if k not in ("data_root", "download")}
-    return hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+def fail(message):
+    """End the run as FAILED with one line, no traceback."""
+    raise SacredError(message, print_traceback=False)
 
 
 @ex.main
-def main(_run, _config, model, dataset, epochs, batch_size, lr, momentum, weight_decay, milestones, rewind_iter,
-         rounds, prune_fraction, prune_output, importance, seed, train_size, test_size, init, data_root, download, device):
+def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, milestones, rewind_iter, rounds,
+         prune_fraction, prune_output, importance, seed, train_size, test_size, init, data_root, download, device):
+    folder = next((o for o in _run.observers if isinstance(o, RunFolder)), None)
+    if folder is None:
+        fail("imp.py records every run in its own folder: run it as `python experiments/imp.py with ...` "
+             "or through experiments.imp.run(config, runs_dir)")
+    if folder.completed:
+        print(f"run {_run._id} has already completed: {folder.dir} (delete that folder to run it again)")
+        return folder.result()
     make_deterministic()
     try:
         data = data_.load(dataset, data_root, download)
     except data_.DatasetNotFound as e:
-        raise SacredError(str(e), print_traceback=False) from None
+        fail(str(e))
     data = data_.to(data_.subset(data, train_size, test_size), device)
+    hp = Hparams(epochs, batch_size, lr, momentum, weight_decay, tuple(milestones), rewind_iter)
+    if rewind_iter >= epochs * iterations_per_epoch(data, batch_size):
+        fail(f"rewind_iter={rewind_iter} is not valid; valid: an iteration in [0, "
+             f"{epochs * iterations_per_epoch(data, batch_size)}) for the {len(data.train_y)} images under {data_root}")
     torch.manual_seed(derive_seed(seed, "init"))
     net = models.build(model, data.train_x.shape[1], data.train_x.shape[-1], data.num_classes)
     if init:
         net.load_state_dict(torch.load(init, weights_only=True))
     net = net.to(device)
-    layers = pruning.prunable_layers(net, prune_output)
-    hp = Hparams(epochs, batch_size, lr, momentum, weight_decay, tuple(milestones), rewind_iter)
-    workdir = RUNS / "checkpoints" / run_key(_config)
-    _run.info["layers"] = layers  # input first; metrics.json sorts its keys
+    layers, roles = pruning.prunable_layers(net), models.roles(net)
+    dense = [] if prune_output else [roles.output]
+    _run.info.update(layers=layers, dense=dense, roles=dict(vars(roles), shortcuts=list(roles.shortcuts)))
 
     def log(i, ticket, path):
         mask = ticket["mask"]
@@ -95,16 +85,26 @@ def main(_run, _config, model, dataset, epochs, batch_size, lr, momentum, weight
         if collapsed := pruning.collapsed(mask):
             _run.info.setdefault("collapsed", {})[str(i)] = collapsed
         if i == 0:
-            _run.add_artifact(workdir / "init.pt")
-            _run.add_artifact(workdir / "rewind.pt")
+            _run.add_artifact(path.with_name("init.pt"))
+            _run.add_artifact(path.with_name("rewind.pt"))
         _run.add_artifact(path)
 
-    tickets = lottery_ticket_rewinding(net, data, hp, layers, importance=importance, rounds=rounds,
-                                       fraction=prune_fraction, seed=seed, workdir=workdir, log=log)
-    shutil.rmtree(workdir)  # the completed Sacred run now holds every artifact
+    try:
+        tickets = lottery_ticket_rewinding(net, data, hp, layers, importance=importance, rounds=rounds,
+                                           fraction=prune_fraction, seed=seed, workdir=folder.dir, dense=dense, log=log)
+    except runs.DiskFull as e:
+        fail(e.strerror)
     return {"test_accuracy": [t["test_accuracy"] for t in tickets],
             "density": [round(pruning.density(t["mask"]), 6) for t in tickets]}
 
 
+def run(config, runs_dir=None):
+    """Run the LTR run of ``config`` (resumed if it was interrupted; returned at once if it has completed),
+    recorded under ``runs_dir`` ($LTH_RUNS by default). Returns Sacred's Run."""
+    ex.observers[:] = [RunFolder(runs_dir or runs.default_dir())]
+    return ex.run(config_updates=config)
+
+
 if __name__ == "__main__":
+    ex.observers.append(RunFolder(runs.default_dir()))
     ex.run_commandline()

@@ -7,14 +7,10 @@ keeps theta_0 at the connections that are unpruned in all their tickets at ``rou
 other prunable weight from the same Kaiming normal (seeded by ``reinit_seed``), reruns LTR for each
 metric from that initialisation with the same deterministic training (as experiments/imp.py runs,
 skipped when already completed), and records per layer how many kept connections survive in the
-new tickets against the number expected by chance (the layer's density). Records go to
-$LTH_RUNS/reinit/; the new initialisations to $LTH_RUNS/reinit/inits/.
+new tickets against the number expected by chance (the layer's density). It is recorded in
+$LTH_RUNS/<lth.runs.reinit_id>/ with its new initialisation (reinit.pt) and survival.csv.
 """
 
-import hashlib
-import io
-import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -22,23 +18,25 @@ import torch
 
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)  # Sacred 0.8.7 imports it
 from sacred import Experiment  # noqa: E402
-from sacred.observers import FileStorageObserver  # noqa: E402
 from sacred.utils import SacredError  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lth import presets, tickets  # noqa: E402
-from lth.analysis import find_runs  # noqa: E402
+from experiments import imp  # noqa: E402
+from experiments.observer import RunFolder  # noqa: E402
+from lth import presets, runs, tickets  # noqa: E402
+from lth.training import save  # noqa: E402
 
-RUNS = Path(os.environ.get("LTH_RUNS", "runs"))
 ex = Experiment("reinit", save_git_info=False)
-ex.observers.append(FileStorageObserver(str(RUNS / "reinit")))
 
 
 @ex.config_hook
 def validate(config, command_name, logger):
     try:
-        presets.check(config["preset"])
+        p = presets.check(config["preset"])
+        if config["setting"] not in p["settings"]:
+            raise ValueError(f"setting={config['setting']!r} is not valid; valid: {', '.join(p['settings'])}")
+        if bad := [m for m in config["metrics"] if m not in p["metrics"]] + [s for s in [config["seed"]] if s not in p["seeds"]]:
+            raise ValueError(f"{bad[0]!r} is not a metric or seed of preset {config['preset']!r}; valid: "
+                             f"metrics {', '.join(p['metrics'])}, seeds {', '.join(map(str, p['seeds']))}")
     except ValueError as e:
         raise SacredError(str(e), print_traceback=False) from None
     return {}
@@ -55,38 +53,39 @@ def config():
 
 
 @ex.main
-def main(_run, preset, setting, metrics, seed, round, reinit_seed):
+def main(_run, _config, preset, setting, metrics, seed, round, reinit_seed):
+    folder = next(o for o in _run.observers if isinstance(o, RunFolder))
+    if folder.completed:
+        return folder.result()
+    runs_dir = Path(folder.basedir)
     configs = {m: presets.runs(preset)[f"{setting}__{m}__{seed}"] for m in metrics}
-    originals = {m: find_runs(RUNS, c) for m, c in configs.items()}
-    if missing := [m for m, found in originals.items() if not found]:
+    paths = [runs_dir / runs.run_id(c) for c in configs.values()]
+    if missing := [m for m, p in zip(metrics, paths) if not runs.is_completed(p)]:
         raise SacredError(f"no completed {setting} run with importance {', '.join(missing)} and seed {seed} under "
-                          f"{RUNS}: run `make PRESET={preset} runs` first", print_traceback=False)
-    paths = [found[-1] for found in originals.values()]
+                          f"{runs_dir}: run `make PRESET={preset} runs` first", print_traceback=False)
     tickets.check_same_dense(paths)
     keep = tickets.overlap([tickets.load_ticket(p, round)["mask"] for p in paths])
-    init = tickets.partial_reinit(torch.load(paths[0] / "init.pt", weights_only=True), keep, reinit_seed)
-
-    buffer = io.BytesIO()
-    torch.save(init, buffer)
-    init_path = RUNS / "reinit" / "inits" / f"{hashlib.sha1(buffer.getvalue()).hexdigest()[:16]}.pt"
-    init_path.parent.mkdir(parents=True, exist_ok=True)
-    init_path.write_bytes(buffer.getvalue())
-
-    from imp import ex as imp
+    init_path = Path(folder.dir) / "reinit.pt"
+    save(tickets.partial_reinit(torch.load(paths[0] / "init.pt", weights_only=True), keep, reinit_seed), init_path)
 
     new_masks = {}
     for m, config in configs.items():
         config = dict(config, init=str(init_path), rounds=round)  # no need to prune past ``round``
-        if not find_runs(RUNS, config):
-            imp.run(config_updates=config)
-        new_masks[m] = tickets.load_ticket(find_runs(RUNS, config)[-1], round)["mask"]
+        if imp.run(config, runs_dir).status != "COMPLETED":
+            raise SacredError(f"the rerun of {m} from the new initialisation failed", print_traceback=False)
+        new_masks[m] = tickets.load_ticket(runs_dir / runs.run_id(config), round)["mask"]
     table = tickets.survival_table(keep, new_masks)
-    path = RUNS / "reinit" / f"survival_{_run._id}.csv"
-    table.to_csv(path, index=False)
-    _run.add_artifact(path, "survival.csv")
-    path.unlink()
+    table.to_csv(Path(folder.dir) / "survival.csv", index=False)
+    _run.add_artifact(Path(folder.dir) / "survival.csv")
     return table[table.layer == "all"].to_dict("records")
 
 
+def run(config, runs_dir=None):
+    """Run the partial reinitialisation of ``config``, recorded under ``runs_dir`` ($LTH_RUNS by default)."""
+    ex.observers[:] = [RunFolder(runs_dir or runs.default_dir(), identity=runs.reinit_id)]
+    return ex.run(config_updates=config)
+
+
 if __name__ == "__main__":
+    ex.observers.append(RunFolder(runs.default_dir(), identity=runs.reinit_id))
     ex.run_commandline()

@@ -1,7 +1,9 @@
 """From run folders to tables: what the notebooks plot.
 
-Runs are found by their config (``find_runs``), never by Sacred's numeric ids. Every function
-returns a tidy pandas DataFrame, one row per observation, so that a notebook only plots.
+A run is found by its identity (``lth.runs.run_id`` of its config), never by scanning folders.
+Every function returns a tidy pandas DataFrame, one row per observation, so that a notebook only
+plots. Layers are followed by the roles their model declares (``lth.models.Roles``, recorded in
+each run's info.json), never guessed from their names.
 """
 
 import json
@@ -10,50 +12,37 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from lth import presets
+from lth import presets, runs as runs_
 
 PAPER_RESULTS = Path(__file__).with_name("paper_results.csv")
-MATCH_KEYS = [k for k in presets.DEFAULT]  # everything that changes a run's results
 
 
-def _status(run_json):
-    """A run's Sacred status; a run killed while Sacred was writing run.json leaves it unreadable."""
-    try:
-        return json.loads(run_json.read_text()).get("status")
-    except json.JSONDecodeError:
-        return None
+def missing_runs(runs_dir, preset, runs=None):
+    """Names of the preset's runs (or of ``runs``, {name: config}) that have not completed under ``runs_dir``."""
+    return [name for name, config in (runs or presets.runs(preset)).items()
+            if not runs_.is_completed(Path(runs_dir) / runs_.run_id(config))]
 
 
-def completed_runs(runs_dir):
-    """(run folder, config) of every COMPLETED Sacred run under ``runs_dir``, oldest first."""
-    runs = sorted((p for p in Path(runs_dir).glob("*/run.json") if p.parent.name.isdigit()), key=lambda p: int(p.parent.name))
-    return [(p.parent, json.loads((p.parent / "config.json").read_text())) for p in runs if _status(p) == "COMPLETED"]
-
-
-def find_runs(runs_dir, config, completed=None):
-    """Completed runs whose config equals ``config`` on every key that changes results."""
-    want = {k: config[k] for k in MATCH_KEYS if k in config}
-    return [path for path, c in (completed if completed is not None else completed_runs(runs_dir))
-            if all(c.get(k) == v for k, v in want.items())]
-
-
-def missing_runs(runs_dir, preset):
-    """Names of the preset's runs that have no completed run yet."""
-    done = completed_runs(runs_dir)
-    return [name for name, config in presets.runs(preset).items() if not find_runs(runs_dir, config, done)]
+class MissingRuns(FileNotFoundError):
+    """Some runs a table or figure needs have not completed."""
 
 
 def load_runs(runs_dir, preset, runs=None):
-    """One row per run of the preset (or of ``runs``, {name: config}): setting, importance, seed, path
-    (the latest completed run with that config)."""
-    done = completed_runs(runs_dir)
+    """One row per run of the preset (or of ``runs``, {name: config}): setting, importance, seed, path.
+
+    Raises MissingRuns, one line saying how many are missing and the command that runs them,
+    unless every run has completed: a figure never shows a partial sweep.
+    """
+    runs = runs or presets.runs(preset)
+    if missing := missing_runs(runs_dir, preset, runs):
+        raise MissingRuns(f"{len(missing)} of the {len(runs)} runs this needs have not completed under {runs_dir} "
+                          f"(e.g. {missing[0]}): run `make PRESET={preset} runs`, and see "
+                          f"`python -m experiments.sweep status {preset}`")
     rows = []
-    for name, config in (runs or presets.runs(preset)).items():
-        found = find_runs(runs_dir, config, done)
-        if not found:
-            raise FileNotFoundError(f"run {name} of preset {preset!r} is missing under {runs_dir}: run `make PRESET={preset} runs`")
+    for name, config in runs.items():
         setting, importance, seed = name.split("__")
-        rows.append(dict(setting=setting, importance=importance, seed=int(seed), path=found[-1]))
+        rows.append(dict(setting=setting, importance=importance, seed=int(seed),
+                         path=Path(runs_dir) / runs_.run_id(config)))
     return pd.DataFrame(rows)
 
 
@@ -85,10 +74,29 @@ def _info(run_path):
 
 def prunable_layers(run_path):
     """The run's prunable layers, input first (metrics.json sorts its keys, so it cannot tell)."""
+    return _info(run_path)["layers"]
+
+
+def roles(run_path):
+    """The roles the run's model declares for its layers (lth.models.Roles, as a dict), and ``dense``:
+    the layers it kept dense."""
     info = _info(run_path)
-    if "layers" in info:
-        return info["layers"]
-    return list(torch.load(Path(run_path) / "round_0.pt", weights_only=True)["mask"])
+    return dict(info["roles"], dense=info["dense"])
+
+
+def followed_layers(run_path):
+    """{role: layer} of the layers Figures 2, 9 and 10 follow: input, middle, the first 1x1 shortcut, output."""
+    r = roles(run_path)
+    picked = {"input": r["input"], "middle": r["middle"], "output": r["output"]}
+    if r["shortcuts"]:
+        picked["shortcut"] = r["shortcuts"][0]
+    return picked
+
+
+def layer_label(run_path, layer):
+    """A layer's name for a reader: the paper's where it names it, and "(kept dense)" for a layer never pruned."""
+    r = roles(run_path)
+    return r["names"].get(layer, layer) + (" (kept dense)" if layer in r["dense"] else "")
 
 
 def layer_density(runs):
@@ -103,16 +111,6 @@ def layer_density(runs):
                 rows.append(dict(setting=r.setting, importance=r.importance, seed=r.seed, round=step, layer=layer,
                                  depth=depth, layer_sparsity=100 * (1 - d), sparsity=100 * (1 - total)))
     return pd.DataFrame(rows)
-
-
-def selected_layers(layers):
-    """The layers the paper follows (Figures 2, 9, 10): input, a middle one, the first 1x1 shortcut, output."""
-    shortcuts = [n for n in layers if "shortcut" in n or "downsample" in n]
-    main = [n for n in layers if n not in shortcuts]
-    picked = {"input": main[0], "middle": main[len(main) // 2], "output": main[-1]}
-    if shortcuts:
-        picked["shortcut"] = shortcuts[0]
-    return picked
 
 
 def collapse(runs):
@@ -192,18 +190,32 @@ def table2(acc, with_paper=False, every=5):
     return out[_order(s["importance"])].reset_index().rename_axis(columns=None).fillna("")
 
 
-def table1(runs):
-    """Table 1: [min, max] of the selected layers' weights (init, rewind point, trained), mean over the magnitude runs."""
+def table1(runs, with_paper=False):
+    """Table 1: [min, max] of the followed layers' weights at init, at the rewind point and trained, mean over
+    the magnitude runs; rows in the paper's order (input, first 1x1 shortcut, middle, output), named as the
+    paper names them. ``with_paper``: the paper's ranges beside ours, where it reports them."""
     rows = []
     for r in runs[runs["importance"] == "magnitude"].itertuples():
-        w = weight_ranges(r.path)
-        roles = {layer: role for role, layer in selected_layers(list(w["layer"].unique())).items()}
-        w = w[w["layer"].isin(roles)].assign(setting=r.setting, role=lambda d: d["layer"].map(roles), seed=r.seed)
-        rows.append(w)
-    df = pd.concat(rows).groupby(["setting", "role", "layer", "stage"], sort=False)[["min", "max"]].mean().reset_index()
+        picked = followed_layers(r.path)
+        order = [role for role in ("input", "shortcut", "middle", "output") if role in picked]
+        w = weight_ranges(r.path).set_index("layer")
+        for role in order:
+            rows.append(w.loc[[picked[role]]].reset_index().assign(
+                setting=r.setting, role=role, name=layer_label(r.path, picked[role]), seed=r.seed))
+    keys = ["setting", "role", "name", "layer"]
+    df = pd.concat(rows).groupby(keys + ["stage"], sort=False)[["min", "max"]].mean().reset_index()
+    if with_paper:
+        paper = paper_results("table1").assign(stage=lambda d: d.statistic.str.split().str[0],
+                                               bound=lambda d: d.statistic.str.split().str[1])
+        paper = paper.pivot_table(index=["setting", "layer", "stage"], columns="bound", values="value").reset_index()
+        df = df.merge(paper.rename(columns={"min": "paper_min", "max": "paper_max"}), how="left",
+                      on=["setting", "layer", "stage"])
     df["range"] = [f"[{a:.2f}, {b:.2f}]" for a, b in zip(df["min"], df["max"])]
-    out = df.pivot_table(index=["setting", "role", "layer"], columns="stage", values="range", aggfunc="first")
-    order = pd.MultiIndex.from_frame(df[["setting", "role", "layer"]].drop_duplicates())  # input to output
+    if with_paper:
+        df["range"] = [f"{c} / [{a:.2f}, {b:.2f}]" if a == a else f"{c} / -"
+                       for c, a, b in zip(df["range"], df["paper_min"], df["paper_max"])]
+    out = df.pivot_table(index=keys, columns="stage", values="range", aggfunc="first")
+    order = pd.MultiIndex.from_frame(df[keys].drop_duplicates())
     return out.reindex(order)[["init", "rewind", "trained"]].reset_index().rename_axis(columns=None)
 
 
@@ -220,15 +232,11 @@ def collapse_summary(col):
 
 
 def reinit_results(runs_dir, preset):
-    """Survival tables of the completed experiments/reinit.py runs of the preset's ticket setting, one per reinit seed."""
-    t = presets.TICKETS[preset]
-    want = dict(preset=preset, setting=t["setting"], metrics=t["metrics"], round=t["round"])
-    parts = {}
-    for path, config in completed_runs(Path(runs_dir) / "reinit"):
-        if all(config.get(k) == v for k, v in want.items()) and config["reinit_seed"] in t["reinit_seeds"]:
-            parts[config["reinit_seed"]] = pd.read_csv(path / "survival.csv").assign(reinit_seed=config["reinit_seed"])
-    missing = sorted(set(t["reinit_seeds"]) - set(parts))
-    if missing:
-        raise FileNotFoundError(f"reinit seeds {missing} of preset {preset!r} are missing under {runs_dir}/reinit: "
-                                f"run `make PRESET={preset} reinit`")
-    return pd.concat(parts.values(), ignore_index=True)
+    """Survival tables of the preset's partial reinitialisations (experiments/reinit.py), one per reinit seed."""
+    configs = presets.reinits(preset)
+    paths = {c["reinit_seed"]: Path(runs_dir) / runs_.reinit_id(c) for c in configs}
+    if missing := [s for s, p in paths.items() if not runs_.is_completed(p)]:
+        raise MissingRuns(f"{len(missing)} of the {len(paths)} reinitialisations this needs have not completed under "
+                          f"{runs_dir} (reinit seeds {missing}): run `make PRESET={preset} reinit`")
+    return pd.concat([pd.read_csv(p / "survival.csv").assign(reinit_seed=s) for s, p in paths.items()],
+                     ignore_index=True)

@@ -8,11 +8,14 @@ instead of paying for per-sample PIL transforms in a DataLoader.
 import gzip
 import math
 import os
+import pickle
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 from torch.nn import functional as F
@@ -20,18 +23,32 @@ from torchvision.datasets.utils import download_and_extract_archive
 from PIL import Image
 from torchvision.transforms.v2.functional import pil_to_tensor
 
+from lth.runs import write_atomic
+
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "tinyimagenet")
 
 # Where Debian's `dataset-fashion-mnist` package installs the gzipped IDX files.
 FASHION_MNIST_LOCAL = Path("/usr/share/datasets/fashion-mnist")
 TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 
-# name -> (torchvision class, folder its files live in under root, mean, std, augment, pad)
+CIFAR10_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+
+# The folder under root that holds each dataset's files, as its official archive (or torchvision) names it.
+FOLDERS = {"mnist": "MNIST/raw", "fashion_mnist": "FashionMNIST/raw", "cifar10": "cifar-10-batches-py",
+           "tinyimagenet": "tiny-imagenet-200"}
+
+# name -> (channels, image size, classes, training images, test images) of the real dataset
+SHAPES = {"mnist": (1, 28, 10, 60000, 10000), "fashion_mnist": (1, 28, 10, 60000, 10000),
+          "cifar10": (3, 32, 10, 50000, 10000), "tinyimagenet": (3, 64, 200, 100000, 10000)}
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# name -> (mean, std, augment, pad). CIFAR-10 with ImageNet's statistics is not a slip: OpenLTH's
+# CIFAR-10 dataset normalises so, and the paper ran OpenLTH's defaults.
 _SPECS = {
-    "mnist": ("MNIST", "MNIST/raw", (0.1307,), (0.3081,), False, 0),
-    "fashion_mnist": ("FashionMNIST", "FashionMNIST/raw", (0.2860,), (0.3530,), False, 0),
-    "cifar10": ("CIFAR10", "cifar-10-batches-py", (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), True, 4),
-    "tinyimagenet": (None, "tiny-imagenet-200", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), True, 4),
+    "mnist": ((0.1307,), (0.3081,), False, 0),
+    "fashion_mnist": ((0.2860,), (0.3530,), False, 0),
+    "cifar10": (IMAGENET_MEAN, IMAGENET_STD, True, 4),
+    "tinyimagenet": (IMAGENET_MEAN, IMAGENET_STD, True, 4),
 }
 
 
@@ -57,11 +74,20 @@ def load(name, root, download=True):
     """Load dataset ``name`` from ``root`` (fetching it if needed and allowed) as CPU tensors."""
     check(name)
     root = Path(root)
-    _, _, mean, std, augment, pad = _SPECS[name]
-    loader = _tinyimagenet if name == "tinyimagenet" else _torchvision
+    mean, std, augment, pad = _SPECS[name]
+    loader = {"cifar10": _cifar10, "tinyimagenet": _tinyimagenet}.get(name, _mnist)
     train_x, train_y, test_x, test_y = loader(name, root, download)
-    num_classes = 200 if name == "tinyimagenet" else 10
-    return Dataset(name, train_x, train_y, test_x, test_y, mean, std, num_classes, augment, pad)
+    return Dataset(name, train_x, train_y, test_x, test_y, mean, std, SHAPES[name][2], augment, pad)
+
+
+def random_like(name, n_train, n_test, seed=0):
+    """Random images and labels shaped and normalised as dataset ``name``: for timing, not for learning."""
+    channels, size, classes, _, _ = SHAPES[name]
+    g = torch.Generator().manual_seed(seed)
+    images = lambda n: torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=g)
+    labels = lambda n: torch.randint(0, classes, (n,), generator=g)
+    return Dataset(name, images(n_train), labels(n_train), images(n_test), labels(n_test), *_SPECS[name][:2], classes,
+                   *_SPECS[name][2:])
 
 
 def _missing(name, folder, reason):
@@ -78,9 +104,10 @@ def _first_line(err):
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _torchvision(name, root, download):
-    """MNIST / Fashion-MNIST / CIFAR-10 via torchvision, falling back to local copies."""
-    cls = getattr(torchvision.datasets, _SPECS[name][0])
+def _mnist(name, root, download):
+    """MNIST / Fashion-MNIST via torchvision (which only checks that the IDX files exist), falling
+    back to Debian's copy of Fashion-MNIST."""
+    cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
     splits = lambda dl: (cls(root, train=True, download=dl), cls(root, train=False, download=dl))
     reason = None
     try:
@@ -95,15 +122,8 @@ def _torchvision(name, root, download):
     if train is None and name == "fashion_mnist" and _copy_debian_fashion_mnist(root):
         train, test = splits(False)
     if train is None:
-        raise _missing(name, root / _SPECS[name][1], reason)
-    return _images(train.data), _labels(train.targets), _images(test.data), _labels(test.targets)
-
-
-def _images(data):
-    """N x H x W (MNIST, tensor) or N x H x W x C (CIFAR, numpy) -> contiguous N x C x H x W."""
-    data = torch.as_tensor(data)
-    data = data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)
-    return data.contiguous()
+        raise _missing(name, root / FOLDERS[name], reason)
+    return train.data.unsqueeze(1), _labels(train.targets), test.data.unsqueeze(1), _labels(test.targets)
 
 
 def _labels(targets):
@@ -120,37 +140,39 @@ def _copy_debian_fashion_mnist(root):
     sources = [FASHION_MNIST_LOCAL / f"{n}.gz" for n in names]
     if not all(s.is_file() for s in sources):
         return False
-    raw = root / "FashionMNIST" / "raw"
+    raw = root / FOLDERS["fashion_mnist"]
     raw.mkdir(parents=True, exist_ok=True)
     for name, source in zip(names, sources):
         with gzip.open(source, "rb") as f:
-            _write_atomic(raw / name, f.read())
+            write_atomic(raw / name, f.read())
     return True
 
 
-def _write_atomic(path, data):
-    """Write bytes so that an interrupted write never leaves a complete-looking file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _cifar10(name, root, download):
+    """CIFAR-10 from its pickled batches, read as torchvision reads them but without its md5 check,
+    so that files other than the official download (such as lth.synthetic's) load too."""
+    cifar = torchvision.datasets.CIFAR10
+    folder = _fetch(name, root, download, CIFAR10_BATCHES, cifar.url, cifar.tgz_md5)
+    return (*_cifar10_batches(folder, CIFAR10_BATCHES[:5]), *_cifar10_batches(folder, CIFAR10_BATCHES[5:]))
+
+
+def _cifar10_batches(folder, names):
+    """Python 2 pickles of rows of 3072 bytes (1024 red, 1024 green, 1024 blue) -> N x 3 x 32 x 32."""
+    entries = []
+    for name in names:
+        with open(folder / name, "rb") as f:
+            entries.append(pickle.load(f, encoding="latin1"))
+    x = np.concatenate([e["data"] for e in entries]).reshape(-1, 3, 32, 32)
+    return torch.from_numpy(x), _labels([y for e in entries for y in e["labels"]])
 
 
 def _tinyimagenet(name, root, download):
     """Tiny ImageNet from the standard tiny-imagenet-200 folder; the val split is the test set."""
-    folder = root / "tiny-imagenet-200"
-    cache = folder / "tensors.pt"
+    cache = root / FOLDERS[name] / "tensors.pt"
     if cache.is_file():
         t = torch.load(cache, weights_only=True)
         return t["train_x"], t["train_y"], t["test_x"], t["test_y"]
-    reason = None
-    if not (folder / "wnids.txt").is_file() and download:
-        try:
-            _download_tinyimagenet(root)
-        except Exception as err:  # no internet, truncated zip, ...
-            reason = _first_line(err)
-    if not (folder / "wnids.txt").is_file():
-        raise _missing(name, folder, reason)
-
+    folder = _fetch(name, root, download, ["wnids.txt"], TINYIMAGENET_URL)
     wnids = sorted((folder / "wnids.txt").read_text().split())
     index = {w: i for i, w in enumerate(wnids)}
     train = [(p, index[w]) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))]
@@ -165,17 +187,6 @@ def _tinyimagenet(name, root, download):
     return t["train_x"], t["train_y"], t["test_x"], t["test_y"]
 
 
-def _download_tinyimagenet(root):
-    """Download and extract into a temporary folder, then move it into place in one step."""
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="tiny-imagenet-download-", dir=root))
-    try:
-        download_and_extract_archive(TINYIMAGENET_URL, str(tmp))
-        os.replace(tmp / "tiny-imagenet-200", root / "tiny-imagenet-200")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _decode(paths):
     """Decode image files (grayscale ones converted to RGB) into one N x 3 x H x W uint8 tensor."""
     if not paths:
@@ -185,6 +196,38 @@ def _decode(paths):
     for i, path in enumerate(paths):
         out[i] = decode(path)
     return out
+
+
+def _fetch(name, root, download, files, url, md5=None):
+    """The dataset's folder, after downloading its archive if ``files`` are missing and download is allowed."""
+    folder = root / FOLDERS[name]
+    present = lambda: all((folder / f).is_file() for f in files)
+    reason = None
+    if not present() and download:
+        try:
+            with staged(root, FOLDERS[name]) as tmp:
+                download_and_extract_archive(url, str(tmp), md5=md5)
+        except Exception as err:  # no internet, bad mirror, truncated archive, ...
+            reason = _first_line(err)
+    if not present():
+        raise _missing(name, folder, reason)
+    return folder
+
+
+@contextmanager
+def staged(root, folder):
+    """A temporary folder under ``root``; what the block writes to ``<tmp>/<folder>`` then moves to
+    ``root/folder`` in one step, so an interrupted download or write never leaves a complete-looking
+    dataset behind."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
+    try:
+        yield tmp
+        (root / folder).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp / folder, root / folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- The data path: whole tensors in memory (on the training device), batches cut from them ---

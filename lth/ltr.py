@@ -1,29 +1,32 @@
 """Lottery Ticket Rewinding with an importance metric: the paper's Algorithm 2.
 
 Every stage writes its result to ``workdir`` (``init.pt``, ``rewind.pt``, ``round_{i}.pt``) and is
-skipped when that file exists, so a killed run started again resumes from its last completed
-round and ends exactly as an uninterrupted run would.
+skipped when that file exists; within a stage, training saves its state at the end of every epoch
+(``checkpoint.pt``). So a run killed at any moment and started again loses at most one epoch and
+ends bitwise as an uninterrupted run would.
 """
 
-import os
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from lth.pruning import apply_mask, density, full_mask, prune, weights
-from lth.training import derive_seed, evaluate, iterations_per_epoch, train
+from lth.training import derive_seed, evaluate, iterations_per_epoch, save, train
 
 
-def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fraction, seed, workdir, log=None):
+def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fraction, seed, workdir, dense=(),
+                             log=None):
     """Return the tickets of rounds 0..``rounds``: dicts of ``mask``, ``trained``, ``test_accuracy``.
 
-    ``model`` comes initialised (theta_0); ``layers`` are the names of its prunable layers;
-    ``log(i, ticket, path)`` is called once per round, also for rounds loaded on resume.
+    ``model`` comes initialised (theta_0); ``layers`` are the names of its prunable layers, of which
+    those in ``dense`` are never pruned (but counted, as OpenLTH counts them); ``log(i, ticket, path)``
+    is called once per round, also for rounds loaded on resume.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     k, m = hp.rewind_iter, hp.epochs * iterations_per_epoch(data, hp.batch_size)
+    checkpoint = workdir / "checkpoint.pt"
 
     def rewind(state, mask=None):
         model.load_state_dict(state)
@@ -31,12 +34,12 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
             apply_mask(model, mask)
 
     def pretrain():
-        train(model, data, hp, start=0, end=k, seed=seed, desc="pretrain")
+        train(model, data, hp, start=0, end=k, seed=seed, stage="pretrain", checkpoint=checkpoint)
         return snapshot(model)
 
     def train_ticket(mask, i):
         rewind(theta_0k, mask)
-        train(model, data, hp, start=k, end=m, seed=seed, mask=mask, desc=f"round {i}")
+        train(model, data, hp, start=k, end=m, seed=seed, mask=mask, stage=f"round {i}", checkpoint=checkpoint)
         return {"mask": mask, "trained": weights(model, layers), "test_accuracy": evaluate(model, data)}
 
     theta_0 = cached(workdir / "init.pt", lambda: snapshot(model))  # 1. initialise
@@ -53,8 +56,11 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
         if log:
             log(i, ticket, path)
         if i < rounds:
-            mask = prune(ticket["trained"], ticket["mask"], importance, fraction, seed=derive_seed(seed, "prune", i))
+            mask = prune(ticket["trained"], ticket["mask"], importance, fraction, seed=derive_seed(seed, "prune", i),
+                         dense=dense)
     rewind(theta_0k, mask)
+    for f in (checkpoint, checkpoint.with_suffix(".json")):
+        f.unlink(missing_ok=True)
     return tickets
 
 
@@ -68,7 +74,5 @@ def cached(path, make):
     if path.exists():
         return torch.load(path, weights_only=True)
     obj = make()
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    save(obj, path)
     return obj

@@ -3,12 +3,32 @@
 ``build(name, in_channels, image_size, num_classes)`` returns a freshly initialised model; the
 caller seeds the RNG. Conv/Linear weights are Kaiming normal, BatchNorm weights uniform in [0, 1)
 and its biases 0 (OpenLTH's ``kaiming_normal`` and ``batchnorm_init='uniform'``).
+
+Every model declares the roles of its layers (``roles()``): the input, middle and output layers
+and the 1x1 shortcuts that the paper's Table 1 and Figures 2, 9 and 10 follow, with the paper's
+names where it names them. The analysis uses only these declarations, never guesses from names.
 """
+
+from dataclasses import dataclass, field
 
 import torch
 import torchvision
 from torch import nn
 from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Layer names (as in ``model.get_submodule``) of the layers the paper's tables and figures follow."""
+
+    input: str
+    middle: str  # a 3x3 conv (or hidden layer) of the main path, followed beside input and output
+    output: str
+    shortcuts: tuple[str, ...] = ()  # the 1x1 convolutions of the skip connections, input first
+    names: dict[str, str] = field(default_factory=dict)  # the paper's names of these layers, where it names them
+
+    def label(self, layer):
+        return self.names.get(layer, layer)
 
 
 class LeNet(nn.Module):
@@ -25,6 +45,9 @@ class LeNet(nn.Module):
         for layer in self.fc_layers:
             x = F.relu(layer(x))
         return self.fc(x)
+
+    def roles(self):
+        return Roles(input="fc_layers.0", middle=f"fc_layers.{len(self.fc_layers) - 1}", output="fc")
 
 
 class Block(nn.Module):
@@ -66,6 +89,10 @@ class CifarResNet(nn.Module):
         x = self.blocks(F.relu(self.bn(self.conv(x))))
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
+    def roles(self):
+        shortcuts = tuple(f"blocks.{i}.shortcut.0" for i, b in enumerate(self.blocks) if len(b.shortcut))
+        return Roles(input="conv", middle=f"blocks.{len(self.blocks) // 2}.conv1", output="fc", shortcuts=shortcuts)
+
 
 class VGG(nn.Module):
     """OpenLTH's cifar_vgg_16: 3x3 conv + BatchNorm + ReLU modules, max-pools, one linear layer."""
@@ -87,13 +114,27 @@ class VGG(nn.Module):
     def forward(self, x):
         return self.fc(F.adaptive_avg_pool2d(self.layers(x), 1).flatten(1))
 
+    def roles(self):
+        convs = [f"layers.{i}" for i, m in enumerate(self.layers) if isinstance(m, nn.Conv2d)]
+        return Roles(input=convs[0], middle=convs[len(convs) // 2], output="fc")
 
-def resnet18(in_channels=3, num_classes=200):
+
+class ResNet18(torchvision.models.ResNet):
     """OpenLTH's imagenet_resnet_18: torchvision's ResNet-18 (7x7 stride-2 stem, max-pool)."""
-    model = torchvision.models.resnet18(num_classes=num_classes)
-    if in_channels != 3:
-        model.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
-    return model
+
+    def __init__(self, in_channels=3, num_classes=200):
+        super().__init__(torchvision.models.resnet.BasicBlock, [2, 2, 2, 2], num_classes=num_classes)
+        if in_channels != 3:
+            self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+
+    def roles(self):
+        """The paper's Table 1 names the 3x3 convs Conv1..Conv17 and the 1x1 shortcuts Downsample1..3; it
+        follows Conv1, Downsample1, Conv17 (the last 3x3 conv, our "middle") and FC."""
+        convs = ["conv1"] + [f"layer{s}.{b}.conv{c}" for s in range(1, 5) for b in range(2) for c in (1, 2)]
+        shortcuts = tuple(f"layer{s}.0.downsample.0" for s in range(2, 5))
+        names = {layer: f"Conv{i}" for i, layer in enumerate(convs, start=1)}
+        names |= {layer: f"Downsample{i}" for i, layer in enumerate(shortcuts, start=1)} | {"fc": "FC"}
+        return Roles(input="conv1", middle=convs[-1], output="fc", shortcuts=shortcuts, names=names)
 
 
 MODELS = {
@@ -101,7 +142,7 @@ MODELS = {
     "resnet8_8": lambda c, size, k: CifarResNet(8, width=8, in_channels=c, num_classes=k),  # for CPU presets
     "resnet20": lambda c, size, k: CifarResNet(20, in_channels=c, num_classes=k),
     "vgg16": lambda c, size, k: VGG(c, k),
-    "resnet18": lambda c, size, k: resnet18(c, k),
+    "resnet18": lambda c, size, k: ResNet18(c, k),
 }
 
 
@@ -121,6 +162,21 @@ def check(name):
         raise ValueError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
 
 
+def roles(model):
+    """The model's declared layer roles, checked against its Conv2d and Linear layers."""
+    if not callable(getattr(model, "roles", None)):
+        raise TypeError(f"{type(model).__name__} does not declare its layer roles: give it a roles() method "
+                        "returning lth.models.Roles(input=..., middle=..., output=..., shortcuts=...)")
+    r = model.roles()
+    layers = {n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    if unknown := [n for n in (r.input, r.middle, r.output, *r.shortcuts, *r.names) if n not in layers]:
+        raise ValueError(f"{type(model).__name__}.roles() names {unknown[0]!r}, which is not one of its Conv2d or "
+                         f"Linear layers: {', '.join(sorted(layers))}")
+    return r
+
+
 def build(name, in_channels, image_size, num_classes):
     check(name)
-    return initialise(MODELS[name](in_channels, image_size, num_classes))
+    model = initialise(MODELS[name](in_channels, image_size, num_classes))
+    roles(model)
+    return model

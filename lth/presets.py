@@ -2,8 +2,10 @@
 
 Plain data, no torch: the Makefile lists runs from here before anything is installed. A run is a
 setting (config values of experiments/imp.py) plus an importance metric and a seed; it is found
-again by these values (``lth.analysis.find_runs``), never by Sacred's run id.
+again by these values (``lth.runs.run_id``), never by Sacred's run id.
 """
+
+from pathlib import Path
 
 # experiments/imp.py's defaults: LeNet-300-100 on Fashion-MNIST, a short schedule (2 min on a CPU).
 DEFAULT = dict(
@@ -52,6 +54,13 @@ PAPER_METRICS = METRICS[:5]
 _SMALL_RESNET = dict(model="resnet8_8", dataset="fashion_mnist", epochs=2, batch_size=32, milestones=[1],
                      train_size=4096, test_size=2000, momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=15,
                      prune_output=True)
+# The paper's settings at the size of a rehearsal: 1 iteration per epoch on a batch of synthetic images in the
+# dataset's real format, 4 epochs (learning-rate drops, as the paper's, after half and three quarters of them),
+# rewinding to iteration 1; models, batch sizes, rounds and prune_output as in the paper.
+_REHEARSAL = {name: {**DEFAULT, **s, "train_size": s["batch_size"], "test_size": 256, "epochs": 4, "rewind_iter": 1,
+                      "milestones": [2, 3] if s["milestones"] else []}
+              for name, s in PAPER.items()}
+
 PRESETS = {
     "small": dict(seeds=[0, 1, 2], metrics=METRICS, settings={
         "lenet_300_100_fashion_mnist": dict(DEFAULT, epochs=1, rounds=15),
@@ -63,7 +72,34 @@ PRESETS = {
         "lenet_300_100_fashion_mnist": {**DEFAULT, **SMOKE, "rounds": 3},
         "resnet8_8_fashion_mnist": {**DEFAULT, **_SMALL_RESNET, **SMOKE, "rounds": 3},
     }),
+    # The paper preset's whole path (its four settings to their last round, every paper-preset notebook) on tiny
+    # synthetic data that it writes itself (`synthetic`: images per split) under $LTH_DATA/rehearsal: one seed,
+    # every metric on the two cheap settings, the three that Section 5 compares on VGG-16 and ResNet-18.
+    "rehearsal": dict(seeds=[0], metrics=METRICS, settings=_REHEARSAL, synthetic=dict(train=256, test=256),
+                      metrics_of={"vgg16_cifar10": METRICS[:3], "resnet18_tinyimagenet": METRICS[:3]}),
 }
+
+# Slurm resources of one run (`make ... LAUNCHER=slurm`), per preset and setting: GPUs, CPUs, memory and time
+# limit per job (a job that reaches it is requeued and resumes). Partition, account, qos, constraint and a
+# different time limit come from Slurm's own SBATCH_PARTITION, SBATCH_ACCOUNT, ... (see the README).
+_CPU_JOB = dict(gpus=0, cpus=2, mem_gb=8, minutes=60)
+_GPU_JOB = dict(gpus=1, cpus=8, mem_gb=32, minutes=24 * 60)
+RESOURCES = {
+    "small": _CPU_JOB, "smoke": dict(_CPU_JOB, cpus=1), "rehearsal": dict(_CPU_JOB, mem_gb=16),
+    "paper": {"lenet_300_100_mnist": dict(_GPU_JOB, cpus=4, mem_gb=16, minutes=4 * 60), "resnet20_cifar10": _GPU_JOB,
+              "vgg16_cifar10": _GPU_JOB, "resnet18_tinyimagenet": dict(_GPU_JOB, mem_gb=64)},
+}
+
+
+def resources(preset, setting):
+    """The Slurm resources of one run of ``setting`` in ``preset``."""
+    r = RESOURCES[preset]
+    return r[setting] if setting in r else r
+
+
+def data_root(preset, root):
+    """Where a preset's datasets live under ``root`` ($LTH_DATA): the rehearsal's synthetic ones apart from real ones."""
+    return str(Path(root) / preset) if "synthetic" in check(preset) else str(root)
 
 
 def check(preset):
@@ -77,7 +113,8 @@ def runs(preset, metrics=None, settings=None):
     p = check(preset)
     return {f"{name}__{m}__{s}": dict(setting, importance=m, seed=s)
             for name, setting in p["settings"].items() if settings is None or name in settings
-            for m in (metrics or p["metrics"]) for s in p["seeds"]}
+            for m in p.get("metrics_of", {}).get(name, p["metrics"]) if metrics is None or m in metrics
+            for s in p["seeds"]}
 
 
 def ticket_runs(preset):
@@ -86,9 +123,18 @@ def ticket_runs(preset):
     t = TICKETS[preset]
     return runs(preset, t["metrics"], [t["setting"]])
 
+def reinits(preset):
+    """The configs of experiments/reinit.py that Section 5.1 needs: one per reinit seed, from the tickets of seed 0."""
+    check(preset)
+    t = TICKETS[preset]
+    return [dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"], reinit_seed=s)
+            for s in t["reinit_seeds"]]
+
+
 # Section 5 (several tickets from one initialisation): which setting and metrics each preset compares.
 TICKETS = {
     "small": dict(setting="resnet8_8_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1, 2, 3]),
     "paper": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1, 2, 3]),
     "smoke": dict(setting="resnet8_8_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=3, reinit_seeds=[1]),
+    "rehearsal": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1]),
 }

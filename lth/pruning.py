@@ -13,15 +13,14 @@ from torch import nn
 from lth import importance as importance_
 
 
-def prunable_layers(model, prune_output=True):
-    """Names of the Conv2d and Linear layers whose weights are pruned, input to output.
+def prunable_layers(model):
+    """Names of the Conv2d and Linear layers, input to output: the layers a mask covers.
 
     As in OpenLTH: every conv and linear weight (1x1 shortcuts included), never biases or
-    BatchNorm; the output layer (the last Linear) only if ``prune_output``.
+    BatchNorm. A layer kept dense (OpenLTH's ``pruning_layers_to_ignore``, e.g. LeNet's output
+    layer) stays in the mask, all ones, and is passed to ``prune`` in ``dense``.
     """
-    names = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    output = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1:]
-    return [n for n in names if prune_output or n not in output]
+    return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
 def weights(model, layers):
@@ -41,32 +40,40 @@ def apply_mask(model, mask):
         w.mul_(m.to(w.device, w.dtype))
 
 
-def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0):
+def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0, dense=()):
     """The next, sparser mask: remove the ``ceil(fraction * remaining)`` lowest-scored weights.
+
+    The budget is OpenLTH's ``sparse_global``: *remaining* counts every weight still in the mask,
+    the layers in ``dense`` (kept dense) included, but only the other layers are scored and lose
+    weights; so they lose more than ``fraction`` of their own weights per round, and ``density``
+    falls by ``1 - fraction`` per round over all layers. (OpenLTH's threshold is inclusive and
+    removes one weight more per round; we remove exactly the budget.)
 
     Each layer's unpruned weights are scored by the importance metric on their own (so per-layer
     normalisations see only what is left), then all scores are pooled. Ties are broken by position:
     earlier layers, then lower flat indices, are pruned first. ``seed`` seeds the ``random`` metric.
+    When fewer weights are left outside ``dense`` than the budget, all of them go.
     """
     if not 0 < fraction < 1:
         raise ValueError(f"pruning fraction {fraction!r} is outside (0, 1)")
     score = importance_.get(importance) if isinstance(importance, str) else importance
-    kept = {n: weights[n][m].abs().double() for n, m in mask.items()}
+    budget = math.ceil(fraction * sum(int(m.sum()) for m in mask.values()))
+    pruned = [n for n in mask if n not in dense]
+    kept = {n: weights[n][mask[n]].abs().double() for n in pruned}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         scores = torch.cat([score(a) if a.numel() else a for a in kept.values()])
-    remove = torch.sort(scores, stable=True).indices[: math.ceil(fraction * scores.numel())]
     keep = torch.ones_like(scores, dtype=torch.bool)
-    keep[remove] = False
-    new = {}
-    for (name, m), k in zip(mask.items(), keep.split([a.numel() for a in kept.values()])):
-        new[name] = m.clone()
-        new[name][m] = k
+    keep[torch.sort(scores, stable=True).indices[:budget]] = False
+    new = dict(mask)
+    for name, k in zip(pruned, keep.split([a.numel() for a in kept.values()])):
+        new[name] = mask[name].clone()
+        new[name][mask[name]] = k
     return new
 
 
 def density(mask):
-    """Unpruned / prunable weights, over all layers of the mask."""
+    """Unpruned / prunable weights, over all layers of the mask (those kept dense included, as OpenLTH counts)."""
     return sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values())
 
 

@@ -1,8 +1,11 @@
-"""SGD training of a masked model: the paper's Appendix A.4 schedule, deterministic by seed."""
+"""SGD training of a masked model: the paper's Appendix A.4 schedule, deterministic by seed and resumable."""
 
+import io
+import json
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -10,6 +13,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from lth import data as data_
+from lth.runs import write_atomic
 
 
 @dataclass(frozen=True)
@@ -45,19 +49,40 @@ def learning_rate(hp, iteration, ipe):
     return hp.lr * 0.1 ** sum(iteration >= m * ipe for m in hp.milestones)
 
 
-def train(model, data, hp, *, start, end, seed, mask=None, desc="train"):
+def save(obj, path):
+    """torch.save, atomically (a kill never leaves a truncated file), with a one-line error on a full disk.
+
+    Saved through a buffer, the bytes depend on ``obj`` alone (torch.save to a path writes the path's name
+    into the file), so a run's identity can digest a state dict file by its content."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getbuffer())
+
+
+def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkpoint=None):
     """Train iterations [start, end) with a fresh optimizer; pruned weights stay exactly 0.
 
     Epoch e always sees the same batches (order and augmentation drawn from ``(seed, e)``), so
     training from the rewind point k replays exactly what the dense run saw after iteration k.
+
+    ``checkpoint``: a file that holds this ``stage``'s state (weights, optimizer, iteration) at the
+    end of every epoch, with a summary readable without torch beside it (``.json``). If it holds
+    a state of the same stage, training continues from there, bitwise as if never interrupted.
     """
     device = next(model.parameters()).device
     opt = torch.optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
-    masked = [(model.get_submodule(n).weight, m.to(device, torch.float32)) for n, m in (mask or {}).items()]
+    masked = [(model.get_submodule(n).weight, m.to(device, torch.float32)) for n, m in (mask or {}).items()
+              if not m.all()]
     ipe = iterations_per_epoch(data, hp.batch_size)
-    model.train()
-    bar = tqdm(total=end - start, desc=desc, unit="it", leave=False, disable=None)
     it = start
+    if checkpoint and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state["stage"] == stage:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            it = state["iteration"]
+    model.train()
+    bar = tqdm(total=end - start, initial=it - start, desc=stage, unit="it", leave=False, disable=None)
     while it < end:
         epoch, first = divmod(it, ipe)
         last = min(ipe, first + end - it)
@@ -74,6 +99,9 @@ def train(model, data, hp, *, start, end, seed, mask=None, desc="train"):
             it += 1
         bar.update(last - first)
         bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+        if checkpoint and it < end:
+            save(dict(stage=stage, iteration=it, model=model.state_dict(), optimizer=opt.state_dict()), checkpoint)
+            write_atomic(Path(checkpoint).with_suffix(".json"), json.dumps(dict(stage=stage, epoch=it // ipe)).encode())
     bar.close()
     return model
 

@@ -1,4 +1,4 @@
-"""lth.analysis on small hand-made run folders: finding runs by config, tables, collapse, ranges."""
+"""lth.analysis on small hand-made run folders: finding runs by identity, tables, collapse, ranges, roles."""
 
 import json
 
@@ -6,15 +6,19 @@ import pandas as pd
 import pytest
 import torch
 
-from lth import analysis, presets
+from lth import analysis, presets, runs as runs_
+
+ROLES = {"input": "fc_layers.1", "middle": "fc_layers.0", "output": "fc", "shortcuts": [], "names": {}}
 
 
-def make_run(runs_dir, run_id, config, accuracy, layer_density, status="COMPLETED", collapsed=None):
-    d = runs_dir / str(run_id)
+def make_run(runs_dir, config, accuracy, layer_density, status="COMPLETED", collapsed=None):
+    d = runs_dir / runs_.run_id(config)
     d.mkdir(parents=True)
     (d / "config.json").write_text(json.dumps(config))
-    info = {"layers": list(layer_density), **({"collapsed": collapsed} if collapsed else {})}
+    info = {"layers": list(layer_density), "dense": ["fc"], "roles": ROLES, **({"collapsed": collapsed} if collapsed else {})}
     (d / "run.json").write_text(json.dumps({"status": status}))
+    if status == "COMPLETED":
+        (d / "completed").touch()
     (d / "info.json").write_text(json.dumps(info))
     steps = list(range(len(accuracy)))
     metrics = {"test_accuracy": {"steps": steps, "values": accuracy},
@@ -27,30 +31,32 @@ def make_run(runs_dir, run_id, config, accuracy, layer_density, status="COMPLETE
 
 @pytest.fixture
 def smoke_runs(tmp_path):
-    """Every run of the smoke preset, with accuracy = 90 - round + seed, plus decoys."""
-    for i, (name, config) in enumerate(presets.runs("smoke").items(), start=1):
+    """Every run of the smoke preset, with accuracy = 90 - round + seed, plus a decoy of another config."""
+    for name, config in presets.runs("smoke").items():
         seed = config["seed"]
         collapsed = {"2": ["fc_layers.1"]} if config["importance"] == "magnitude" and seed == 1 else None
-        make_run(tmp_path, i, dict(config, data_root="x", device="cpu"), [90.0 - r + seed for r in range(4)],
-                 {"fc_layers.1": [1, 0.9, 0.0, 0.0], "fc_layers.0": [1, 0.7, 0.5, 0.4]}, collapsed=collapsed)
-    n = len(presets.runs("smoke"))
+        make_run(tmp_path, dict(config, data_root="x", device="cpu"), [90.0 - r + seed for r in range(4)],
+                 {"fc_layers.1": [1, 0.9, 0.0, 0.0], "fc_layers.0": [1, 0.7, 0.5, 0.4], "fc": [1, 1, 1, 1]},
+                 collapsed=collapsed)
     first = next(iter(presets.runs("smoke").values()))
-    make_run(tmp_path, n + 1, dict(first, epochs=99), [0.0] * 4, {})  # another config
-    make_run(tmp_path, n + 2, first, [0.0] * 4, {}, status="FAILED")  # not completed
-    (make_run(tmp_path, n + 3, first, [0.0] * 4, {}) / "run.json").write_text('{"status": "COMPL')  # killed mid-write
+    make_run(tmp_path, dict(first, epochs=99), [0.0] * 4, {})  # another config
     return tmp_path
 
 
-def test_runs_are_found_by_config_not_by_id(smoke_runs):
+def test_runs_are_found_by_identity(smoke_runs):
     first = next(iter(presets.runs("smoke").values()))
-    assert [p.name for p in analysis.find_runs(smoke_runs, first)] == ["1"]
+    assert runs_.is_completed(smoke_runs / runs_.run_id(first))
     assert analysis.missing_runs(smoke_runs, "smoke") == []
     assert len(analysis.missing_runs(smoke_runs, "small")) == len(presets.runs("small"))
 
 
-def test_missing_run_names_the_run_and_the_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match="make PRESET=smoke runs"):
-        analysis.load_runs(tmp_path, "smoke")
+def test_incomplete_sweep_names_how_many_are_missing_and_the_command(smoke_runs):
+    first = next(iter(presets.runs("smoke").values()))
+    (smoke_runs / runs_.run_id(first) / "completed").unlink()  # e.g. failed or still running
+    with pytest.raises(analysis.MissingRuns) as e:
+        analysis.load_runs(smoke_runs, "smoke")
+    n = len(presets.runs("smoke"))
+    assert f"1 of the {n} runs" in str(e.value) and "make PRESET=smoke runs" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_table2_is_mean_and_std_over_seeds(smoke_runs):
@@ -79,7 +85,7 @@ def test_comparison_with_the_papers_numbers_uses_the_data_file():
 def test_layer_sparsity_keeps_depth_order(smoke_runs):
     ld = analysis.layer_density(analysis.load_runs(smoke_runs, "smoke"))
     first = ld.drop_duplicates("layer").sort_values("depth")
-    assert list(first.layer) == ["fc_layers.1", "fc_layers.0"]  # the run's layer order, not sorted names
+    assert list(first.layer) == ["fc_layers.1", "fc_layers.0", "fc"]  # the run's layer order, not sorted names
     assert ld[(ld.layer == "fc_layers.0") & (ld["round"] == 1)].layer_sparsity.iloc[0] == pytest.approx(30.0)
 
 
@@ -94,10 +100,10 @@ def test_collapse_reports_first_round_and_layer(smoke_runs):
     assert mag["min_layer_density"] == 0.0 and mag["sparsest_layers"] == "fc_layers.1"
 
 
-def test_selected_layers_pick_input_middle_shortcut_output():
-    layers = ["conv", "blocks.0.conv1", "blocks.0.conv2", "blocks.1.conv1", "blocks.1.shortcut.0", "fc"]
-    assert analysis.selected_layers(layers) == {"input": "conv", "middle": "blocks.0.conv2", "output": "fc",
-                                                "shortcut": "blocks.1.shortcut.0"}
+def test_followed_layers_are_the_declared_roles_and_a_dense_output_is_labelled_so(smoke_runs):
+    path = analysis.load_runs(smoke_runs, "smoke").path[0]
+    assert analysis.followed_layers(path) == {"input": "fc_layers.1", "middle": "fc_layers.0", "output": "fc"}
+    assert analysis.layer_label(path, "fc") == "fc (kept dense)" and analysis.layer_label(path, "fc_layers.0") == "fc_layers.0"
 
 
 def test_weight_ranges_read_init_rewind_and_trained(tmp_path):

@@ -1,4 +1,4 @@
-"""lth.data: load small files written in each dataset's real on-disk format."""
+"""lth.data reads each dataset's real on-disk format; lth.synthetic writes small learnable datasets in it."""
 
 import gzip
 import pickle
@@ -11,60 +11,47 @@ import torch
 import torchvision
 from PIL import Image
 
-from lth import data
+from lth import data, synthetic
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 REAL_FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 
-def idx_files(seed=0, n_train=20, n_test=10):
-    """IDX bytes (big-endian magic + dims, then raw uint8) for random images and labels."""
-    g = torch.Generator().manual_seed(seed)
-    arrays = {}
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        x = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=g)
-        y = torch.randint(0, 10, (n,), generator=g)
-        arrays[f"{split}-images-idx3-ubyte"] = (x, struct.pack(">IIII", 0x803, n, 28, 28) + x.numpy().tobytes())
-        arrays[f"{split}-labels-idx1-ubyte"] = (y, struct.pack(">II", 0x801, n) + y.to(torch.uint8).numpy().tobytes())
-    return arrays
-
-
-def check_mnist_like(ds, arrays):
-    assert ds.train_x.shape == (20, 1, 28, 28) and ds.test_x.shape == (10, 1, 28, 28)
+def check_idx(ds, raw):
+    """The loaded tensors are the bytes of the IDX files in ``raw`` after their big-endian headers."""
+    for split, x, y in (("train", ds.train_x, ds.train_y), ("t10k", ds.test_x, ds.test_y)):
+        images = (raw / f"{split}-images-idx3-ubyte").read_bytes()
+        labels = (raw / f"{split}-labels-idx1-ubyte").read_bytes()
+        assert images[:16] == struct.pack(">IIII", 0x803, len(y), 28, 28)
+        assert labels[:8] == struct.pack(">II", 0x801, len(y))
+        assert x.shape == (len(y), 1, 28, 28) and x.flatten().tolist() == list(images[16:])
+        assert y.tolist() == list(labels[8:])
     assert ds.train_x.dtype == torch.uint8 and ds.train_y.dtype == torch.int64
     assert ds.train_x.is_contiguous() and ds.train_x.device.type == "cpu"
-    assert torch.equal(ds.train_x[:, 0], arrays["train-images-idx3-ubyte"][0])
-    assert torch.equal(ds.test_x[:, 0], arrays["t10k-images-idx3-ubyte"][0])
-    assert torch.equal(ds.train_y, arrays["train-labels-idx1-ubyte"][0])
-    assert torch.equal(ds.test_y, arrays["t10k-labels-idx1-ubyte"][0])
     assert ds.num_classes == 10 and not ds.augment and ds.pad == 0
 
 
 def test_mnist_roundtrip(tmp_path):
-    arrays = idx_files()
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name, (_, blob) in arrays.items():
-        (raw / name).write_bytes(blob)
+    raw = synthetic.write("mnist", tmp_path, 20, 10)
     ds = data.load("mnist", tmp_path, download=False)
-    check_mnist_like(ds, arrays)
+    check_idx(ds, raw)
     assert ds.name == "mnist" and ds.mean == (0.1307,) and ds.std == (0.3081,)
 
 
 def test_fashion_mnist_debian_fallback(tmp_path, monkeypatch):
-    arrays = idx_files(seed=1)
+    source = synthetic.write("fashion_mnist", tmp_path / "source", 20, 10)
     debian = tmp_path / "debian"
     debian.mkdir()
-    for name, (_, blob) in arrays.items():
-        (debian / f"{name}.gz").write_bytes(gzip.compress(blob))
+    for name in IDX_NAMES:
+        (debian / f"{name}.gz").write_bytes(gzip.compress((source / name).read_bytes()))
     monkeypatch.setattr(data, "FASHION_MNIST_LOCAL", debian)
     root = tmp_path / "root"
     ds = data.load("fashion_mnist", root, download=False)
-    check_mnist_like(ds, arrays)
+    check_idx(ds, source)
     assert ds.mean == (0.2860,) and ds.std == (0.3530,)
     raw = root / "FashionMNIST" / "raw"
     assert sorted(p.name for p in raw.iterdir()) == sorted(IDX_NAMES)  # no leftover temp files
-    assert (raw / IDX_NAMES[0]).read_bytes() == arrays[IDX_NAMES[0]][1]
+    assert all((raw / name).read_bytes() == (source / name).read_bytes() for name in IDX_NAMES)
 
 
 @pytest.mark.skipif(not REAL_FASHION.exists(), reason="Debian's dataset-fashion-mnist is not installed")
@@ -77,32 +64,26 @@ def test_fashion_mnist_real_debian_copy(tmp_path):
     assert abs(ds.train_x.float().mean().item() / 255 - ds.mean[0]) < 1e-3
 
 
-def test_cifar10_layout(tmp_path, monkeypatch):
-    # Generated batches cannot match torchvision's md5s of the real files: skip that check
-    # (the class method covers the batches, the module function batches.meta).
-    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
-    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args, **kwargs: True)
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
+def test_cifar10_layout(tmp_path):
+    # Files that are not the official download (whose md5s torchvision would insist on) load.
+    folder = synthetic.write("cifar10", tmp_path, 20, 4)
     batches = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        rows = rng.integers(0, 256, (4, 3072), dtype=np.uint8)  # channel-major: 1024 R, 1024 G, 1024 B
-        labels = rng.integers(0, 10, 4).tolist()
-        batches[name] = (rows, labels)
-        with open(folder / name, "wb") as f:
-            # The real files are Python 2 pickles whose str keys torchvision reads back (latin1) as
-            # str "data"/"labels"; a Python 3 pickle of b"data" would stay bytes, so write str keys.
-            pickle.dump({"data": rows, "labels": labels, "batch_label": name}, f, protocol=2)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": [f"class{i}" for i in range(10)]}, f, protocol=2)
+    for name in ("data_batch_2", "test_batch"):
+        blob = (folder / name).read_bytes()
+        assert blob[:2] == b"\x80\x02"  # a protocol-2 pickle, as the real (Python 2) files
+        entry = pickle.loads(blob, encoding="latin1")
+        batches[name] = entry["data"], entry["labels"]
 
     ds = data.load("cifar10", tmp_path, download=False)
     assert ds.train_x.shape == (20, 3, 32, 32) and ds.test_x.shape == (4, 3, 32, 32)
     assert ds.train_x.dtype == torch.uint8 and ds.train_x.is_contiguous()
     assert ds.train_y.dtype == torch.int64 and ds.num_classes == 10 and ds.augment and ds.pad == 4
+    # OpenLTH's CIFAR-10 normalisation is ImageNet's (PAPER.md section 3), not CIFAR-10's own.
+    assert ds.mean == (0.485, 0.456, 0.406) and ds.std == (0.229, 0.224, 0.225)
+    # Rows are channel-major: 1024 red, 1024 green, 1024 blue bytes, each 32 rows of 32.
     # Train image 6 is the 3rd row of data_batch_2; pixel (c=2, h=5, w=7) is byte 2*1024 + 5*32 + 7.
     rows, labels = batches["data_batch_2"]
+    assert rows.shape == (4, 3072) and rows.dtype == np.uint8
     assert ds.train_x[6, 2, 5, 7] == rows[2, 2 * 1024 + 5 * 32 + 7]
     assert torch.equal(ds.train_x[6], torch.from_numpy(rows[2].reshape(3, 32, 32)))
     assert ds.train_y[4:8].tolist() == labels
@@ -171,3 +152,78 @@ def test_unknown_name(tmp_path):
     message = str(info.value)
     assert "\n" not in message and "'foo'" in message
     assert all(name in message for name in data.DATASETS)
+
+
+def test_download_moves_the_archive_folder_into_place(tmp_path, monkeypatch):
+    fetched = []
+
+    def download(url, root, md5=None):  # stands in for the archive: extracts cifar-10-batches-py into root
+        fetched.append((url, md5))
+        synthetic.write("cifar10", root, 10, 5)
+
+    monkeypatch.setattr(data, "download_and_extract_archive", download)
+    ds = data.load("cifar10", tmp_path)
+    assert fetched == [(torchvision.datasets.CIFAR10.url, torchvision.datasets.CIFAR10.tgz_md5)]
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar-10-batches-py"] and len(ds.test_y) == 5
+    data.load("cifar10", tmp_path)
+    assert len(fetched) == 1  # there now: not fetched again
+
+
+@pytest.mark.parametrize("name", ["cifar10", "tinyimagenet"])
+def test_failed_download_leaves_nothing(tmp_path, monkeypatch, name):
+    def download(url, root, md5=None):  # the connection drops half-way through the extraction
+        (Path(root) / data.FOLDERS[name]).mkdir()
+        raise OSError("Connection reset\nby peer")
+
+    monkeypatch.setattr(data, "download_and_extract_archive", download)
+    with pytest.raises(data.DatasetNotFound) as info:
+        data.load(name, tmp_path)
+    assert "(download failed: Connection reset by peer)" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- lth.synthetic: small learnable datasets in the real formats ---
+
+def nearest_class_mean_accuracy(ds):
+    x = ds.train_x.flatten(1).float()
+    means = torch.stack([x[ds.train_y == k].mean(0) for k in range(ds.num_classes)])
+    return (torch.cdist(ds.test_x.flatten(1).float(), means).argmin(1) == ds.test_y).float().mean().item()
+
+
+@pytest.mark.parametrize("name", data.DATASETS)
+def test_synthetic_loads_and_is_learnable(tmp_path, name):
+    channels, size, classes, _, _ = data.SHAPES[name]
+    n_train, n_test = 2 * classes + 7, classes + 3  # some classes one image more than others
+    assert synthetic.write(name, tmp_path, n_train, n_test) == tmp_path / data.FOLDERS[name]
+    ds = data.load(name, tmp_path, download=False)
+    assert ds.train_x.shape == (n_train, channels, size, size) and ds.test_x.shape == (n_test, channels, size, size)
+    assert ds.train_x.dtype == torch.uint8 and ds.train_y.dtype == torch.int64 and ds.num_classes == classes
+    assert ds.train_y.bincount(minlength=classes).tolist() == [3] * 7 + [2] * (classes - 7)
+    assert ds.test_y.bincount(minlength=classes).tolist() == [2] * 3 + [1] * (classes - 3)
+    assert nearest_class_mean_accuracy(ds) > 0.8  # chance: 1 / classes
+
+
+@pytest.mark.parametrize("name", data.DATASETS)
+def test_synthetic_same_seed_same_bytes(tmp_path, name):
+    files = lambda folder: {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    a, b, c = (files(synthetic.write(name, tmp_path / str(i), 30, 10, seed)) for i, seed in enumerate((0, 0, 1)))
+    assert a == b and a.keys() == c.keys() and a != c
+
+
+def test_synthetic_write_is_atomic_and_never_overwrites(tmp_path, monkeypatch):
+    write_files = synthetic._WRITERS["cifar10"]
+
+    def interrupted(*args):  # Ctrl-C after every file is written, before the folder moves into place
+        write_files(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(synthetic._WRITERS, "cifar10", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.write("cifar10", tmp_path, 10, 5)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+
+    folder = synthetic.write("cifar10", tmp_path, 10, 5)
+    before = (folder / "test_batch").read_bytes()
+    synthetic.write("cifar10", tmp_path, 20, 10, seed=1)  # the folder exists: left as it is
+    assert (folder / "test_batch").read_bytes() == before

@@ -1,7 +1,9 @@
-"""experiments/imp.py end to end through Sacred: observer files, bad input, resume."""
+"""experiments/imp.py end to end through Sacred: the run's folder and record, identity, bad input,
+resume after kills at any point, two processes starting one run, a full disk."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,52 +12,130 @@ from pathlib import Path
 import pytest
 import torch
 
-from lth import analysis
+from lth import config, runs
+from lth.training import save
 
 ROOT = Path(__file__).resolve().parents[1]
+# Epochs of 128 iterations: pretraining (200 iterations) and every round (184) cross epoch boundaries.
+RESUMABLE = ["smoke", "train_size=16384", "epochs=3", "rewind_iter=200", "rounds=3"]
 
 
-def imp(runs, *args):
-    env = {**os.environ, "LTH_RUNS": str(runs)}
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / "imp.py"), "with", *args],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+def imp(runs_dir, *args, wait=True):
+    cmd = [sys.executable, str(ROOT / "experiments" / "imp.py"), "with", *args]
+    env = {**os.environ, "LTH_RUNS": str(runs_dir)}
+    if not wait:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_smoke_run_records_config_metrics_and_artifacts(tmp_path):
+def folder_of(runs_dir, *args):
+    """The run folder of a config given as `with` arguments (named config `smoke` plus key=value pairs)."""
+    from experiments.imp import ex
+
+    c = ex.run("print_config", named_configs=[a for a in args if "=" not in a],
+               config_updates={k: _parse(v) for k, v in (a.split("=", 1) for a in args if "=" in a)},
+               options={"--loglevel": "ERROR"}).config
+    return Path(runs_dir) / runs.run_id(c)
+
+
+def tickets(folder, rounds):
+    return [torch.load(folder / f"round_{i}.pt") for i in range(rounds + 1)]
+
+
+def assert_same_tickets(a, b):
+    for x, y in zip(a, b, strict=True):
+        assert x["mask"].keys() == y["mask"].keys()
+        assert all(torch.equal(x["mask"][n], y["mask"][n]) and torch.equal(x["trained"][n], y["trained"][n]) for n in x["mask"])
+        assert x["test_accuracy"] == y["test_accuracy"]
+
+
+def test_smoke_run_records_config_metrics_and_artifacts_in_its_own_folder(tmp_path):
     p = imp(tmp_path, "smoke", "importance=minmax", "seed=1")
     assert p.returncode == 0, p.stderr
-    run = tmp_path / "1"
+    [run] = [d for d in tmp_path.iterdir() if d.is_dir()]
+    assert run.name.startswith("lenet_300_100-fashion_mnist-minmax-1-") and (run / "completed").exists()
     assert json.loads((run / "run.json").read_text())["status"] == "COMPLETED"
-    config = json.loads((run / "config.json").read_text())
-    assert config["importance"] == "minmax" and config["seed"] == 1 and config["rounds"] == 2
-    assert "hostname" in json.loads((run / "run.json").read_text())["host"]
-    assert json.loads((run / "info.json").read_text())["layers"] == ["fc_layers.0", "fc_layers.1"]
+    c = json.loads((run / "config.json").read_text())
+    assert c["importance"] == "minmax" and c["seed"] == 1 and c["rounds"] == 2 and runs.run_id(c) == run.name
+    info = json.loads((run / "info.json").read_text())
+    assert info["layers"] == ["fc_layers.0", "fc_layers.1", "fc"] and info["dense"] == ["fc"]
+    assert info["roles"]["input"] == "fc_layers.0" and info["roles"]["output"] == "fc"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_accuracy"]["steps"] == [0, 1, 2]
     assert all(0 <= a <= 100 for a in metrics["test_accuracy"]["values"])
-    assert metrics["density"]["values"] == pytest.approx([1.0, 0.8, 0.64], abs=1e-4)
-    assert metrics["density/fc_layers.0"]["steps"] == [0, 1, 2] and "density/fc" not in metrics
-    assert metrics["density/fc_layers.1"]["values"][2] < 1  # minmax prunes every layer every round
+    assert metrics["density"]["values"] == pytest.approx([1.0, 0.8, 0.64], abs=1e-4)  # over all layers, fc included
+    assert metrics["density/fc"]["values"] == [1.0, 1.0, 1.0]  # kept dense, as OpenLTH's LeNet
+    assert metrics["density/fc_layers.1"]["values"][2] < 1  # minmax prunes every pruned layer every round
     for name in ("init.pt", "rewind.pt", "round_0.pt", "round_1.pt", "round_2.pt"):
         assert (run / name).exists(), name
+    assert not (run / "checkpoint.pt").exists()
     ticket = torch.load(run / "round_2.pt")
-    assert set(ticket["mask"]) == set(ticket["trained"]) == {"fc_layers.0", "fc_layers.1"}
-    assert ticket["mask"]["fc_layers.0"].dtype == torch.bool
+    assert set(ticket["mask"]) == set(ticket["trained"]) == {"fc_layers.0", "fc_layers.1", "fc"}
+    assert ticket["mask"]["fc_layers.0"].dtype == torch.bool and ticket["mask"]["fc"].all()
     assert (ticket["trained"]["fc_layers.0"][~ticket["mask"]["fc_layers.0"]] == 0).all()
-    assert not (tmp_path / "checkpoints").exists() or not any((tmp_path / "checkpoints").iterdir())
+
+    stamp = (run / "round_2.pt").stat().st_mtime_ns
+    again = imp(tmp_path, "smoke", "importance=minmax", "seed=1")  # a completed run is not run again
+    assert again.returncode == 0 and "has already completed" in again.stdout + again.stderr
+    assert (run / "round_2.pt").stat().st_mtime_ns == stamp and len(list(tmp_path.iterdir())) == 1
 
 
-@pytest.mark.parametrize("arg,names", [
-    ("importance=magnitud", ["magnitude", "l1", "l2", "softmax", "minmax", "lamp", "random"]),
-    ("prune_fraction=1.5", ["(0, 1)"]),
-    ("model=lenet", ["lenet_300_100", "resnet20", "vgg16", "resnet18"]),
-    ("dataset=imagenet", ["mnist", "fashion_mnist", "cifar10", "tinyimagenet"]),
-])
-def test_bad_config_fails_before_training_with_one_line(tmp_path, arg, names):
+def test_identity_is_every_value_that_changes_results_and_nothing_else(tmp_path):
+    base = dict(config.defaults(), **runs.presets.SMOKE)
+    assert runs.run_id(base) == runs.run_id(dict(base, lr=0.1, device="cuda", data_root="/elsewhere", download=False))
+    assert runs.run_id(base) == runs.run_id(dict(base, momentum=0))  # 0 and 0.0 are one value
+    for key, value in (("lr", 0.05), ("seed", 1), ("epochs", 2), ("milestones", [1]), ("prune_output", True)):
+        assert runs.run_id(dict(base, **{key: value})) != runs.run_id(base), key
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    save({"w": torch.ones(2)}, a)  # (torch.save to a path writes the file's name into it; lth's save does not)
+    save({"w": torch.ones(2)}, b)
+    assert runs.run_id(dict(base, init=str(a))) == runs.run_id(dict(base, init=str(b)))  # by content, not path
+
+
+BAD = {  # config value -> what the one-line error must name as valid
+    "importance=magnitud": "magnitude, l1, l2, softmax, minmax, lamp, random",
+    "model=lenet": "lenet_300_100, resnet8_8, resnet20, vgg16, resnet18",
+    "dataset=imagenet": "mnist, fashion_mnist, cifar10, tinyimagenet",
+    "epochs=0": "an integer >= 1", "epochs=1.5": "an integer >= 1", "epochs=True": "an integer >= 1",
+    "batch_size=0": "an integer >= 1", "rounds=-1": "an integer >= 1", "rounds=abc": "an integer >= 1",
+    "train_size=0": "null (all) or an integer >= 1", "test_size=-5": "null (all) or an integer >= 1",
+    "seed=-1": "an integer in [0, 2**63)", "lr=0": "a number > 0", "lr=-0.1": "a number > 0",
+    "momentum=1.0": "a number in [0, 1)", "weight_decay=-1e-4": "a number >= 0",
+    "prune_fraction=1.5": "a number in (0, 1)", "prune_fraction=0": "a number in (0, 1)",
+    "prune_output=yes": "true or false", "download=1": "true or false",
+    "milestones=[abc]": "increasing epochs in 1..1", "epochs=10 milestones=[12]": "increasing epochs in 1..10",
+    "epochs=10 milestones=[5,3]": "increasing epochs in 1..10", "milestones=[0]": "increasing epochs in 1..1",
+    "rewind_iter=-5": "an iteration in [0, 16)", "rewind_iter=16": "an iteration in [0, 16)",
+    "init=/nonexistent.pt": "null or an existing state-dict file",
+    "device=cuda": "cpu" if not torch.cuda.is_available() else "cuda:", "device=tpu": "cpu",
+    "data_root=''": "a folder", "foo=1": "not a config value; valid: model, dataset",
+}
+
+
+@pytest.mark.parametrize("args", list(BAD))
+def test_every_bad_value_is_refused_before_a_run_exists(args):
+    from experiments.imp import ex
+
+    updates = {k: _parse(v) for k, v in (a.split("=", 1) for a in args.split())}
+    with pytest.raises(Exception) as e:
+        ex.run("print_config", named_configs=["smoke"], config_updates=updates, options={"--loglevel": "ERROR"})
+    message = str(e.value)
+    assert "\n" not in message and BAD[args] in message and args.split()[-1].split("=")[0] in message, message
+
+
+def _parse(value):
+    """A `with` value as Sacred's command line parses it."""
+    from sacred.arg_parser import _convert_value
+
+    return _convert_value(value)
+
+
+@pytest.mark.parametrize("arg", ["epochs=0", "rewind_iter=-5", "milestones=[abc]", "importance=magnitud"])
+def test_a_bad_value_on_the_command_line_is_one_line_a_nonzero_exit_and_no_folder(tmp_path, arg):
     p = imp(tmp_path, "smoke", arg)
     assert p.returncode != 0
     errors = [line for line in p.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and all(n in errors[0] for n in names), p.stderr
+    assert len(errors) == 1 and "is not valid; valid:" in errors[0] and "Traceback" not in p.stderr, p.stderr
     assert not any(tmp_path.iterdir())  # no run folder at all
 
 
@@ -64,51 +144,98 @@ def test_missing_dataset_fails_with_where_to_put_it_and_no_completed_run(tmp_pat
     p = imp(tmp_path / "runs", "smoke", "dataset=mnist", f"data_root={empty}", "download=False")
     assert p.returncode != 0
     assert "mnist not found" in p.stderr and str(empty) in p.stderr and "Traceback" not in p.stderr
-    statuses = [json.loads(f.read_text())["status"] for f in (tmp_path / "runs").glob("*/run.json")]
-    assert "COMPLETED" not in statuses
+    [run] = (tmp_path / "runs").iterdir()
+    assert runs.state(run) == "failed" and not runs.is_completed(run)
 
 
-def test_killed_run_resumes_from_its_last_round_with_identical_results(tmp_path):
-    args = ["smoke", "rounds=4", "train_size=4096"]
-    reference = imp(tmp_path / "ref", *args)
-    assert reference.returncode == 0, reference.stderr
-    runs = tmp_path / "runs"
-    env = {**os.environ, "LTH_RUNS": str(runs)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "imp.py"), "with", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoints = runs / "checkpoints"
-    while proc.poll() is None and not list(checkpoints.glob("*/round_1.pt")):
-        time.sleep(0.005)
-    proc.kill()
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run of RESUMABLE: its folder."""
+    runs_dir = tmp_path_factory.mktemp("reference")
+    p = imp(runs_dir, *RESUMABLE)
+    assert p.returncode == 0, p.stderr
+    return folder_of(runs_dir, *RESUMABLE)
+
+
+def kill_when(proc, folder, stage, delay=0.0):
+    """SIGKILL the run once its checkpoint says it is in ``stage``, after ``delay`` seconds more.
+
+    Returns the stage it was killed in, or None if it had gone past it (its output file existed)."""
+    while proc.poll() is None and (runs.progress(folder) or {}).get("stage") != stage:
+        time.sleep(0.002)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert proc.returncode == -9, "the run finished before it could be killed"
-    resumed = imp(runs, *args)
-    assert resumed.returncode == 0, resumed.stderr
-    done = [d for d, _ in analysis.completed_runs(runs)]  # the killed run may have left a truncated run.json
-    assert len(done) == 1
-    ref_metrics = json.loads((tmp_path / "ref" / "1" / "metrics.json").read_text())
-    metrics = json.loads((done[0] / "metrics.json").read_text())
-    for name in ("test_accuracy", "density", "density/fc_layers.0"):
-        assert metrics[name]["steps"] == ref_metrics[name]["steps"] == [0, 1, 2, 3, 4]
-        assert metrics[name]["values"] == ref_metrics[name]["values"]
-    for i in range(5):
-        a, b = torch.load(tmp_path / "ref" / "1" / f"round_{i}.pt"), torch.load(done[0] / f"round_{i}.pt")
-        assert all(torch.equal(a["trained"][n], b["trained"][n]) and torch.equal(a["mask"][n], b["mask"][n]) for n in a["mask"])
+    assert proc.returncode == -9, f"the run ended before it could be killed in {stage}"
+    output = folder / ("rewind.pt" if stage == "pretrain" else f"round_{stage.split()[1]}.pt")
+    return None if output.exists() else stage
+
+
+def test_a_run_killed_at_several_points_resumes_to_bitwise_the_same_tickets(tmp_path, reference):
+    folder = folder_of(tmp_path, *RESUMABLE)
+    killed_in = []
+    for stage, delay in (("pretrain", 0.0), ("round 0", 0.05), ("round 1", 0.0), ("round 2", 0.1)):
+        killed_in.append(kill_when(imp(tmp_path, *RESUMABLE, wait=False), folder, stage, delay))
+        assert runs.state(folder) == "interrupted" and not runs.is_completed(folder)
+    assert killed_in[0] == "pretrain" and killed_in[2] == "round 1", killed_in  # at least these two, mid-stage
+    p = imp(tmp_path, *RESUMABLE)
+    assert p.returncode == 0, p.stderr
+    assert_same_tickets(tickets(folder, 3), tickets(reference, 3))
+    a, b = (json.loads((f / "metrics.json").read_text()) for f in (folder, reference))
+    assert all(a[k]["steps"] == b[k]["steps"] == [0, 1, 2, 3] and a[k]["values"] == b[k]["values"] for k in b)
+    assert torch.equal(torch.load(folder / "rewind.pt")["fc_layers.0.weight"], torch.load(reference / "rewind.pt")["fc_layers.0.weight"])
+    assert runs.state(folder) == "completed" and not (folder / "checkpoint.pt").exists()
+
+
+def test_two_processes_starting_one_run_train_it_once(tmp_path, reference):
+    first, second = imp(tmp_path, *RESUMABLE, wait=False), imp(tmp_path, *RESUMABLE, wait=False)
+    errors = [p.communicate(timeout=300)[1] for p in (first, second)]
+    codes = sorted([first.returncode, second.returncode])
+    assert codes == [0, 1], errors
+    refused = errors[[first.returncode, second.returncode].index(1)]
+    assert "is already running" in refused and "Traceback" not in refused, refused
+    folder = folder_of(tmp_path, *RESUMABLE)
+    assert_same_tickets(tickets(folder, 3), tickets(reference, 3))
+    assert runs.state(folder) == "completed"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (as root); skipped, saying why, where it cannot be mounted."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up: {p.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes_once_there_is_space(small_disk, reference):
+    p = imp(small_disk, *RESUMABLE)
+    assert p.returncode != 0
+    assert "no space left on the device" in p.stderr.strip().splitlines()[-1] and "Traceback" not in p.stderr, p.stderr
+    folder = folder_of(small_disk, *RESUMABLE)
+    assert not runs.is_completed(folder)
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    p = imp(small_disk, *RESUMABLE)
+    assert p.returncode == 0, p.stderr
+    assert_same_tickets(tickets(folder, 3), tickets(reference, 3))
 
 
 def test_reinit_without_its_runs_says_which_are_missing_and_how_to_make_them(tmp_path):
     env = {**os.environ, "LTH_RUNS": str(tmp_path)}
     p = subprocess.run([sys.executable, str(ROOT / "experiments" / "reinit.py"), "with", "preset=smoke"],
-                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+                       capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode != 0 and "make PRESET=smoke runs" in p.stderr and "Traceback" not in p.stderr, p.stderr
     bad = subprocess.run([sys.executable, str(ROOT / "experiments" / "reinit.py"), "with", "preset=big"],
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+                         capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode != 0 and "valid: small, paper, smoke" in bad.stderr, bad.stderr
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where no GPU is visible")
 def test_paper_preset_without_a_gpu_stops_at_once_saying_what_is_missing(tmp_path):
-    p = subprocess.run([sys.executable, str(ROOT / "experiments" / "sweep.py"), "check", "paper", "--no-download"],
-                       capture_output=True, text=True, env={**os.environ, "LTH_DATA": str(tmp_path)}, cwd=ROOT, timeout=300)
+    p = subprocess.run([sys.executable, "-m", "experiments.sweep", "check", "paper", "--no-download"],
+                       capture_output=True, text=True, env={**os.environ, "LTH_DATA": str(tmp_path)}, timeout=300)
     assert p.returncode == 1
     assert p.stderr.count("\n") == 1 and "needs a CUDA GPU" in p.stderr and "cifar10 not found" in p.stderr, p.stderr

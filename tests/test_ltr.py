@@ -18,9 +18,9 @@ def small(fashion_mnist):
 def run(data, workdir, importance="magnitude", seed=0, rounds=3, log=None):
     torch.manual_seed(derive_seed(seed, "init"))
     model = models.build("lenet_300_100", 1, 28, 10)
-    layers = pruning.prunable_layers(model, prune_output=False)
+    layers = pruning.prunable_layers(model)
     tickets = lottery_ticket_rewinding(model, data, HP, layers, importance=importance, rounds=rounds,
-                                       fraction=0.2, seed=seed, workdir=workdir, log=log)
+                                       fraction=0.2, seed=seed, workdir=workdir, dense=["fc"], log=log)
     return model, tickets
 
 

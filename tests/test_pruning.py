@@ -1,7 +1,9 @@
-"""Masks and pooled pruning (PAPER.md section 1): counts, monotone masks, ties, layer selection."""
+"""Masks and pooled pruning (PAPER.md section 1): counts, monotone masks, ties, layer selection,
+and OpenLTH's budget (layers kept dense count as remaining weights)."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,12 +87,77 @@ def test_fraction_outside_unit_interval_is_rejected(fraction):
         pruning.prune(w, mask, "magnitude", fraction)
 
 
-@pytest.mark.parametrize("name,prune_output,expected", [
-    ("lenet_300_100", False, ["fc_layers.0", "fc_layers.1"]),
-    ("lenet_300_100", True, ["fc_layers.0", "fc_layers.1", "fc"]),
-])
-def test_prunable_layers_of_lenet(name, prune_output, expected):
-    assert pruning.prunable_layers(models.build(name, 1, 28, 10), prune_output) == expected
+def test_prunable_layers_of_lenet_include_the_output_layer():
+    assert pruning.prunable_layers(models.build("lenet_300_100", 1, 28, 10)) == ["fc_layers.0", "fc_layers.1", "fc"]
+
+
+def openlth_sparse_global(weights, mask, fraction, ignore):
+    """An independent transcription of OpenLTH's pruning/sparse_global.py (numpy, inclusive threshold)."""
+    current = {k: v.numpy().astype(float) for k, v in mask.items()}
+    number_to_prune = np.ceil(fraction * np.sum([np.sum(v) for v in current.values()])).astype(int)
+    w = {k: v.numpy() for k, v in weights.items() if k not in ignore}
+    vector = np.concatenate([v[current[k] == 1] for k, v in w.items()])
+    threshold = np.sort(np.abs(vector))[number_to_prune]
+    new = {k: np.where(np.abs(v) > threshold, current[k], np.zeros_like(v)) for k, v in w.items()}
+    return {k: torch.from_numpy(new.get(k, current[k])).bool() for k in current}
+
+
+@pytest.mark.parametrize("dense", [[], ["fc"]])
+def test_a_round_equals_openlths_sparse_global_but_for_its_inclusive_threshold(dense):
+    torch.manual_seed(0)
+    model = models.build("lenet_300_100", 1, 28, 10)
+    layers = pruning.prunable_layers(model)
+    mask = pruning.full_mask(model, layers)
+    for r in range(6):
+        w = {n: t * mask[n] for n, t in pruning.weights(model, layers).items()}  # as trained: pruned weights are 0
+        ours = pruning.prune(w, mask, "magnitude", 0.2, dense=dense)
+        theirs = openlth_sparse_global(w, mask, 0.2, dense)
+        extra = sum(int((ours[n] & ~theirs[n]).sum()) for n in layers)
+        assert all(not (theirs[n] & ~ours[n]).any() for n in layers) and extra == 1  # the weight at the threshold
+        assert all(ours[n].all() for n in dense)
+        mask = ours
+        with torch.no_grad():  # new weights for the next round, as training would give
+            for n in layers:
+                model.get_submodule(n).weight.normal_()
+
+
+def remaining_after(sizes, dense, rounds):
+    """Weights left in the pruned layers after each round, pruning ``ceil(0.2 x remaining)`` over all layers."""
+    w = {n: torch.randn(size, generator=torch.Generator().manual_seed(i)) for i, (n, size) in enumerate(sizes.items())}
+    mask = {n: torch.ones(size, dtype=torch.bool) for n, size in sizes.items()}
+    left = []
+    for _ in range(rounds):
+        mask = pruning.prune(w, mask, "magnitude", 0.2, dense=dense)
+        left.append(sum(int(m.sum()) for n, m in mask.items() if n not in dense))
+    assert all(mask[n].all() for n in dense)
+    return left
+
+
+def test_openlths_budget_on_lenet_300_100_with_its_output_layer_dense():
+    left = remaining_after({"fc_layers.0": 784 * 300, "fc_layers.1": 300 * 100, "fc": 100 * 10}, ["fc"], 24)
+    assert (left[14], left[23]) == (8364, 255)  # rounds 15 and 24; counting only the pruned layers: 9329, 1251
+
+
+def test_openlths_budget_on_vgg16_with_its_output_layer_dense():
+    model = models.VGG()
+    sizes = {n: model.get_submodule(n).weight.numel() for n in pruning.prunable_layers(model)}
+    assert sizes["fc"] == 5120 and sum(sizes.values()) - 5120 == 14_710_464
+    # One layer of the convs' total size prunes exactly as 13 would: only the count and the dense layer matter.
+    left = remaining_after({"convs": 14_710_464, "fc": 5120}, ["fc"], 35)
+    assert (left[29], left[34]) == (13095, 848)  # rounds 30 and 35; counting only the pruned layers: 18208, 5964
+
+
+def test_density_counts_the_dense_layer_and_falls_by_a_fifth_per_round():
+    w, mask = layers(5000, 1000, 100)
+    for _ in range(10):
+        mask = pruning.prune(w, mask, "l1", 0.2, dense=["l2"])
+    assert pruning.density(mask) == pytest.approx(0.8**10, abs=1e-3) and pruning.layer_density(mask)["l2"] == 1.0
+
+
+def test_when_the_budget_exceeds_what_is_left_every_prunable_weight_goes():
+    w, mask = layers(4, 100)
+    mask = pruning.prune(w, mask, "magnitude", 0.5, dense=["l1"])  # budget 52 > 4 prunable weights
+    assert not mask["l0"].any() and mask["l1"].all() and pruning.collapsed(mask) == ["l0"]
 
 
 def test_prunable_layers_include_shortcuts_and_never_batchnorm():

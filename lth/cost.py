@@ -1,0 +1,64 @@
+"""What a run costs: its training epochs, counted from its config, and seconds per epoch, timed here.
+
+``seconds_per_epoch`` trains a few iterations of the setting's model at its batch size on random
+data of its dataset's shape, through the real training step (``lth.training.train``, with a mask),
+on the present device; experiments/sweep.py's ``plan`` multiplies it out over a preset.
+"""
+
+import math
+import time
+
+import torch
+
+from lth import data as data_, models, pruning
+from lth.training import Hparams, evaluate, train
+
+
+def train_images(config):
+    return min(config["train_size"] or data_.SHAPES[config["dataset"]][3], data_.SHAPES[config["dataset"]][3])
+
+
+def epochs(config):
+    """Training epochs of one LTR run: pretraining to the rewind point k, then rounds 0..R from k to the end."""
+    ipe = math.ceil(train_images(config) / config["batch_size"])
+    k, m = config["rewind_iter"], config["epochs"] * ipe
+    return (k + (config["rounds"] + 1) * (m - k)) / ipe
+
+
+def evaluations(config):
+    """Test-set passes of one LTR run: one per round."""
+    return config["rounds"] + 1
+
+
+def _synchronize(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds_per_epoch(config, device, iterations=5):
+    """(seconds per training epoch, seconds per test-set pass) of the config's model and batch size on ``device``.
+
+    Times ``iterations`` training iterations after one warm-up iteration, and one evaluation batch
+    after one warm-up batch, on random data of the dataset's shape."""
+    batch, name = config["batch_size"], config["dataset"]
+    n_test = min(config["test_size"] or data_.SHAPES[name][4], data_.SHAPES[name][4])
+    data = data_.to(data_.random_like(name, batch * (iterations + 1), min(n_test, 1000)), device)
+    torch.manual_seed(0)
+    channels, size, classes = data_.SHAPES[name][:3]
+    model = models.build(config["model"], channels, size, classes).to(device)
+    layers = pruning.prunable_layers(model)
+    mask = pruning.prune(pruning.weights(model, layers), pruning.full_mask(model, layers), "magnitude", 0.2)
+    hp = Hparams(epochs=1, batch_size=batch, lr=config["lr"], momentum=config["momentum"],
+                 weight_decay=config["weight_decay"])
+    train(model, data, hp, start=0, end=1, seed=0, mask=mask)  # warm-up
+    evaluate(model, data)
+    _synchronize(device)
+    start = time.perf_counter()
+    train(model, data, hp, start=1, end=iterations + 1, seed=0, mask=mask)
+    _synchronize(device)
+    per_iteration = (time.perf_counter() - start) / iterations
+    start = time.perf_counter()
+    evaluate(model, data)
+    _synchronize(device)
+    per_test_pass = (time.perf_counter() - start) * n_test / len(data.test_y)
+    return per_iteration * math.ceil(train_images(config) / batch), per_test_pass

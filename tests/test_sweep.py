@@ -1,0 +1,172 @@
+"""experiments/sweep.py and the Makefile: runs found by identity, status, plan, and a preset on a real Slurm."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lth import presets, runs
+
+pytest_plugins = ["slurm_cluster"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sweep(*args, env=None, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "experiments.sweep", *args], capture_output=True, text=True,
+                          env=env or os.environ, cwd=cwd, timeout=600)
+
+
+def make(*args, env, cwd=ROOT):
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=900)
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    """A copy of the repository's code (lth/, experiments/, the Makefile; not its runs or data) with this
+    checkout's .venv: `python -m` from the copy imports the copy's code."""
+    copy = tmp_path / "repo"
+    for name in ("lth", "experiments", "notebooks"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Makefile", "pyproject.toml", "requirements.txt"):
+        shutil.copy2(ROOT / name, copy / name)  # with its time: .venv/.installed stays newer
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    return copy
+
+
+def test_make_runs_a_run_again_when_its_folder_is_deleted_or_its_preset_changes(repo_copy, tmp_path):
+    env = {**os.environ, "LTH_RUNS": str(tmp_path / "runs"), "PRESET": "smoke"}
+    first = sweep("list", "smoke", "--metrics", "magnitude", cwd=repo_copy).stdout.split()[0]
+    target = f"{tmp_path}/runs/{first}/completed"
+    p = make(target, env=env, cwd=repo_copy)
+    assert p.returncode == 0 and f"sweep run smoke {first}" in p.stdout, p.stdout + p.stderr
+    again = make(target, env=env, cwd=repo_copy)
+    assert again.returncode == 0 and "sweep run" not in again.stdout  # completed: never run again
+    shutil.rmtree(tmp_path / "runs" / first)
+    p = make(target, env=env, cwd=repo_copy)
+    assert p.returncode == 0 and f"sweep run smoke {first}" in p.stdout  # deleted: run again
+
+    source = (repo_copy / "lth" / "presets.py").read_text()
+    assert "train_size=2048" in source
+    (repo_copy / "lth" / "presets.py").write_text(source.replace("train_size=2048", "train_size=1024"))
+    changed = sweep("list", "smoke", "--metrics", "magnitude", cwd=repo_copy).stdout.split()[0]
+    assert changed != first and changed.split("-")[:4] == first.split("-")[:4]  # same run, new values
+    planned = make("-n", "runs", env=env, cwd=repo_copy).stdout
+    assert f"sweep run smoke {changed}" in planned and f"sweep run smoke {first}" not in planned
+
+
+def test_status_says_where_each_run_stands(tmp_path):
+    env = {**os.environ, "LTH_RUNS": str(tmp_path)}
+    configs = presets.runs("smoke")
+    names = list(configs)
+    done, failed, interrupted = (tmp_path / runs.run_id(configs[n]) for n in names[:3])
+    for folder in (done, failed, interrupted):
+        folder.mkdir()
+    (done / "completed").touch()
+    (failed / "run.json").write_text(json.dumps({"status": "FAILED", "fail_trace": ["Traceback\n", "ValueError: bad\n"]}))
+    (interrupted / "run.json").write_text(json.dumps({"status": "RUNNING"}))  # killed: nobody holds its lock
+    (interrupted / "rewind.pt").touch()
+    for i in range(3):
+        (interrupted / f"round_{i}.pt").touch()
+    (interrupted / "checkpoint.json").write_text(json.dumps({"stage": "round 3", "epoch": 0}))
+    p = sweep("status", "smoke", env=env)
+    assert p.returncode == 0, p.stderr
+    lines = {line.split()[0]: line for line in p.stdout.splitlines()}
+    assert lines[names[0]].split()[1] == "done"
+    assert lines[names[1]].split()[1] == "failed" and lines[names[1]].endswith("ValueError: bad")
+    assert "interrupted" in lines[names[2]] and "round 3 of 3, epoch 1 of 1" in lines[names[2]]
+    n = len(configs) + len(presets.reinits("smoke"))
+    assert p.stdout.splitlines()[-1] == f"total: {n} runs: 1 done, 1 interrupted, 1 failed, {n - 3} missing"
+
+
+def test_a_figure_of_an_incomplete_sweep_stops_with_how_many_are_missing(tmp_path):
+    from lth import analysis
+
+    with pytest.raises(analysis.MissingRuns, match=r"^\d+ of the \d+ runs this needs have not completed .* "
+                                                   r"run `make PRESET=smoke runs`"):
+        analysis.load_runs(tmp_path, "smoke")
+
+
+def test_plan_prices_every_setting_from_a_timed_epoch():
+    p = sweep("plan", "smoke")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert "CPU-hours" in lines[0] and lines[-1].startswith("total")
+    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
+    lenet = rows["lenet_300_100_fashion_mnist"]
+    assert int(lenet[1]) == 14 and float(lenet[2].replace(",", "")) == 14 * 4 * (16 - 4) / 16 + 14 * 4 / 16
+    assert float(lenet[3]) > 0 and int(rows["resnet8_8_fashion_mnist"][1]) == 14 + 3  # with the reinit's reruns
+
+
+# --- A real Slurm cluster (tests/slurm_cluster.py): submit, requeue, cancel ---
+
+def wait(condition, what, timeout=600):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def squeue():
+    out = subprocess.run(["squeue", "--noheader", "--array", "--format=%i %T"], capture_output=True, text=True).stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def test_a_preset_on_slurm_completes_and_a_cancelled_job_is_submitted_again(slurm, tmp_path):
+    env = {**os.environ, "LTH_RUNS": str(tmp_path / "runs"), "PRESET": "smoke", "LAUNCHER": "slurm",
+           "FIGS": str(tmp_path / "figures")}
+    p = make("figure4", env=env)  # submits everything, then stops: the runs are not done
+    n = len(presets.runs("smoke")) + len(presets.reinits("smoke"))
+    assert p.returncode != 0 and f"{n} runs submitted to Slurm now" in p.stdout, p.stdout + p.stderr
+    assert f"{n} of the {n} runs of PRESET=smoke have not completed" in p.stderr.strip().splitlines()[-2]
+    again = make("runs", env=env)  # nothing is submitted twice
+    assert again.returncode == 0 and "0 runs submitted to Slurm now" in again.stdout, again.stdout + again.stderr
+    tickets = {runs.run_id(c) for c in presets.ticket_runs("smoke").values()}  # the reinitialisation waits for these
+    pending = {job: state for job, state in squeue().items() if state == "PENDING"}
+    others = [tmp_path / "runs" / runs.run_id(c) for c in presets.runs("smoke").values() if runs.run_id(c) not in tickets]
+    folder = next(f for f in reversed(others) if (f / "slurm_job").read_text().strip() in pending)
+    job = (folder / "slurm_job").read_text().strip()
+    subprocess.run(["scancel", job], check=True)
+    wait(lambda: job not in squeue(), "the cancelled job to leave the queue")
+    wait(lambda: not squeue(), "the other jobs", timeout=900)
+    status = sweep("status", "smoke", env=env).stdout
+    assert status.splitlines()[-1] == f"total: {n} runs: {n - 1} done, 1 missing", status
+    p = make("runs", env=env)
+    assert "1 runs submitted to Slurm now" in p.stdout, p.stdout + p.stderr
+    wait(lambda: runs.is_completed(folder), "the resubmitted run")
+    assert sweep("status", "smoke", env=env).stdout.splitlines()[-1] == f"total: {n} runs: {n} done"
+    logs = list((tmp_path / "runs" / "slurm").glob("*_log.out"))
+    assert len(logs) == n  # one per job that ran (the cancelled one never started), where the README says
+
+
+def test_a_job_requeued_mid_round_resumes_to_the_tickets_of_a_local_run(slurm, tmp_path):
+    from experiments import slurm as launcher
+
+    config = dict(presets.PRESETS["smoke"]["settings"]["lenet_300_100_fashion_mnist"], train_size=60000, epochs=2,
+                  rewind_iter=50, rounds=3, importance="l1")
+    run_id, runs_dir = runs.run_id(config), tmp_path / "slurm_runs"
+    [job] = launcher.submit("smoke", {"lenet_300_100_fashion_mnist": [(run_id, "imp", config)]}, runs_dir).values()
+    folder = runs_dir / run_id
+    wait(lambda: (runs.progress(folder) or {}).get("stage") == "round 1", "the job to be in round 1")
+    subprocess.run(["scontrol", "requeue", job], check=True)
+    wait(lambda: squeue().get(job) == "PENDING", "the requeued job to be pending")
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
+    wait(lambda: runs.is_completed(folder), "the requeued job to complete")
+    logs = "".join(p.read_text() for p in (runs_dir / "slurm").glob(f"{job}_0_log.*"))
+    assert logs.count(f'Started run with ID "{run_id}"') == 2  # started, requeued, resumed
+
+    # The job ran on the one CPU it asked for: the local run too (kernels sum in another order on more threads).
+    local = subprocess.run([sys.executable, str(ROOT / "experiments" / "imp.py"), "with",
+                            *[f"{k}={v!r}" for k, v in config.items()]], capture_output=True, text=True,
+                           env={**os.environ, "LTH_RUNS": str(tmp_path / "local"), "OMP_NUM_THREADS": "1"})
+    assert local.returncode == 0, local.stderr
+    for i in range(4):
+        a, b = torch.load(folder / f"round_{i}.pt"), torch.load(tmp_path / "local" / run_id / f"round_{i}.pt")
+        assert all(torch.equal(a["trained"][n], b["trained"][n]) and torch.equal(a["mask"][n], b["mask"][n]) for n in a["mask"])
