@@ -10,6 +10,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LTH_DATA ?= data
 export LTH_RUNS ?= runs
+# A run uses one CPU thread (bitwise the same result on any machine; lth/training.py): make runs as many
+# at once as there are cores. JOBS=1 runs one at a time.
+JOBS ?= $(shell nproc)
+MAKEFLAGS += --jobs=$(JOBS) --output-sync=line
 
 # Lists run ids with the system Python: lth/presets.py and lth/runs.py need nothing installed.
 SWEEP := $(PYTHON) -m experiments.sweep

@@ -9,7 +9,6 @@ from its last per-epoch checkpoint. A submitted run's folder holds its job id (`
 that a run already queued or running is not submitted twice. Logs: $LTH_RUNS/slurm/.
 """
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -27,11 +26,8 @@ class Run(submitit.helpers.Checkpointable):
     (time limit), the same call is requeued, and the run resumes from its own checkpoint."""
 
     def __call__(self, experiment, config, runs_dir):
-        import torch
-
         from experiments import imp, reinit
 
-        torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", torch.get_num_threads())))
         run = (imp if experiment == "imp" else reinit).run(config, runs_dir)
         if run.status != "COMPLETED":
             raise RuntimeError(f"the run ended {run.status}: see {Path(runs_dir) / str(run._id)}/run.json")

@@ -30,7 +30,12 @@ def softmax(a):
 
 
 def minmax(a):
-    """(a - min) / (max - min): every layer gets a 0 and a 1 (all 0 if its weights are equal)."""
+    """(a - min) / (max - min): every layer gets a 0 and a 1.
+
+    Convention (the formula is 0/0 there): a layer whose remaining weights are all equal, one
+    weight left included, scores 0 everywhere, so it loses weights next, as the smallest weight of
+    every layer does under minmax; a layer's last weight is therefore pruned and the layer
+    collapses. The paper does not say; OpenLTH has no minmax."""
     return (a - a.min()) / (a.max() - a.min()).clamp_min(torch.finfo(a.dtype).tiny)
 
 

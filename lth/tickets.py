@@ -82,8 +82,10 @@ def _chance(n, kept):
 def overlap_table(masks):
     """Per layer and over all layers ("all", depth -1): how many connections all tickets share, against chance.
 
-    ``masks``: {metric: mask}. overlap_of_kept divides by the mean over tickets of their unpruned
-    count; ``expected`` is the exact expected overlap of random tickets of the same per-layer sizes.
+    ``masks``: {metric: mask}. ``overlap_of_kept``, the paper's "% of unpruned connections shared",
+    divides by the mean over the tickets of their unpruned counts (a convention: the tickets keep
+    the same number overall but not per layer, and the paper does not say which it divides by);
+    ``expected`` is the exact expected overlap of random tickets of the same per-layer sizes.
     """
     names, ov = list(masks), overlap(list(masks.values()))
     rows = []
@@ -244,7 +246,11 @@ def connections(runs, round):
 
 def drift_over_rounds(runs, layer, rounds):
     """Figure 3: per seed, metric and round, the mean |trained - theta_0| in ``layer`` of its shared
-    and its other unpruned connections, and the share of the ticket's connections that are shared."""
+    and its other unpruned connections, and the share of the ticket's connections that are shared.
+
+    Convention: the distance is from theta_0, the initialisation (the paper's "initial value"), not
+    from the rewind point theta_{0,k} that every round starts from; with k = 1000 of 78,200
+    iterations they differ little (Table 1's "pretrained" column)."""
     rows = []
     for seed, paths in by_seed(runs).items():
         init = _load(Path(next(iter(paths.values()))) / "init.pt")[f"{layer}.weight"]

@@ -1,4 +1,5 @@
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,17 @@ def fashion_mnist():
         return data.load("fashion_mnist", DATA_ROOT)
     except data.DatasetNotFound as e:
         pytest.fail(f"{e} (the README's set-up installs it)")
+
+
+@pytest.fixture
+def make():
+    """``make(*args, cwd=ROOT, **env)``: the repository's make, as a user would type it (not as a sub-make of
+    `make test`, whose job server is not for it to share), output captured."""
+    outer = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+
+    def run(*args, cwd=ROOT, **env):
+        environment = {k: v for k, v in os.environ.items() if k not in outer} | env
+        return subprocess.run(["make", "--no-print-directory", *args], cwd=cwd, env=environment, capture_output=True,
+                              text=True, timeout=1800)
+
+    return run

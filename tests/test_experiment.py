@@ -94,7 +94,7 @@ def test_identity_is_every_value_that_changes_results_and_nothing_else(tmp_path)
 
 BAD = {  # config value -> what the one-line error must name as valid
     "importance=magnitud": "magnitude, l1, l2, softmax, minmax, lamp, random",
-    "model=lenet": "lenet_300_100, resnet8_8, resnet20, vgg16, resnet18",
+    "model=lenet": "lenet_300_100, resnet8_16, resnet20, vgg16, resnet18",
     "dataset=imagenet": "mnist, fashion_mnist, cifar10, tinyimagenet",
     "epochs=0": "an integer >= 1", "epochs=1.5": "an integer >= 1", "epochs=True": "an integer >= 1",
     "batch_size=0": "an integer >= 1", "rounds=-1": "an integer >= 1", "rounds=abc": "an integer >= 1",

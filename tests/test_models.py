@@ -9,7 +9,7 @@ from lth import models, pruning
 # name -> (in_channels, image size, classes, parameters of OpenLTH's model of that name)
 SHAPES = {"lenet_300_100": (1, 28, 10, 266_610), "resnet20": (3, 32, 10, 272_474), "vgg16": (3, 32, 10, 14_728_266),
           "resnet18": (3, 64, 200, 11_279_112),
-          "resnet8_8": (1, 28, 10, 19_810)}  # OpenLTH's cifar_resnet_8_8 on one input channel
+          "resnet8_16": (1, 28, 10, 77_754)}  # OpenLTH's cifar_resnet_8_16 on one input channel
 
 
 @pytest.mark.parametrize("name", list(models.MODELS))
@@ -40,7 +40,7 @@ def test_the_papers_resnet18_layers_have_the_papers_names():
 
 def test_shortcuts_of_the_cifar_resnets():
     assert models.roles(models.build("resnet20", 3, 32, 10)).shortcuts == ("blocks.3.shortcut.0", "blocks.6.shortcut.0")
-    assert models.roles(models.build("resnet8_8", 1, 28, 10)).shortcuts == ("blocks.1.shortcut.0", "blocks.2.shortcut.0")
+    assert models.roles(models.build("resnet8_16", 1, 28, 10)).shortcuts == ("blocks.1.shortcut.0", "blocks.2.shortcut.0")
     assert models.roles(models.build("vgg16", 3, 32, 10)).shortcuts == ()
 
 

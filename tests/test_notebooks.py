@@ -1,10 +1,5 @@
 """`make figures` end to end on the tiny `smoke` preset: runs, then every notebook, then files."""
 
-import os
-import subprocess
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = {  # notebook -> what it must write
     "table1": ["table1.csv", "table1.md"], "table2": ["table2.csv", "table2.md"],
     "figure2": ["figure2.png", "figure2.pdf"], "figure4": ["figure4.png", "figure4.pdf"],
@@ -16,14 +11,9 @@ OUTPUTS = {  # notebook -> what it must write
 }
 
 
-def make(*args, env):
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=900)
-
-
-def test_make_figures_runs_what_is_missing_then_renders_every_notebook(tmp_path):
-    env = {**os.environ, "LTH_RUNS": str(tmp_path / "runs"), "PRESET": "smoke", "FIGS": str(tmp_path / "figures")}
-    p = make("figures", env=env)
+def test_make_figures_runs_what_is_missing_then_renders_every_notebook(tmp_path, make):
+    env = dict(LTH_RUNS=str(tmp_path / "runs"), PRESET="smoke", FIGS=str(tmp_path / "figures"))
+    p = make("figures", **env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     for notebook, files in OUTPUTS.items():
         assert (tmp_path / "figures" / f"{notebook}.ipynb").stat().st_size > 0, notebook
@@ -32,10 +22,10 @@ def test_make_figures_runs_what_is_missing_then_renders_every_notebook(tmp_path)
     assert "| setting" in (tmp_path / "figures" / "table2.md").read_text()
     assert "bitwise equal" in (tmp_path / "figures" / "overlap.ipynb").read_text()
     # A second `make figures` trains nothing and renders nothing.
-    again = make("figures", env=env)
-    assert again.returncode == 0 and "sweep.py run" not in again.stdout and "papermill" not in again.stdout, again.stdout
+    again = make("figures", **env)
+    assert again.returncode == 0 and "sweep run" not in again.stdout and "papermill" not in again.stdout, again.stdout
 
 
-def test_unknown_preset_stops_make_with_the_valid_ones():
-    p = make("figures", env={**os.environ, "PRESET": "big"})
-    assert p.returncode != 0 and "invalid choice: 'big'" in p.stderr and "'small', 'paper', 'smoke'" in p.stderr
+def test_unknown_preset_stops_make_with_the_valid_ones(make):
+    p = make("figures", PRESET="big")
+    assert p.returncode != 0 and "invalid choice: 'big'" in p.stderr and "'small', 'paper', 'smoke', 'rehearsal'" in p.stderr

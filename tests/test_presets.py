@@ -27,7 +27,7 @@ def test_small_preset_reaches_96_percent_sparsity_with_every_metric_and_three_se
     for s in small["settings"].values():
         assert 1 - (1 - s["prune_fraction"]) ** s["rounds"] >= 0.96 and s["dataset"] == "fashion_mnist"
     runs = presets.runs("small")
-    assert len(runs) == 2 * 7 * 3 and runs["resnet8_8_fashion_mnist__minmax__2"]["importance"] == "minmax"
+    assert len(runs) == 2 * 7 * 3 and runs["resnet8_16_fashion_mnist__minmax__2"]["importance"] == "minmax"
 
 
 def test_paper_preset_runs_the_four_settings():

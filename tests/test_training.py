@@ -52,7 +52,7 @@ def test_learning_rate_drops_tenfold_at_each_milestone():
 
 def masked_resnet():
     torch.manual_seed(0)
-    model = models.build("resnet8_8", 3, 8, 10)
+    model = models.build("resnet8_16", 3, 8, 10)
     names = pruning.prunable_layers(model)
     mask = pruning.prune(pruning.weights(model, names), pruning.full_mask(model, names), "magnitude", 0.5)
     pruning.apply_mask(model, mask)
