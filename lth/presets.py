@@ -1,11 +1,14 @@
 """What to run: the experiment's defaults, the paper's four settings, and the presets of `make figures`.
 
-Plain data, no torch: the Makefile lists runs from here before anything is installed. A run is a
+Plain data, no torch: the Makefile lists runs from here before anything is installed (lth.importance
+is imported for the names of the metrics only). A run is a
 setting (config values of experiments/imp.py) plus an importance metric and a seed; it is found
 again by these values (``lth.runs.run_id``), never by Sacred's run id.
 """
 
 from pathlib import Path
+
+from lth.importance import IMPORTANCE, PAPER
 
 # experiments/imp.py's defaults: LeNet-300-100 on Fashion-MNIST, a short schedule (2 min on a CPU).
 DEFAULT = dict(
@@ -46,8 +49,9 @@ PAPER = {
 # Seconds on a CPU: the `smoke` named config, for tests and quick checks.
 SMOKE = dict(epochs=1, rounds=2, train_size=2048, test_size=1000, rewind_iter=4)
 
-METRICS = ["magnitude", "l1", "l2", "softmax", "minmax", "lamp", "random"]
-PAPER_METRICS = METRICS[:5]
+# Every metric of the registry (lth/importance.py), in its order: a metric added there is run by every preset.
+METRICS = list(IMPORTANCE)
+PAPER_METRICS = list(PAPER)
 
 # CPU, offline, Fashion-MNIST: LeNet-300-100 and a ResNet with 1x1 shortcuts, each trained to within about a
 # point of what 40 or 30 epochs reach on the same images (dropping the learning rate for the last epoch):
