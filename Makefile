@@ -58,6 +58,11 @@ $(CHECKED): lth/presets.py | install
 	$(PY) -m experiments.sweep check $(PRESET)
 	@mkdir -p $(@D) && touch $@
 
+# Slurm options for LAUNCHER=slurm as make variables (PARTITION=gpu ACCOUNT=... QOS=... CONSTRAINT=... TIME=1-00:00:00),
+# passed on as Slurm's own SBATCH_PARTITION, SBATCH_ACCOUNT, ..., SBATCH_TIMELIMIT (which also work set directly).
+$(foreach v,PARTITION ACCOUNT QOS CONSTRAINT,$(if $($(v)),$(eval export SBATCH_$(v) := $($(v)))))
+$(if $(TIME),$(eval export SBATCH_TIMELIMIT := $(TIME)))
+
 ifeq ($(LAUNCHER),slurm)
 # Submits every missing run to Slurm (not those queued or running), then stops: a figure is rendered by the
 # same make command once `python -m experiments.sweep status $(PRESET)` shows every run done.
@@ -78,11 +83,23 @@ endif
 
 $(NOTEBOOKS): %: $(FIGS)/%.ipynb
 
-$(FIGS)/table1.ipynb: $(MAGNITUDE_RUNS)
-$(addprefix $(FIGS)/,$(addsuffix .ipynb,$(ACCURACY_NOTEBOOKS))): $(ALL_RUNS)
-$(addprefix $(FIGS)/,$(addsuffix .ipynb,$(TICKET_NOTEBOOKS))): $(TICKET_RUNS) lth/tickets.py
-$(FIGS)/reinit.ipynb: $(REINITS) lth/tickets.py
-$(FIGS)/%.ipynb: notebooks/%.ipynb lth/analysis.py lth/plots.py | install
+# A notebook depends on what it reads: its runs, what it reads from the preset besides them (a stamp rewritten
+# only when that changes: `sweep inputs`), and the library code it calls.
+$(FIGS)/.inputs-%: FORCE
+	@mkdir -p $(@D) && $(SWEEP) inputs $(PRESET) $* > $@.new && (cmp -s $@.new $@ && rm $@.new || mv $@.new $@)
+FORCE:
+
+# Figures 1, 5 and 6 share one table of every kept connection's history: computed once per sweep.
+CONNECTIONS := $(LTH_RUNS)/tables/$(PRESET)-connections.pkl
+$(CONNECTIONS): $(TICKET_RUNS) $(FIGS)/.inputs-tickets lth/tickets.py lth/figures.py | install
+	$(PY) -m experiments.sweep tables $(PRESET)
+
+$(FIGS)/table1.ipynb: $(MAGNITUDE_RUNS) $(FIGS)/.inputs-runs
+$(addprefix $(FIGS)/,$(addsuffix .ipynb,$(ACCURACY_NOTEBOOKS))): $(ALL_RUNS) $(FIGS)/.inputs-runs
+$(addprefix $(FIGS)/,$(addsuffix .ipynb,$(TICKET_NOTEBOOKS))): $(TICKET_RUNS) $(FIGS)/.inputs-tickets lth/tickets.py
+$(FIGS)/figure1.ipynb $(FIGS)/figure5.ipynb $(FIGS)/figure6.ipynb: $(CONNECTIONS)
+$(FIGS)/reinit.ipynb: $(REINITS) $(FIGS)/.inputs-tickets lth/tickets.py
+$(FIGS)/%.ipynb: notebooks/%.ipynb lth/figures.py lth/analysis.py lth/plots.py | install
 	@mkdir -p $(FIGS)
 	$(PY) -m papermill --log-level WARNING $< $@ -p preset $(PRESET) -p runs_dir $(LTH_RUNS) -p figures_dir $(FIGS)
 

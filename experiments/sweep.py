@@ -6,6 +6,8 @@
     python -m experiments.sweep submit small                   # submit every missing run to Slurm
     python -m experiments.sweep status small                   # one line per run, and a total
     python -m experiments.sweep plan paper                     # epochs, seconds per epoch here, GPU-hours
+    python -m experiments.sweep inputs small runs|tickets      # what the notebooks read from the preset
+    python -m experiments.sweep tables small                   # compute Section 5's connection table anew
 
 A run is named by its identity (lth.runs.run_id), so `list` needs nothing but the standard library:
 the Makefile calls it before anything is installed.
@@ -14,6 +16,7 @@ the Makefile calls it before anything is installed.
 import argparse
 import collections
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -205,11 +208,32 @@ def _device_name(device):
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
+def inputs(preset, group):
+    """What a group of notebooks reads from the preset (the Makefile re-renders them when it changes): ``runs``,
+    the runs of every setting (and which setting Figure 2 shows); ``tickets``, Section 5's runs, round and
+    reinitialisations."""
+    t = presets.TICKETS[preset]
+    if group == "runs":
+        values = dict(runs=sorted(runs.run_id(c) for c in presets.runs(preset).values()), figure2=t["setting"])
+    else:
+        values = dict(tickets=t, runs=sorted(runs.run_id(c) for c in presets.ticket_runs(preset).values()),
+                      reinits=sorted(runs.reinit_id(c) for c in presets.reinits(preset)))
+    return json.dumps(values, indent=1, sort_keys=True)
+
+
+def tables(preset):
+    """Compute anew the tables that several notebooks share: Section 5's connection table (Figures 1, 5, 6)."""
+    from lth import figures
+
+    (runs.default_dir() / "tables" / f"{preset}-connections.pkl").unlink(missing_ok=True)
+    figures.connections(None, preset)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["list", "check", "run", "submit", "status", "plan"])
+    parser.add_argument("command", choices=["list", "check", "run", "submit", "status", "plan", "inputs", "tables"])
     parser.add_argument("preset", choices=list(presets.PRESETS))
-    parser.add_argument("ids", nargs="*", help="run ids (run only)")
+    parser.add_argument("ids", nargs="*", help="run ids (run), runs or tickets (inputs)")
     parser.add_argument("--metrics", help="comma-separated importance metrics (list only)")
     parser.add_argument("--tickets", action="store_true", help="only the runs Section 5 compares (list only)")
     parser.add_argument("--reinit", action="store_true", help="only Section 5.1's reinitialisations (list only)")
@@ -240,6 +264,10 @@ def main():
                      "command again once `python -m experiments.sweep status` shows them done")
     elif args.command == "status":
         status(args.preset)
+    elif args.command == "inputs":
+        print(inputs(args.preset, args.ids[0]))
+    elif args.command == "tables":
+        tables(args.preset)
     else:
         plan(args.preset)
 

@@ -94,9 +94,11 @@ def followed_layers(run_path):
 
 
 def layer_label(run_path, layer):
-    """A layer's name for a reader: the paper's where it names it, and "(kept dense)" for a layer never pruned."""
+    """A layer's name for a reader: the paper's first where it names it ("Conv17 (layer4.1.conv2)"), and
+    "(kept dense)" for a layer that is never pruned."""
     r = roles(run_path)
-    return r["names"].get(layer, layer) + (" (kept dense)" if layer in r["dense"] else "")
+    name = f"{r['names'][layer]} ({layer})" if layer in r["names"] else layer
+    return name + (" (kept dense)" if layer in r["dense"] else "")
 
 
 def layer_density(runs):
@@ -201,8 +203,8 @@ def table1(runs, with_paper=False):
         w = weight_ranges(r.path).set_index("layer")
         for role in order:
             rows.append(w.loc[[picked[role]]].reset_index().assign(
-                setting=r.setting, role=role, name=layer_label(r.path, picked[role]), seed=r.seed))
-    keys = ["setting", "role", "name", "layer"]
+                setting=r.setting, role=role, label=layer_label(r.path, picked[role]), seed=r.seed))
+    keys = ["setting", "role", "label", "layer"]
     df = pd.concat(rows).groupby(keys + ["stage"], sort=False)[["min", "max"]].mean().reset_index()
     if with_paper:
         paper = paper_results("table1").assign(stage=lambda d: d.statistic.str.split().str[0],
@@ -216,7 +218,8 @@ def table1(runs, with_paper=False):
                        for c, a, b in zip(df["range"], df["paper_min"], df["paper_max"])]
     out = df.pivot_table(index=keys, columns="stage", values="range", aggfunc="first")
     order = pd.MultiIndex.from_frame(df[keys].drop_duplicates())
-    return out.reindex(order)[["init", "rewind", "trained"]].reset_index().rename_axis(columns=None)
+    out = out.reindex(order)[["init", "rewind", "trained"]].reset_index().rename_axis(columns=None)
+    return out.drop(columns="layer").rename(columns={"label": "layer"})
 
 
 def collapse_summary(col):

@@ -1,42 +1,121 @@
-"""Plotting shared by the notebooks: one look for every figure, saved as PNG + PDF, tables as CSV + Markdown."""
-
-from pathlib import Path
+"""The look every figure shares: one colour, line style and marker per metric, in every figure; one colour
+each for shared and not shared connections; round axes in whole rounds with their sparsity on top; bands
+that show the range over seeds; figures saved as PNG and PDF with the numbers they plot as CSV.
+"""
 
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
-from lth.presets import METRICS
+from lth.importance import IMPORTANCE, PAPER
+from lth.runs import REPOSITORY
 
-PALETTE = dict(zip(METRICS, sns.color_palette("colorblind", len(METRICS))))
-DASHES = {m: (1, 0) if m not in ("lamp", "random") else (3, 2) for m in METRICS}  # the extras are dashed
+# Okabe & Ito's colour-blind-safe palette (yellow left out: too pale on white), then grey for the control.
+_COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9"]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+METRICS = list(IMPORTANCE)  # the registry's order: the order of every legend and table
+PALETTE = {m: _COLOURS[i % len(_COLOURS)] for i, m in enumerate(METRICS)}
+MARKERS = {m: _MARKERS[i % len(_MARKERS)] for i, m in enumerate(METRICS)}
+DASHES = {m: "" if m in PAPER else (4, 2) for m in METRICS}  # the paper's metrics solid, the others dashed
+CONNECTIONS = {"shared": "#D55E00", "not shared": "#7F7F7F"}  # Figures 1, 3, 5, 6
+RANGE = ("pi", 100)  # seaborn's errorbar for the band from the lowest to the highest seed
 
-
-def caption(preset, setting, runs):
-    """Which preset, model, dataset and seeds produced a figure."""
-    seeds = sorted(runs[runs["setting"] == setting]["seed"].unique())
-    return f"{setting} (preset={preset}, seeds {', '.join(map(str, seeds))})"
-
-
-def lines(df, x, y, ax, **kw):
-    """Mean over seeds with a band of one standard deviation, one line per importance metric."""
-    order = [m for m in METRICS if m in set(df["importance"])]
-    sns.lineplot(df, x=x, y=y, hue="importance", style="importance", hue_order=order, style_order=order,
-                 palette=PALETTE, dashes=DASHES, errorbar="sd", marker="o", markersize=3, ax=ax, **kw)
+plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "font.size": 10, "axes.titlesize": 10,
+                     "legend.fontsize": 9, "axes.spines.top": False, "axes.spines.right": False})
 
 
-def save(fig, figures_dir, name):
-    Path(figures_dir).mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    for ext, metadata in (("png", {}), ("pdf", {"CreationDate": None})):  # no date: same runs, same bytes
-        fig.savefig(Path(figures_dir) / f"{name}.{ext}", dpi=150, bbox_inches="tight", metadata=metadata)
+def metrics_in(df, column="importance"):
+    """The metrics present in ``df``, in the registry's order."""
+    return [m for m in METRICS if m in set(df[column])]
+
+
+def lines(df, x, y, ax, hue="importance", **kw):
+    """Mean over seeds with the range over seeds as a band, one line per metric, each in its own style."""
+    order = metrics_in(df, hue)
+    sns.lineplot(df, x=x, y=y, hue=hue, style=hue, hue_order=order, style_order=order, palette=PALETTE,
+                 dashes=DASHES, markers=MARKERS, errorbar=RANGE, markersize=5, ax=ax, **kw)
+
+
+def rounds_axis(ax, rounds, fraction):
+    """Whole pruning rounds below, and the sparsity each round reaches, 1 - (1 - fraction)^round, on top."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("pruning round")
+    top = ax.secondary_xaxis("top")
+    ticks = [r for r in ax.get_xticks() if 0 <= r <= max(rounds)]
+    top.set_xticks(ticks, [f"{100 * (1 - (1 - fraction) ** r):.3g}" for r in ticks])
+    top.set_xlabel("sparsity (%)")
+
+
+def diagonal(ax):
+    """The line on which a layer is pruned exactly as much as the network."""
+    ax.plot([0, 100], [0, 100], ls=":", color="grey", lw=1, label="layer = global")
+
+
+def legend_outside(fig, axes, **kw):
+    """One legend for the whole figure, under it, with the handles of the first axis; the axes' own go."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:
+        if ax.get_legend():
+            ax.get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), frameon=False,
+               bbox_to_anchor=(0.5, -0.02), **kw)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+
+
+def grid(n, columns=4, width=3.6, height=3.2):
+    """Axes for ``n`` panels, at most ``columns`` per row (so that a figure stays legible on a page)."""
+    rows, cols = -(-n // columns), min(n, columns)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    return fig, list(axes.flat[:n])
+
+
+def _folder(figures_dir):
+    """``figures_dir`` from the repository's root (a notebook runs wherever it was opened), created."""
+    folder = REPOSITORY / figures_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save(fig, figures_dir, name, data=None):
+    """PNG and PDF (with no creation date: same runs, same bytes), and ``data``, what the figure plots, as CSV."""
+    folder = _folder(figures_dir)
+    for ext, metadata in (("png", {}), ("pdf", {"CreationDate": None})):
+        fig.savefig(folder / f"{name}.{ext}", bbox_inches="tight", metadata=metadata)
+    if data is not None:
+        data.to_csv(folder / f"{name}.csv", index=False)
 
 
 def save_table(df, figures_dir, name, title):
-    Path(figures_dir).mkdir(parents=True, exist_ok=True)
-    df.to_csv(Path(figures_dir) / f"{name}.csv", index=False)
-    (Path(figures_dir) / f"{name}.md").write_text(f"{title}\n\n{df.to_markdown(index=False)}\n")
+    """CSV, and Markdown under its title; prints the title and returns the table, for the notebook to show."""
+    folder = _folder(figures_dir)
+    df.to_csv(folder / f"{name}.csv", index=False)
+    (folder / f"{name}.md").write_text(f"{title}\n\n{df.to_markdown(index=False)}\n")
+    print(title)
+    return df
 
 
-def grid(n, width=5, height=3.6):
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
-    return fig, axes[0]
+def layer_panels(panels, title, columns):
+    """Figures 2, 9 and 10: one panel per followed layer, its sparsity against the global sparsity per metric,
+    with the diagonal on which it is pruned as much as the network; ``title(panel)`` names a panel."""
+    fig, axes = grid(len(panels), columns=columns)
+    for ax, p in zip(axes, panels):
+        lines(p.sparsity, "sparsity", "layer_sparsity", ax)
+        diagonal(ax)
+        ax.set(title=title(p), xlabel="global sparsity (%)", ylabel="layer sparsity (%)", xlim=(0, 100), ylim=(0, 101))
+    legend_outside(fig, axes)
+    return fig
+
+
+def connections_by_metric(c, plot, y, ylabel, **kw):
+    """Figures 5 and 6: one panel per metric, shared and not shared connections side by side at each round;
+    ``plot`` a seaborn function (boxplot, barplot) given ``kw``."""
+    metrics = metrics_in(c, "metric")
+    fig, axes = grid(len(metrics), columns=3, width=4, height=3.4)
+    for ax, m in zip(axes, metrics):
+        plot(c[c.metric == m], x="round", y=y, hue="connections", hue_order=list(CONNECTIONS), palette=CONNECTIONS,
+             ax=ax, **kw)
+        ax.set(title=m, xlabel="pruning round", ylabel=ylabel)
+    legend_outside(fig, axes)
+    return fig

@@ -270,3 +270,35 @@ def jaccards(runs, round):
     """jaccard_table of every seed at ``round``, with a seed column."""
     return pd.concat([jaccard_table({m: load_ticket(p, round)["mask"] for m, p in paths.items()}).assign(seed=seed)
                       for seed, paths in by_seed(runs).items()], ignore_index=True)
+
+
+# --- Summaries over seeds: the tables the notebooks show ---
+
+def _by_depth(table):
+    """Rows input to output, then "all" (depth -1)."""
+    return table.sort_values("depth", key=lambda d: d.where(d >= 0, float("inf"))).reset_index(drop=True)
+
+
+def overlap_summary(ov):
+    """overlap_table rows of several seeds -> per layer (and "all"): the mean over seeds of its weights, the
+    connections every ticket keeps, as % of all and of a ticket's unpruned ones, chance, and their ratio."""
+    cols = ["weights", "overlap", "overlap_of_all", "overlap_of_kept", "expected_of_kept", "ratio"]
+    table = _by_depth(ov.groupby(["layer", "depth"], sort=False)[cols].mean().reset_index())
+    for c in ("overlap_of_all", "overlap_of_kept", "expected_of_kept"):
+        table[c] = 100 * table[c]
+    return table.rename(columns={"overlap_of_all": "% of all", "overlap_of_kept": "% of kept",
+                                 "expected_of_kept": "chance % of kept", "ratio": "observed / chance"}).round(2)
+
+
+def jaccard_summary(jac):
+    """jaccard_table rows of several seeds -> per pair of metrics, over all layers: mean Jaccard index and chance."""
+    return jac[jac.layer == "all"].groupby(["a", "b"])[["jaccard", "expected_jaccard"]].mean().reset_index().round(4)
+
+
+def survival_summary(survival):
+    """survival_table rows of several metrics and reinit seeds -> per layer (and "all"): mean kept, survived and
+    expected connections, and the excess over chance (%): mean, lowest and highest."""
+    table = survival.groupby(["layer", "depth"], sort=False).agg(
+        kept=("kept", "mean"), survived=("survived", "mean"), expected=("expected", "mean"),
+        excess_mean=("excess", "mean"), excess_min=("excess", "min"), excess_max=("excess", "max")).reset_index()
+    return _by_depth(table).round(2)

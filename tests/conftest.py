@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,3 +32,27 @@ def make():
                               text=True, timeout=1800)
 
     return run
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    """A copy of the repository's code (lth/, experiments/, notebooks/, the Makefile; not its runs or data)
+    with this checkout's .venv: `python -m`, make and the notebooks run from it import the copy's code."""
+    copy = tmp_path / "repo"
+    for name in ("lth", "experiments", "notebooks"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Makefile", "pyproject.toml", "requirements.txt"):
+        shutil.copy2(ROOT / name, copy / name)  # with its time: .venv/.installed stays newer
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    return copy
+
+
+@pytest.fixture(scope="session")
+def smoke_sweep(tmp_path_factory):
+    """Every run of the `smoke` preset, made once per session by `make PRESET=smoke runs`: the runs folder."""
+    runs = tmp_path_factory.mktemp("smoke") / "runs"
+    environment = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    p = subprocess.run(["make", "--no-print-directory", "runs"], cwd=ROOT, capture_output=True, text=True,
+                       env=environment | dict(PRESET="smoke", LTH_RUNS=str(runs)), timeout=1800)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return runs

@@ -1,31 +1,63 @@
-"""`make figures` end to end on the tiny `smoke` preset: runs, then every notebook, then files."""
+"""`make figures` end to end on the tiny `smoke` preset: every notebook renders its files, a second make renders
+nothing, and a metric added the README's way appears in every table and figure."""
+
+import json
+
+import pandas as pd
 
 OUTPUTS = {  # notebook -> what it must write
     "table1": ["table1.csv", "table1.md"], "table2": ["table2.csv", "table2.md"],
-    "figure2": ["figure2.png", "figure2.pdf"], "figure4": ["figure4.png", "figure4.pdf"],
-    "figure8": ["figure8.png", "figure8.pdf"], "figure9": ["figure9.png", "figure9.pdf"],
-    "figure10": ["figure10.png", "figure10.pdf"], "collapse": ["collapse.csv", "collapse.md", "collapse_runs.csv"],
+    "figure2": ["figure2.png", "figure2.pdf", "figure2.csv"], "figure4": ["figure4.png", "figure4.pdf", "figure4.csv"],
+    "figure8": ["figure8.png", "figure8.pdf", "figure8.csv"], "figure9": ["figure9.png", "figure9.pdf", "figure9.csv"],
+    "figure10": ["figure10.png", "figure10.pdf", "figure10.csv"],
+    "collapse": ["collapse.csv", "collapse.md", "collapse_runs.csv"],
     "overlap": ["overlap.csv", "overlap.md", "jaccard.csv"], "figure1": ["figure1.png", "figure1.pdf", "figure1.csv"],
-    "figure3": ["figure3.png", "figure3.pdf"], "figure5": ["figure5.png", "figure5.pdf"],
-    "figure6": ["figure6.png", "figure6.pdf"], "figure7": ["figure7.png", "figure7.pdf"], "reinit": ["reinit.csv", "reinit.md"],
+    "figure3": ["figure3.png", "figure3.pdf", "figure3.csv"], "figure5": ["figure5.png", "figure5.pdf"],
+    "figure6": ["figure6.png", "figure6.pdf"], "figure7": ["figure7.png", "figure7.pdf", "figure7.csv"],
+    "reinit": ["reinit.csv", "reinit.md"],
 }
 
 
-def test_make_figures_runs_what_is_missing_then_renders_every_notebook(tmp_path, make):
-    env = dict(LTH_RUNS=str(tmp_path / "runs"), PRESET="smoke", FIGS=str(tmp_path / "figures"))
+def code_lines(notebook):
+    return sum(1 for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"
+               for line in c["source"] if line.strip() and not line.lstrip().startswith("#"))
+
+
+def test_make_figures_renders_every_notebook_and_a_second_make_renders_nothing(tmp_path, make, smoke_sweep):
+    env = dict(LTH_RUNS=str(smoke_sweep), PRESET="smoke", FIGS=str(tmp_path / "figures"))
     p = make("figures", **env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "sweep run" not in p.stdout  # the runs were all there
     for notebook, files in OUTPUTS.items():
         assert (tmp_path / "figures" / f"{notebook}.ipynb").stat().st_size > 0, notebook
         for f in files:
             assert (tmp_path / "figures" / f).stat().st_size > 0, f
     assert "| setting" in (tmp_path / "figures" / "table2.md").read_text()
     assert "bitwise equal" in (tmp_path / "figures" / "overlap.ipynb").read_text()
-    # A second `make figures` trains nothing and renders nothing.
     again = make("figures", **env)
     assert again.returncode == 0 and "sweep run" not in again.stdout and "papermill" not in again.stdout, again.stdout
 
 
-def test_unknown_preset_stops_make_with_the_valid_ones(make):
-    p = make("figures", PRESET="big")
-    assert p.returncode != 0 and "invalid choice: 'big'" in p.stderr and "'small', 'paper', 'smoke', 'rehearsal'" in p.stderr
+def test_notebooks_only_load_and_plot():
+    from lth.runs import REPOSITORY
+
+    for notebook in (REPOSITORY / "notebooks").glob("*.ipynb"):
+        assert code_lines(notebook) <= 20, notebook.name
+        source = notebook.read_text()
+        assert "0.8" not in source and "shortcut|downsample" not in source and "sys.path" not in source, notebook.name
+
+
+def test_a_metric_added_the_readmes_way_is_in_every_table_and_figure(tmp_path, make, repo_copy):
+    importance = repo_copy / "lth" / "importance.py"
+    registry = "IMPORTANCE = {f.__name__: f for f in (magnitude, l1, l2, softmax, minmax, lamp, random)}"
+    assert registry in importance.read_text()
+    importance.write_text(importance.read_text().replace(registry, (  # as the README shows it
+        "def sqrt_l1(a):\n    return a.sqrt() / a.sqrt().sum()\n\n\n" + registry.replace("random)", "random, sqrt_l1)"))))
+    figs = tmp_path / "figures"
+    p = make("table2", "figure4", "figure8", "figure9", "collapse", cwd=repo_copy, PRESET="smoke",
+             LTH_RUNS=str(tmp_path / "runs"), FIGS=str(figs))
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "sqrt_l1" in (figs / "table2.md").read_text().splitlines()[2]  # a column of Table 2
+    for figure in ("figure4", "figure8", "figure9"):
+        assert "sqrt_l1" in set(pd.read_csv(figs / f"{figure}.csv").importance), figure
+    assert "sqrt_l1" in set(pd.read_csv(figs / "collapse.csv").importance)

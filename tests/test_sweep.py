@@ -23,19 +23,6 @@ def sweep(*args, env=None, cwd=ROOT):
                           env=env or os.environ, cwd=cwd, timeout=600)
 
 
-@pytest.fixture
-def repo_copy(tmp_path):
-    """A copy of the repository's code (lth/, experiments/, the Makefile; not its runs or data) with this
-    checkout's .venv: `python -m` from the copy imports the copy's code."""
-    copy = tmp_path / "repo"
-    for name in ("lth", "experiments", "notebooks"):
-        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("Makefile", "pyproject.toml", "requirements.txt"):
-        shutil.copy2(ROOT / name, copy / name)  # with its time: .venv/.installed stays newer
-    (copy / ".venv").symlink_to(ROOT / ".venv")
-    return copy
-
-
 def test_make_runs_a_run_again_when_its_folder_is_deleted_or_its_preset_changes(repo_copy, tmp_path, make):
     env = dict(LTH_RUNS=str(tmp_path / "runs"), PRESET="smoke")
     first = sweep("list", "smoke", "--metrics", "magnitude", cwd=repo_copy).stdout.split()[0]

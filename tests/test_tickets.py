@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -259,3 +260,35 @@ def test_survival_against_the_layers_density():
     assert t.loc["a", "excess"] == pytest.approx(0.0)
     assert t.loc["b", "excess"] == pytest.approx(0.0) and t.loc["all", "expected"] == pytest.approx(2.0)
     assert t.loc["all", "survived"] == 2
+
+
+def test_overlap_summary_is_the_mean_over_seeds_in_percent_input_to_output_then_all(three):
+    seeds = [tickets.overlap_table(three).assign(seed=0),
+             tickets.overlap_table({m: {n: ~t if n == "conv" else t for n, t in k.items()} for m, k in three.items()}).assign(seed=1)]
+    table = tickets.overlap_summary(pd.concat(seeds))
+    assert list(table.layer) == ["conv", "fc", "all"]
+    conv = table.set_index("layer").loc["conv"]
+    # seed 0 shares 1 of 4 conv weights; seed 1 (every conv mask inverted) shares 1 (index 3) as well
+    assert conv["overlap"] == 1 and conv["% of all"] == 25.0
+    assert list(table.columns) == ["layer", "depth", "weights", "overlap", "% of all", "% of kept", "chance % of kept",
+                                   "observed / chance"]
+
+
+def test_jaccard_summary_keeps_all_layers_per_pair(three):
+    jac = pd.concat([tickets.jaccard_table(three).assign(seed=s) for s in (0, 1)])
+    table = tickets.jaccard_summary(jac)
+    assert [tuple(r) for r in table[["a", "b"]].values] == [("l1", "l2"), ("magnitude", "l1"), ("magnitude", "l2")]
+    all_layers = tickets.jaccard_table(three).query("layer == 'all'").set_index(["a", "b"])
+    assert table.set_index(["a", "b"]).loc[("magnitude", "l1"), "jaccard"] == round(all_layers.loc[("magnitude", "l1"), "jaccard"], 4)
+
+
+def test_survival_summary_spans_metrics_and_reinit_seeds():
+    keep = mask(conv=[T, T, F, F], fc=[[T, F, T], [F, F, F]])
+    new = {"magnitude": mask(conv=[T, F, F, F], fc=[[T, T, T], [F, F, F]]), "l1": mask(conv=[T, T, F, T], fc=[[F, F, T], [T, F, F]])}
+    s = pd.concat([tickets.survival_table(keep, new).assign(reinit_seed=1), tickets.survival_table(keep, new).assign(reinit_seed=2)])
+    table = tickets.survival_summary(s).set_index("layer")
+    assert list(table.index) == ["conv", "fc", "all"]
+    per_metric = tickets.survival_table(keep, new).set_index(["metric", "layer"])
+    excess = [per_metric.loc[(m, "conv"), "excess"] for m in new]
+    assert table.loc["conv", "excess_min"] == round(min(excess), 2) and table.loc["conv", "excess_max"] == round(max(excess), 2)
+    assert table.loc["conv", "kept"] == 2

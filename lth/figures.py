@@ -1,0 +1,234 @@
+"""What each table and figure of the paper shows, loaded from a preset's runs: one function per notebook.
+
+Each returns a ``View``: the tidy tables a notebook plots and a caption naming the preset, settings and
+seeds that made them. Which runs, rounds and layers are shown comes from the presets (lth/presets.py) and
+from the roles each model declares (lth/models.py, recorded in every run's info.json), never from a notebook.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+from types import SimpleNamespace as View
+
+import pandas as pd
+
+from lth import analysis, presets, runs as runs_, tickets
+
+
+def _dir(runs_dir):
+    """Where the runs are: ``runs_dir`` from the repository's root (a notebook runs wherever it was opened), or
+    $LTH_RUNS (the repository's runs/) when None."""
+    return runs_.REPOSITORY / runs_dir if runs_dir else runs_.default_dir()
+
+
+def _seeds(runs):
+    return ", ".join(map(str, sorted(runs["seed"].unique())))
+
+
+def _caption(preset, runs):
+    """Which preset, settings and seeds a figure shows, e.g. "lenet_300_100_mnist (preset=paper, seeds 0, 1, 2)"."""
+    return f"{', '.join(runs['setting'].unique())} (preset={preset}, seeds {_seeds(runs)})"
+
+
+def _fraction(preset, setting):
+    return presets.check(preset)["settings"][setting]["prune_fraction"]
+
+
+def _reported(runs):
+    """True where the paper reports numbers for some of these settings (lth/paper_results.csv)."""
+    return bool(set(runs["setting"]) & set(analysis.paper_results("table2")["setting"]))
+
+
+# --- Accuracy and layerwise sparsity: every run of the preset ---
+
+def table1(runs_dir, preset):
+    """``table``: [min, max] of the weights of the followed layers (input, first 1x1 shortcut, middle, output)
+    at theta_0, theta_{0,k} and trained, mean over the magnitude runs; the paper's ranges beside where it reports them."""
+    runs = analysis.load_runs(_dir(runs_dir), preset, presets.runs(preset, ["magnitude"]))
+    paper = _reported(runs)
+    caption = (f"Table 1: [min, max] of each followed layer's weights at initialisation, at the rewind point and "
+               f"trained, mean over the magnitude runs{' (ours / paper)' if paper else ''}; {_caption(preset, runs)}")
+    return View(table=analysis.table1(runs, with_paper=paper), caption=caption)
+
+
+def table2(runs_dir, preset):
+    """``table``: the test accuracy every 5 rounds, mean ± sd over seeds, per metric (ours / paper / difference
+    where the paper reports a value)."""
+    runs = analysis.load_runs(_dir(runs_dir), preset)
+    paper = _reported(runs)
+    caption = (f"Table 2: top-1 test accuracy (%) every 5 rounds, mean ± sd over seeds"
+               f"{'; ours / paper / difference where the paper reports it' if paper else ''}; {_caption(preset, runs)}")
+    return View(table=analysis.table2(analysis.accuracy(runs), with_paper=paper), caption=caption)
+
+
+def figure4(runs_dir, preset):
+    """``settings``: per setting, ``accuracy`` (one row per run and round), ``dense`` (the mean accuracy of
+    round 0), ``paper`` (the paper's values, if any), ``fraction`` and ``caption``."""
+    runs = analysis.load_runs(_dir(runs_dir), preset)
+    acc, paper = analysis.accuracy(runs), analysis.paper_results("table2")
+    views = []
+    for setting, df in acc.groupby("setting", sort=False):
+        reported = paper[(paper.setting == setting) & (paper.importance != "dense")]
+        views.append(View(name=setting, accuracy=df, dense=df[df["round"] == 0].test_accuracy.mean(), paper=reported,
+                          fraction=_fraction(preset, setting), caption=_caption(preset, runs[runs.setting == setting])))
+    return View(settings=views, data=acc)
+
+
+def figure8(runs_dir, preset):
+    """``settings``: per setting, ``sparsity`` of each layer in the final ticket (one row per run and layer,
+    ``depth`` = position, input first), ``labels`` (the layers' names for a reader, by depth), ``global_sparsity``."""
+    runs = analysis.load_runs(_dir(runs_dir), preset)
+    ld = analysis.layer_density(runs)
+    views = []
+    for setting, df in ld.groupby("setting", sort=False):
+        path = runs[runs.setting == setting].path.iloc[0]
+        final = df[df["round"] == df["round"].max()]
+        labels = [analysis.layer_label(path, layer) for layer in analysis.prunable_layers(path)]
+        views.append(View(name=setting, sparsity=final, labels=labels, global_sparsity=final.sparsity.iloc[0],
+                          caption=_caption(preset, runs[runs.setting == setting])))
+    return View(settings=views, data=pd.concat([v.sparsity for v in views]))
+
+
+def _layer_panels(runs_dir, preset, pick, settings=None):
+    """One panel per (setting, role, layer) that ``pick(path)`` returns ({role: layer}): each layer's sparsity
+    against the global sparsity over the rounds, with the layer's name for a reader and the setting's caption."""
+    runs = analysis.load_runs(_dir(runs_dir), preset)
+    ld = analysis.layer_density(runs)
+    panels = []
+    for setting in settings or runs.setting.unique():
+        path = runs[runs.setting == setting].path.iloc[0]
+        for role, layer in pick(path).items():
+            panels.append(View(setting=setting, role=role, layer=layer, label=analysis.layer_label(path, layer),
+                               sparsity=ld[(ld.setting == setting) & (ld.layer == layer)],
+                               caption=_caption(preset, runs[runs.setting == setting])))
+    return View(panels=panels, data=pd.concat([p.sparsity.assign(role=p.role) for p in panels]) if panels else None)
+
+
+def figure2(runs_dir, preset):
+    """``panels``: the input, middle, first 1x1 shortcut and output layers of the setting Section 5 studies."""
+    return _layer_panels(runs_dir, preset, analysis.followed_layers, [presets.TICKETS[preset]["setting"]])
+
+
+def figure9(runs_dir, preset):
+    """``panels``: the input, middle and output layers of every setting."""
+    pick = lambda path: {k: v for k, v in analysis.followed_layers(path).items() if k != "shortcut"}
+    return _layer_panels(runs_dir, preset, pick)
+
+
+def figure10(runs_dir, preset):
+    """``panels``: every 1x1 shortcut convolution of every setting (settings without any have none)."""
+    pick = lambda path: {f"shortcut {i}": s for i, s in enumerate(analysis.roles(path)["shortcuts"], start=1)}
+    return _layer_panels(runs_dir, preset, pick)
+
+
+def collapse(runs_dir, preset):
+    """``runs``: per run, the first round with a fully pruned layer and the sparsest layer of the last ticket;
+    ``table``: per setting and metric, how many runs collapse, when first and which layers."""
+    runs = analysis.load_runs(_dir(runs_dir), preset)
+    per_run = analysis.collapse(runs)
+    return View(runs=per_run, table=analysis.collapse_summary(per_run),
+                caption=f"Layer collapse; {_caption(preset, runs)}")
+
+
+# --- Section 5: several tickets from one initialisation ---
+
+def _tickets(runs_dir, preset):
+    """The runs Section 5 compares, after checking that each seed's runs share theta_0 and round 0 bitwise."""
+    t = presets.TICKETS[preset]
+    runs = analysis.ticket_runs(_dir(runs_dir), preset)
+    tickets.by_seed(runs)  # raises unless the metrics of a seed start from one dense network
+    checked = (f"{t['setting']}, seeds {_seeds(runs)}: init.pt and round 0 are bitwise equal across "
+               f"{', '.join(t['metrics'])}")
+    caption = f"{t['setting']} (preset={preset}, tickets of {', '.join(t['metrics'])}, seeds {_seeds(runs)})"
+    return runs, t, View(checked=checked, caption=caption, round=t["round"],
+                         sparsity=100 * (1 - (1 - _fraction(preset, t["setting"])) ** t["round"]),
+                         fraction=_fraction(preset, t["setting"]))
+
+
+def overlap(runs_dir, preset):
+    """``table``: per layer and over all layers, the connections every ticket keeps at Section 5's round, as a
+    share of all and of a ticket's unpruned ones, against chance; ``jaccard``: per pair of metrics."""
+    runs, t, view = _tickets(runs_dir, preset)
+    view.table = tickets.overlap_summary(tickets.overlap_over_rounds(runs, [t["round"]]))
+    view.jaccard = tickets.jaccard_summary(tickets.jaccards(runs, t["round"]))
+    return view
+
+
+def figure7(runs_dir, preset):
+    """``overlap``: per seed, round and followed layer (and "all"), the share of a ticket's unpruned connections
+    that every ticket keeps, observed and by chance; ``panels``: {layer: title}."""
+    runs, t, view = _tickets(runs_dir, preset)
+    last = int(analysis.accuracy(runs)["round"].max())
+    ov = tickets.overlap_over_rounds(runs, range(last + 1))
+    path = runs.path.iloc[0]
+    view.panels = {"all": "all layers"} | {layer: f"{role}: {analysis.layer_label(path, layer)}"
+                                           for role, layer in analysis.followed_layers(path).items()}
+    view.overlap = ov[ov.layer.isin(view.panels)].assign(observed=lambda d: 100 * d.overlap_of_kept,
+                                                          chance=lambda d: 100 * d.expected_of_kept)
+    view.rounds = list(range(last + 1))
+    return view
+
+
+def connections(runs_dir, preset):
+    """The connection table (tickets.connection_table) of every seed at rounds R/3, 2R/3 and R of Section 5,
+    computed once per sweep and kept in $LTH_RUNS/tables/ (make rebuilds it when its runs or lth/tickets.py change)."""
+    runs, t, _ = _tickets(runs_dir, preset)
+    rounds = sorted({r for r in (t["round"] // 3, 2 * t["round"] // 3, t["round"]) if r > 0})
+    key = hashlib.sha1(json.dumps([sorted(p.name for p in runs.path), rounds]).encode()).hexdigest()[:12]
+    cache = _dir(runs_dir) / "tables" / f"{preset}-connections.pkl"
+    if cache.exists():
+        saved = pd.read_pickle(cache)
+        if saved["key"] == key:
+            return saved["table"]
+    table = pd.concat([tickets.connections(runs, r) for r in rounds], ignore_index=True)
+    table["connections"] = table.overlapping.map({True: "shared", False: "not shared"})
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    pd.to_pickle({"key": key, "table": table}, cache.with_suffix(".tmp"))
+    cache.with_suffix(".tmp").replace(cache)
+    return table
+
+
+def figure1(runs_dir, preset):
+    """``connections``: one row per unpruned connection of each final ticket (round R): shared or not, the std
+    of its trained values over rounds 0..R and whether it flipped sign; ``table``: the groups compared."""
+    _, t, view = _tickets(runs_dir, preset)
+    c = connections(runs_dir, preset)
+    view.connections = c[c["round"] == t["round"]]
+    view.table = tickets.compare_groups(view.connections)
+    return view
+
+
+def figure5(runs_dir, preset):
+    """``connections``: as Figure 1's, at rounds R/3, 2R/3 and R; ``rounds``."""
+    _, t, view = _tickets(runs_dir, preset)
+    view.connections = connections(runs_dir, preset)
+    view.rounds = sorted(view.connections["round"].unique())
+    return view
+
+
+figure6 = figure5  # the same connections; Figure 5 plots their std, Figure 6 their sign flips
+
+
+def figure3(runs_dir, preset):
+    """``drift``: per seed, metric and round, the mean distance from theta_0 of the input layer's shared and
+    other unpruned connections, and the share of the ticket's connections that are shared; ``layer``."""
+    runs, t, view = _tickets(runs_dir, preset)
+    view.layer = analysis.roles(runs.path.iloc[0])["input"]
+    last = int(analysis.accuracy(runs)["round"].max())
+    d = tickets.drift_over_rounds(runs, view.layer, range(1, last + 1))
+    view.drift = d.assign(connections=d.overlapping.map({True: "shared", False: "not shared"}))
+    view.rounds = list(range(1, last + 1))
+    return view
+
+
+def reinit(runs_dir, preset):
+    """``table``: per layer, how many of the connections kept from theta_0 survive in the new tickets, against
+    chance (mean, min and max excess over metrics and reinit seeds); the caption names every seed involved."""
+    runs, t, view = _tickets(runs_dir, preset)
+    configs = presets.reinits(preset)
+    survival = analysis.reinit_results(_dir(runs_dir), preset)
+    view.table = tickets.survival_summary(survival)
+    view.caption = (f"{t['setting']} (preset={preset}): connections shared by the {', '.join(t['metrics'])} tickets "
+                    f"of seed {configs[0]['seed']} at round {t['round']} keep theta_0, the others are redrawn (reinit "
+                    f"seeds {', '.join(str(c['reinit_seed']) for c in configs)}), and LTR runs again")
+    return view
