@@ -93,11 +93,11 @@ def followed_layers(run_path):
     return picked
 
 
-def layer_label(run_path, layer):
-    """A layer's name for a reader: the paper's first where it names it ("Conv17 (layer4.1.conv2)"), and
-    "(kept dense)" for a layer that is never pruned."""
+def layer_label(run_path, layer, short=False):
+    """A layer's name for a reader: the paper's first where it names it ("Conv17 (layer4.1.conv2)"; ``short``:
+    "Conv17"), and "(kept dense)" for a layer that is never pruned."""
     r = roles(run_path)
-    name = f"{r['names'][layer]} ({layer})" if layer in r["names"] else layer
+    name = layer if layer not in r["names"] else r["names"][layer] if short else f"{r['names'][layer]} ({layer})"
     return name + (" (kept dense)" if layer in r["dense"] else "")
 
 

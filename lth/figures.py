@@ -83,7 +83,7 @@ def figure8(runs_dir, preset):
     for setting, df in ld.groupby("setting", sort=False):
         path = runs[runs.setting == setting].path.iloc[0]
         final = df[df["round"] == df["round"].max()]
-        labels = [analysis.layer_label(path, layer) for layer in analysis.prunable_layers(path)]
+        labels = [analysis.layer_label(path, layer, short=True) for layer in analysis.prunable_layers(path)]
         views.append(View(name=setting, sparsity=final, labels=labels, global_sparsity=final.sparsity.iloc[0],
                           caption=_caption(preset, runs[runs.setting == setting])))
     return View(settings=views, data=pd.concat([v.sparsity for v in views]))
@@ -101,7 +101,8 @@ def _layer_panels(runs_dir, preset, pick, settings=None):
             panels.append(View(setting=setting, role=role, layer=layer, label=analysis.layer_label(path, layer),
                                sparsity=ld[(ld.setting == setting) & (ld.layer == layer)],
                                caption=_caption(preset, runs[runs.setting == setting])))
-    return View(panels=panels, data=pd.concat([p.sparsity.assign(role=p.role) for p in panels]) if panels else None)
+    return View(panels=panels, caption=f"preset={preset}, seeds {_seeds(runs)}",
+                data=pd.concat([p.sparsity.assign(role=p.role) for p in panels]) if panels else None)
 
 
 def figure2(runs_dir, preset):
@@ -126,8 +127,7 @@ def collapse(runs_dir, preset):
     ``table``: per setting and metric, how many runs collapse, when first and which layers."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
     per_run = analysis.collapse(runs)
-    return View(runs=per_run, table=analysis.collapse_summary(per_run),
-                caption=f"Layer collapse; {_caption(preset, runs)}")
+    return View(runs=per_run, table=analysis.collapse_summary(per_run), caption=_caption(preset, runs))
 
 
 # --- Section 5: several tickets from one initialisation ---

@@ -20,7 +20,7 @@ DASHES = {m: "" if m in PAPER else (4, 2) for m in METRICS}  # the paper's metri
 CONNECTIONS = {"shared": "#D55E00", "not shared": "#7F7F7F"}  # Figures 1, 3, 5, 6
 RANGE = ("pi", 100)  # seaborn's errorbar for the band from the lowest to the highest seed
 
-plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "font.size": 10, "axes.titlesize": 10,
+plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "font.size": 10, "axes.titlesize": 10, "figure.titlesize": 11,
                      "legend.fontsize": 9, "axes.spines.top": False, "axes.spines.right": False})
 
 
@@ -36,13 +36,18 @@ def lines(df, x, y, ax, hue="importance", **kw):
                  dashes=DASHES, markers=MARKERS, errorbar=RANGE, markersize=5, ax=ax, **kw)
 
 
+def _percent(p):
+    return f"{p:.0f}" if p < 99 else f"{p:.1f}" if p < 99.9 else f"{p:.2f}"
+
+
 def rounds_axis(ax, rounds, fraction):
-    """Whole pruning rounds below, and the sparsity each round reaches, 1 - (1 - fraction)^round, on top."""
+    """Whole pruning rounds below, and the sparsity some of them reach, 1 - (1 - fraction)^round, on top."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("pruning round")
     top = ax.secondary_xaxis("top")
     ticks = [r for r in ax.get_xticks() if 0 <= r <= max(rounds)]
-    top.set_xticks(ticks, [f"{100 * (1 - (1 - fraction) ** r):.3g}" for r in ticks])
+    ticks = ticks[::-(-len(ticks) // 5)]  # at most five: legible on a narrow panel
+    top.set_xticks(ticks, [_percent(100 * (1 - (1 - fraction) ** r)) for r in ticks])
     top.set_xlabel("sparsity (%)")
 
 
@@ -51,21 +56,22 @@ def diagonal(ax):
     ax.plot([0, 100], [0, 100], ls=":", color="grey", lw=1, label="layer = global")
 
 
-def legend_outside(fig, axes, **kw):
-    """One legend for the whole figure, under it, with the handles of the first axis; the axes' own go."""
+def legend_outside(fig, axes, columns=4):
+    """One legend for the whole figure, under it (never over the data), with the handles of the first axis;
+    the axes' own legends go."""
     handles, labels = axes[0].get_legend_handles_labels()
     for ax in axes:
         if ax.get_legend():
             ax.get_legend().remove()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), frameon=False,
-               bbox_to_anchor=(0.5, -0.02), **kw)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), columns), frameon=False)
 
 
-def grid(n, columns=4, width=3.6, height=3.2):
-    """Axes for ``n`` panels, at most ``columns`` per row (so that a figure stays legible on a page)."""
+def grid(n, columns=2, width=4.2, height=3.4):
+    """Axes for ``n`` panels, at most ``columns`` per row: about 8 inches wide at most, so that the text stays
+    legible where GitHub shows the PNG at about 1000 pixels."""
     rows, cols = -(-n // columns), min(n, columns)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.6), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat[n:]:
         ax.remove()
     return fig, list(axes.flat[:n])
@@ -99,7 +105,7 @@ def save_table(df, figures_dir, name, title):
 def layer_panels(panels, title, columns):
     """Figures 2, 9 and 10: one panel per followed layer, its sparsity against the global sparsity per metric,
     with the diagonal on which it is pruned as much as the network; ``title(panel)`` names a panel."""
-    fig, axes = grid(len(panels), columns=columns)
+    fig, axes = grid(len(panels), columns=columns, width=8.4 / columns, height=8.4 / columns)
     for ax, p in zip(axes, panels):
         lines(p.sparsity, "sparsity", "layer_sparsity", ax)
         diagonal(ax)
@@ -112,7 +118,7 @@ def connections_by_metric(c, plot, y, ylabel, **kw):
     """Figures 5 and 6: one panel per metric, shared and not shared connections side by side at each round;
     ``plot`` a seaborn function (boxplot, barplot) given ``kw``."""
     metrics = metrics_in(c, "metric")
-    fig, axes = grid(len(metrics), columns=3, width=4, height=3.4)
+    fig, axes = grid(len(metrics), columns=3, width=2.8, height=3.2)
     for ax, m in zip(axes, metrics):
         plot(c[c.metric == m], x="round", y=y, hue="connections", hue_order=list(CONNECTIONS), palette=CONNECTIONS,
              ax=ax, **kw)
