@@ -8,7 +8,7 @@ again by these values (``lth.runs.run_id``), never by Sacred's run id.
 
 from pathlib import Path
 
-from lth.importance import IMPORTANCE, PAPER
+from lth import importance
 
 # experiments/imp.py's defaults: LeNet-300-100 on Fashion-MNIST, a short schedule (2 min on a CPU).
 DEFAULT = dict(
@@ -50,8 +50,8 @@ PAPER = {
 SMOKE = dict(epochs=1, rounds=2, train_size=2048, test_size=1000, rewind_iter=4)
 
 # Every metric of the registry (lth/importance.py), in its order: a metric added there is run by every preset.
-METRICS = list(IMPORTANCE)
-PAPER_METRICS = list(PAPER)
+METRICS = list(importance.IMPORTANCE)
+PAPER_METRICS = list(importance.PAPER)
 
 # CPU, offline, Fashion-MNIST: LeNet-300-100 and a ResNet with 1x1 shortcuts, each trained to within about a
 # point of what 40 or 30 epochs reach on the same images (dropping the learning rate for the last epoch):

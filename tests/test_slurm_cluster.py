@@ -54,10 +54,11 @@ def test_requeued_job_runs_again(slurm, tmp_path):
     job_id = sbatch("--requeue", f"--wrap={script}")
     wait_for(out.exists)
     subprocess.run(["scontrol", "requeue", job_id], check=True)
-    # Once pending again, it waits for its old credential to expire (cred_expire): start it now.
-    wait_for(lambda: squeue(job_id) == "PD")
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
-    wait_for(lambda: len(out.read_text().split()) == 2)
+    # Once pending again, it waits for its old credential to expire (cred_expire, 5 s): start it now,
+    # unless it has already started again by itself.
+    wait_for(lambda: squeue(job_id) == "PD" or len(out.read_text().split()) == 2, timeout=120)
+    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], capture_output=True)
+    wait_for(lambda: len(out.read_text().split()) == 2, timeout=120)
     assert out.read_text().split() == ["0", "1"]
 
 
