@@ -23,7 +23,8 @@ endif
 
 ACCURACY_NOTEBOOKS := table2 figure2 figure4 figure8 figure9 figure10 collapse
 TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
-NOTEBOOKS := table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) reinit
+# reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
+NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS)
 FIGS ?= figures/$(PRESET)
 # A run is done when its folder, named by its identity (lth/runs.py), holds `completed`: deleting the
 # folder or changing a preset's values (which changes the ids) makes make run it again.

@@ -22,7 +22,7 @@ from sacred.utils import SacredError  # noqa: E402
 
 from experiments import imp  # noqa: E402
 from experiments.observer import RunFolder  # noqa: E402
-from lth import presets, runs, tickets  # noqa: E402
+from lth import config as config_, presets, runs, tickets  # noqa: E402
 from lth.training import save  # noqa: E402
 
 ex = Experiment("reinit", save_git_info=False)
@@ -70,7 +70,8 @@ def main(_run, _config, preset, setting, metrics, seed, round, reinit_seed):
 
     new_masks = {}
     for m, config in configs.items():
-        config = dict(config, init=str(init_path), rounds=round)  # no need to prune past ``round``
+        # From the new initialisation, on the preset's data, and no need to prune past ``round``.
+        config = dict(config, init=str(init_path), rounds=round, data_root=config_.data_root(preset))
         if imp.run(config, runs_dir).status != "COMPLETED":
             raise SacredError(f"the rerun of {m} from the new initialisation failed", print_traceback=False)
         new_masks[m] = tickets.load_ticket(runs_dir / runs.run_id(config), round)["mask"]

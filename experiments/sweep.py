@@ -17,7 +17,6 @@ import argparse
 import collections
 import fcntl
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,15 +24,13 @@ from pathlib import Path
 from lth import presets, runs
 
 
-def data_dir(preset):
-    """Where the preset's datasets are read: $LTH_DATA (or the repository's data/), the rehearsal's apart."""
-    return presets.data_root(preset, Path(os.environ.get("LTH_DATA") or runs.REPOSITORY / "data").resolve())
-
-
 def entries(preset):
     """{run id: (experiment, name, config)} of every run the preset needs: its LTR runs and reinitialisations.
     LTR configs carry the preset's data folder."""
-    out = {runs.run_id(c): ("imp", name, dict(c, data_root=data_dir(preset))) for name, c in presets.runs(preset).items()}
+    from lth import config
+
+    out = {runs.run_id(c): ("imp", name, dict(c, data_root=config.data_root(preset)))
+           for name, c in presets.runs(preset).items()}
     out |= {runs.reinit_id(c): ("reinit", f"reinit__{c['setting']}__seed{c['reinit_seed']}", c)
             for c in presets.reinits(preset)}
     return out
@@ -53,17 +50,17 @@ def check(preset, download=True):
     p = presets.check(preset)
     for name, c in presets.runs(preset).items():
         try:
-            config.validate(dict(c, data_root=data_dir(preset)))
+            config.validate(dict(c, data_root=config.data_root(preset)))
         except config.ConfigError as e:
             sys.exit(f"PRESET={preset}, run {name}: {e}")
     datasets = sorted({s["dataset"] for s in p["settings"].values()})
     if "synthetic" in p:
         for name in datasets:
-            synthetic.write(name, data_dir(preset), p["synthetic"]["train"], p["synthetic"]["test"])
+            synthetic.write(name, config.data_root(preset), p["synthetic"]["train"], p["synthetic"]["test"])
     missing = []
     for name in datasets:
         try:
-            data.load(name, data_dir(preset), download)
+            data.load(name, config.data_root(preset), download)
         except data.DatasetNotFound as e:
             missing.append(str(e))
     if preset == "paper" and not torch.cuda.is_available():
@@ -177,8 +174,10 @@ def plan(preset):
     import torch
 
     from lth import config as config_, cost
+    from lth.training import make_deterministic
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    make_deterministic(device)  # as runs train: on the CPU, one thread
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
     t = presets.TICKETS[preset]
     rows, total = [], 0.0
@@ -205,7 +204,8 @@ def _device_name(device):
 
     if device == "cuda":
         return torch.cuda.get_device_name()
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"{platform.processor() or platform.machine()} CPU, {threads} thread{'s' if threads > 1 else ''}"
 
 
 def inputs(preset, group):

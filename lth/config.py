@@ -24,6 +24,12 @@ def defaults():
                 device="cuda" if torch.cuda.is_available() else "cpu")
 
 
+def data_root(preset):
+    """Where the runs of ``preset`` read their datasets: $LTH_DATA (or the repository's data/), made absolute; the
+    rehearsal's synthetic ones in a folder of their own under it."""
+    return presets.data_root(preset, Path(defaults()["data_root"]).resolve())
+
+
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 

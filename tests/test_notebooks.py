@@ -2,6 +2,7 @@
 nothing, and a metric added the README's way appears in every table and figure."""
 
 import json
+import shutil
 
 import pandas as pd
 
@@ -47,16 +48,19 @@ def test_notebooks_only_load_and_plot():
         assert "0.8" not in source and "shortcut|downsample" not in source and "sys.path" not in source, notebook.name
 
 
-def test_a_metric_added_the_readmes_way_is_in_every_table_and_figure(tmp_path, make, repo_copy):
+def test_a_metric_added_the_readmes_way_is_in_every_table_and_figure(tmp_path, make, repo_copy, smoke_sweep):
     importance = repo_copy / "lth" / "importance.py"
     registry = "IMPORTANCE = {f.__name__: f for f in (magnitude, l1, l2, softmax, minmax, lamp, random)}"
     assert registry in importance.read_text()
     importance.write_text(importance.read_text().replace(registry, (  # as the README shows it
         "def sqrt_l1(a):\n    return a.sqrt() / a.sqrt().sum()\n\n\n" + registry.replace("random)", "random, sqrt_l1)"))))
     figs = tmp_path / "figures"
+    shutil.copytree(smoke_sweep, tmp_path / "runs")  # the registry's metrics have run already: only the new one runs
     p = make("table2", "figure4", "figure8", "figure9", "collapse", cwd=repo_copy, PRESET="smoke",
              LTH_RUNS=str(tmp_path / "runs"), FIGS=str(figs))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    ran = [line for line in p.stdout.splitlines() if "sweep run" in line]
+    assert len(ran) == 4 and all("-sqrt_l1-" in line for line in ran), ran  # 2 settings x 2 seeds
     assert "sqrt_l1" in (figs / "table2.md").read_text().splitlines()[2]  # a column of Table 2
     for figure in ("figure4", "figure8", "figure9"):
         assert "sqrt_l1" in set(pd.read_csv(figs / f"{figure}.csv").importance), figure

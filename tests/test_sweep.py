@@ -151,3 +151,23 @@ def test_a_job_requeued_mid_round_resumes_to_the_tickets_of_a_local_run(slurm, t
     for i in range(4):
         a, b = torch.load(folder / f"round_{i}.pt"), torch.load(tmp_path / "local" / run_id / f"round_{i}.pt")
         assert all(torch.equal(a["trained"][n], b["trained"][n]) and torch.equal(a["mask"][n], b["mask"][n]) for n in a["mask"])
+
+
+def test_a_preset_on_synthetic_data_runs_end_to_end_its_reinitialisation_included(tmp_path, monkeypatch):
+    """The rehearsal's path in miniature: the preset writes its datasets under $LTH_DATA/<preset>, and every run,
+    the reinitialisation's reruns included, reads them there (real data under $LTH_DATA is never needed)."""
+    from experiments import sweep as sweep_
+
+    setting = dict(presets.DEFAULT, dataset="mnist", epochs=2, train_size=256, test_size=64, rounds=2)
+    monkeypatch.setitem(presets.PRESETS, "tiny", dict(seeds=[0], metrics=["magnitude", "l1"], settings={"lenet": setting},
+                                                      synthetic=dict(train=256, test=64)))
+    monkeypatch.setitem(presets.TICKETS, "tiny", dict(setting="lenet", metrics=["magnitude", "l1"], round=2,
+                                                      reinit_seeds=[1]))
+    monkeypatch.setenv("LTH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("LTH_RUNS", str(tmp_path / "runs"))
+    sweep_.check("tiny", download=False)
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["tiny"]
+    sweep_.run("tiny", list(sweep_.entries("tiny")))  # LTR runs first, then the reinitialisation
+    [reinit] = presets.reinits("tiny")
+    assert runs.is_completed(tmp_path / "runs" / runs.reinit_id(reinit))
+    assert all(runs.is_completed(tmp_path / "runs" / i) for i in sweep_.entries("tiny"))
