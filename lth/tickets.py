@@ -280,10 +280,10 @@ def _by_depth(table):
 
 
 def overlap_summary(ov):
-    """overlap_table rows of several seeds -> per layer (and "all"): the mean over seeds of its weights, the
+    """overlap_table rows of several seeds -> per layer (and "all"): its weights, and the mean over seeds of the
     connections every ticket keeps, as % of all and of a ticket's unpruned ones, chance, and their ratio."""
-    cols = ["weights", "overlap", "overlap_of_all", "overlap_of_kept", "expected_of_kept", "ratio"]
-    table = _by_depth(ov.groupby(["layer", "depth"], sort=False)[cols].mean().reset_index())
+    cols = ["overlap", "overlap_of_all", "overlap_of_kept", "expected_of_kept", "ratio"]
+    table = _by_depth(ov.groupby(["layer", "depth", "weights"], sort=False)[cols].mean().reset_index())
     for c in ("overlap_of_all", "overlap_of_kept", "expected_of_kept"):
         table[c] = 100 * table[c]
     return table.rename(columns={"overlap_of_all": "% of all", "overlap_of_kept": "% of kept",

@@ -270,6 +270,7 @@ def test_overlap_summary_is_the_mean_over_seeds_in_percent_input_to_output_then_
     conv = table.set_index("layer").loc["conv"]
     # seed 0 shares 1 of 4 conv weights; seed 1 (every conv mask inverted) shares 1 (index 3) as well
     assert conv["overlap"] == 1 and conv["% of all"] == 25.0
+    assert table.weights.dtype == "int64"  # a count, not a mean: 2359296, not 2.3593e+06 in the Markdown table
     assert list(table.columns) == ["layer", "depth", "weights", "overlap", "% of all", "% of kept", "chance % of kept",
                                    "observed / chance"]
 
