@@ -39,8 +39,10 @@ def seconds_per_epoch(config, device, iterations=5):
     """(seconds per training epoch, seconds per test-set pass) of the config's model and batch size on ``device``.
 
     Times ``iterations`` training iterations after one warm-up iteration, and one evaluation batch
-    after one warm-up batch, on random data of the dataset's shape."""
-    batch, name = config["batch_size"], config["dataset"]
+    after one warm-up batch, on random data of the dataset's shape. A training set smaller than a batch (the
+    rehearsal's) is timed as the one short batch its epoch is."""
+    name = config["dataset"]
+    batch = min(config["batch_size"], train_images(config))
     n_test = min(config["test_size"] or data_.SHAPES[name][4], data_.SHAPES[name][4])
     data = data_.to(data_.random_like(name, batch * (iterations + 1), min(n_test, 1000)), device)
     torch.manual_seed(0)
@@ -61,4 +63,4 @@ def seconds_per_epoch(config, device, iterations=5):
     evaluate(model, data)
     _synchronize(device)
     per_test_pass = (time.perf_counter() - start) * n_test / len(data.test_y)
-    return per_iteration * math.ceil(train_images(config) / batch), per_test_pass
+    return per_iteration * math.ceil(train_images(config) / config["batch_size"]), per_test_pass

@@ -65,6 +65,12 @@ def save(obj, path):
     write_atomic(path, buffer.getbuffer())
 
 
+def save_checkpoint(checkpoint, stage, it, ipe, model, opt):
+    """A stage's state after iteration ``it``, and beside it a summary readable without torch (``.json``)."""
+    save(dict(stage=stage, iteration=it, model=model.state_dict(), optimizer=opt.state_dict()), checkpoint)
+    write_atomic(Path(checkpoint).with_suffix(".json"), json.dumps(dict(stage=stage, epoch=it // ipe)).encode())
+
+
 def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkpoint=None):
     """Train iterations [start, end) with a fresh optimizer; pruned weights stay exactly 0.
 
@@ -106,8 +112,7 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
         bar.update(last - first)
         bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         if checkpoint and it < end:
-            save(dict(stage=stage, iteration=it, model=model.state_dict(), optimizer=opt.state_dict()), checkpoint)
-            write_atomic(Path(checkpoint).with_suffix(".json"), json.dumps(dict(stage=stage, epoch=it // ipe)).encode())
+            save_checkpoint(checkpoint, stage, it, ipe, model, opt)
     bar.close()
     return model
 

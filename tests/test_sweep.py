@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lth import presets, runs
+from lth import config, cost, presets, runs
 
 pytest_plugins = ["slurm_cluster"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +85,16 @@ def test_plan_prices_every_setting_from_a_timed_epoch():
     lenet = rows["lenet_300_100_fashion_mnist"]
     assert int(lenet[1]) == 14 and float(lenet[2].replace(",", "")) == 14 * 4 * (16 - 4) / 16 + 14 * 4 / 16
     assert float(lenet[3]) > 0 and int(rows["resnet8_16_fashion_mnist"][1]) == 14 + 3  # with the reinit's reruns
+
+
+def test_plan_times_an_epoch_smaller_than_a_batch_as_the_one_short_batch_it_is(monkeypatch):
+    batches = []
+    real_train = cost.train
+    monkeypatch.setattr(cost, "train", lambda model, data, hp, **kw: batches.append(hp.batch_size)
+                        or real_train(model, data, hp, **kw))
+    rehearsal = presets.check("rehearsal")["settings"]["lenet_300_100_mnist"]
+    cost.seconds_per_epoch(dict(config.defaults(), **rehearsal), "cpu", iterations=2)
+    assert rehearsal["batch_size"] == 128 and batches == [64, 64]  # its 64 images, not a batch of 128
 
 
 # --- A real Slurm cluster (tests/slurm_cluster.py): submit, requeue, cancel ---
