@@ -10,8 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LTH_DATA ?= data
 export LTH_RUNS ?= runs
-# A run uses one CPU thread (bitwise the same result however many cores a machine has; lth/training.py): make runs as many
-# at once as there are cores. JOBS=1 runs one at a time.
+# A run uses one CPU thread (bitwise the same result however many cores a machine has; lth/training.py):
+# make runs as many at once as there are cores. JOBS=1 runs one at a time.
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --jobs=$(JOBS) --output-sync=line
 

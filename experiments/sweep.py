@@ -27,7 +27,7 @@ from lth import presets, runs
 def entries(preset):
     """{run id: (experiment, name, config)} of every run the preset needs: its LTR runs and reinitialisations.
     LTR configs carry the preset's data folder."""
-    from lth import config
+    from lth import config  # imports torch: here, so that `list` runs on the system Python (Makefile)
 
     out = {runs.run_id(c): ("imp", name, dict(c, data_root=config.data_root(preset)))
            for name, c in presets.runs(preset).items()}
