@@ -36,6 +36,8 @@ REINITS := $(call completed,--reinit)
 CHECKED := $(LTH_RUNS)/.checked-$(PRESET)
 
 .PHONY: install test bench runs figures clean $(NOTEBOOKS)
+# A notebook that fails leaves no executed notebook behind that would look rendered.
+.DELETE_ON_ERROR:
 ifneq ($(filter-out local slurm,$(LAUNCHER)),)
 $(error LAUNCHER=$(LAUNCHER) is not valid; valid: local, slurm)
 endif
@@ -87,7 +89,7 @@ $(NOTEBOOKS): %: $(FIGS)/%.ipynb
 # A notebook depends on what it reads: its runs, what it reads from the preset besides them (a stamp rewritten
 # only when that changes: `sweep inputs`), and the library code it calls.
 $(FIGS)/.inputs-%: FORCE
-	@mkdir -p $(@D) && $(SWEEP) inputs $(PRESET) $* > $@.new && (cmp -s $@.new $@ && rm $@.new || mv $@.new $@)
+	@mkdir -p $(@D) && $(SWEEP) inputs $(PRESET) $* > $@.$$$$ && (cmp -s $@.$$$$ $@ && rm $@.$$$$ || mv $@.$$$$ $@)
 FORCE:
 
 # Figures 1, 5 and 6 share one table of every kept connection's history: computed once per sweep.

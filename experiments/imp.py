@@ -19,7 +19,7 @@ from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E4
 from experiments.observer import RunFolder  # noqa: E402
 from lth import config as config_, data as data_, models, presets, pruning, runs  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
-from lth.training import Hparams, derive_seed, iterations_per_epoch, make_deterministic  # noqa: E402
+from lth.training import Diverged, Hparams, derive_seed, iterations_per_epoch, make_deterministic  # noqa: E402
 
 SETTINGS.CAPTURE_MODE = "sys"  # keeps the terminal a terminal, so tqdm shows its bars
 ex = Experiment("imp", save_git_info=False)
@@ -94,6 +94,8 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
                                            fraction=prune_fraction, seed=seed, workdir=folder.dir, dense=dense, log=log)
     except runs.DiskFull as e:
         fail(e.strerror)
+    except (Diverged, pruning.NonFiniteScores, runs.Damaged) as e:
+        fail(str(e))
     return {"test_accuracy": [t["test_accuracy"] for t in tickets],
             "density": [round(pruning.density(t["mask"]), 6) for t in tickets]}
 

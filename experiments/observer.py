@@ -3,7 +3,9 @@
 - The folder is named by the run's identity (``identity(config)``, by default ``lth.runs.run_id``).
 - A started run holds the folder's lock until it ends: a second process that starts the same run
   stops at once with one line, and touches nothing.
-- A completed run is left untouched: ``completed`` is set and the main function returns its result.
+- A completed run is left untouched: ``completed`` is set and the main function returns its result; unless
+  a file it should hold cannot be read (lth.runs.damage): then it runs again, as an interrupted run resumes,
+  and computes that file anew.
 - An unfinished attempt's record (run.json, metrics.json, ...) is replaced by the new attempt's,
   while its artifacts and checkpoint stay, so that the run resumes where it stopped.
 - JSON files are written atomically, so a kill never leaves a truncated run.json; on a full disk the
@@ -21,8 +23,6 @@ from sacred.utils import SacredError
 
 from lth import runs
 
-RECORD = ("run.json", "config.json", "metrics.json", "info.json", "cout.txt")  # what Sacred writes itself
-
 
 class RunFolder(FileStorageObserver):
     def __init__(self, runs_dir, identity=runs.run_id):
@@ -39,9 +39,15 @@ class RunFolder(FileStorageObserver):
         except runs.RunLocked as e:
             raise SacredError(str(e), print_traceback=False) from None
         self.completed = runs.is_completed(self.dir)
+        if self.completed and (damage := runs.damage(self.dir, config)):
+            name, why = next(iter(damage.items()))
+            print(f"run {_id} has completed but {len(damage)} of its files cannot be read ({name}: {why}): "
+                  "running it again, which computes them anew")
+            Path(self.dir, runs.COMPLETED).unlink()
+            self.completed = False
         if self.completed:
             return _id
-        for name in RECORD:
+        for name in runs.RECORD:
             Path(self.dir, name).unlink(missing_ok=True)
         return super().started_event(ex_info, command, host_info, start_time, config, meta_info, _id)
 

@@ -14,7 +14,6 @@ $LTH_RUNS/<lth.runs.reinit_id>/ with its new initialisation (reinit.pt) and surv
 import warnings
 from pathlib import Path
 
-import torch
 
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)  # Sacred 0.8.7 imports it
 from sacred import Experiment  # noqa: E402
@@ -63,10 +62,13 @@ def main(_run, _config, preset, setting, metrics, seed, round, reinit_seed):
     if missing := [m for m, p in zip(metrics, paths) if not runs.is_completed(p)]:
         raise SacredError(f"no completed {setting} run with importance {', '.join(missing)} and seed {seed} under "
                           f"{runs_dir}: run `make PRESET={preset} runs` first", print_traceback=False)
-    tickets.check_same_dense(paths)
-    keep = tickets.overlap([tickets.load_ticket(p, round)["mask"] for p in paths])
     init_path = Path(folder.dir) / "reinit.pt"
-    save(tickets.partial_reinit(torch.load(paths[0] / "init.pt", weights_only=True), keep, reinit_seed), init_path)
+    try:
+        tickets.check_same_dense(paths)
+        keep = tickets.overlap([tickets.load_ticket(p, round)["mask"] for p in paths])
+        save(tickets.partial_reinit(tickets.load_file(paths[0] / "init.pt"), keep, reinit_seed), init_path)
+    except runs.Damaged as e:
+        raise SacredError(str(e), print_traceback=False) from None
 
     new_masks = {}
     for m, config in configs.items():

@@ -137,11 +137,15 @@ def progress(folder, config):
     return f"round {i} of {config['rounds']}{epoch}"
 
 
-def describe(folder, config, job, queued):
-    """(state, detail) of one run: done, running, queued, failed, interrupted or missing."""
+def describe(folder, config, job, queued, preset):
+    """(state, detail) of one run: done, damaged, running, queued, failed, interrupted or missing."""
     state = runs.state(folder)
     on_slurm = f" (job {job})" if job in queued else ""
     if state == "completed":
+        if damage := runs.damage(folder, config):
+            name, why = next(iter(damage.items()))
+            return "damaged", (f"{len(damage)} files cannot be read ({name}: {why}); `python -m experiments.sweep run "
+                               f"{preset} {Path(folder).name}` computes them anew")
         return "done", ""
     if state == "running":
         return "running", progress(folder, config) + on_slurm
@@ -161,10 +165,10 @@ def status(preset):
     runs_dir, queued = runs.default_dir(), _queue()
     counts = collections.Counter()
     for i, (experiment, name, config) in entries(preset).items():
-        state, detail = describe(runs_dir / i, config, slurm.job(runs_dir / i), queued)
+        state, detail = describe(runs_dir / i, config, slurm.job(runs_dir / i), queued, preset)
         counts[state] += 1
         print(f"{name:<45} {state:<12} {detail}".rstrip())
-    order = ("done", "running", "queued", "interrupted", "failed", "missing")
+    order = ("done", "damaged", "running", "queued", "interrupted", "failed", "missing")
     print(f"total: {sum(counts.values())} runs: " + ", ".join(f"{counts[s]} {s}" for s in order if counts[s]))
     return counts
 
@@ -179,17 +183,10 @@ def plan(preset):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     make_deterministic(device)  # as runs train: on the CPU, one thread
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
-    t = presets.TICKETS[preset]
-    rows, total = [], 0.0
-    for setting, s in presets.check(preset)["settings"].items():
-        configs = [c for n, c in presets.runs(preset).items() if n.split("__")[0] == setting]
-        if setting == t["setting"]:  # each partial reinitialisation reruns LTR for each metric up to its round
-            configs += [dict(configs[0], rounds=r["round"]) for r in presets.reinits(preset) for _ in r["metrics"]]
-        per_epoch, per_test = cost.seconds_per_epoch(dict(config_.defaults(), **s), device)
-        epochs = sum(cost.epochs(c) for c in configs)
-        hours = (epochs * per_epoch + sum(cost.evaluations(c) for c in configs) * per_test) / 3600
-        rows.append((setting, len(configs), epochs, per_epoch, hours))
-        total += hours
+    timings = {setting: cost.seconds_per_epoch(dict(config_.defaults(), **s), device)
+               for setting, s in presets.check(preset)["settings"].items()}
+    rows = cost.price(preset, timings)  # the arithmetic benchmarks/gpu.py prices with too
+    total = sum(r[4] for r in rows)
     print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'s/epoch':>9} {unit:>10}   (measured on {_device_name(device)})")
     for setting, n, epochs, per_epoch, hours in rows:
         print(f"{setting:<30} {n:>5} {epochs:>10,.1f} {per_epoch:>9.2f} {hours:>10.2f}")

@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import torch
 
-from lth import presets, runs as runs_
+from lth import presets, runs as runs_, tickets
 
 PAPER_RESULTS = Path(__file__).with_name("paper_results.csv")
 
@@ -31,13 +30,22 @@ def load_runs(runs_dir, preset, runs=None):
     """One row per run of the preset (or of ``runs``, {name: config}): setting, importance, seed, path.
 
     Raises MissingRuns, one line saying how many are missing and the command that runs them,
-    unless every run has completed: a figure never shows a partial sweep.
+    unless every run has completed: a figure never shows a partial sweep; and lth.runs.Damaged, likewise,
+    where a completed run's file cannot be read.
     """
     runs = runs or presets.runs(preset)
     if missing := missing_runs(runs_dir, preset, runs):
         raise MissingRuns(f"{len(missing)} of the {len(runs)} runs this needs have not completed under {runs_dir} "
                           f"(e.g. {missing[0]}): run `make PRESET={preset} runs`, and see "
                           f"`python -m experiments.sweep status {preset}`")
+    damaged = {name: damage for name, config in runs.items()
+               if (damage := runs_.damage(Path(runs_dir) / runs_.run_id(config), config))}
+    if damaged:
+        name, damage = next(iter(damaged.items()))
+        path = Path(runs_dir) / runs_.run_id(runs[name]) / next(iter(damage))
+        raise runs_.Damaged(f"{len(damaged)} of the {len(runs)} runs this needs have files that cannot be read (e.g. "
+                            f"{path}: {next(iter(damage.values()))}): run `python -m experiments.sweep run {preset} "
+                            f"{' '.join(runs_.run_id(runs[n]) for n in damaged)}`, which computes them anew")
     rows = []
     for name, config in runs.items():
         setting, importance, seed = name.split("__")
@@ -51,8 +59,15 @@ def ticket_runs(runs_dir, preset):
     return load_runs(runs_dir, preset, presets.ticket_runs(preset))
 
 
+def _json(path):
+    """A run's JSON file; one that cannot be read raises lth.runs.Damaged, one line naming it."""
+    if why := runs_.unreadable(path):
+        raise runs_.damaged(path, why)
+    return json.loads(Path(path).read_text())
+
+
 def _metrics(path):
-    return json.loads((Path(path) / "metrics.json").read_text())
+    return _json(Path(path) / "metrics.json")
 
 
 def accuracy(runs):
@@ -69,7 +84,7 @@ def accuracy(runs):
 def _info(run_path):
     """What the run put in Sacred's ``_run.info`` (the FileStorageObserver writes it to info.json)."""
     path = Path(run_path) / "info.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return _json(path) if path.exists() else {}
 
 
 def prunable_layers(run_path):
@@ -134,8 +149,8 @@ def collapse(runs):
 def weight_ranges(run_path):
     """Table 1: [min, max] of each prunable layer's weights at init, at the rewind point and fully trained (round 0)."""
     path = Path(run_path)
-    init, rewind = torch.load(path / "init.pt"), torch.load(path / "rewind.pt")
-    trained = torch.load(path / "round_0.pt")["trained"]
+    init, rewind = tickets.load_file(path / "init.pt"), tickets.load_file(path / "rewind.pt")
+    trained = tickets.load_file(path / runs_.round_file(0))["trained"]
     rows = []
     for layer, w in trained.items():
         for stage, t in (("init", init[f"{layer}.weight"]), ("rewind", rewind[f"{layer}.weight"]), ("trained", w)):

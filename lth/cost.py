@@ -2,7 +2,8 @@
 
 ``seconds_per_epoch`` trains a few iterations of the setting's model at its batch size on random
 data of its dataset's shape, through the real training step (``lth.training.train``, with a mask),
-on the present device; experiments/sweep.py's ``plan`` multiplies it out over a preset.
+on the present device; ``price`` multiplies such timings out over a preset's runs (experiments/sweep.py's
+``plan`` with the times of ``seconds_per_epoch``, benchmarks/gpu.py with its own).
 """
 
 import math
@@ -10,7 +11,7 @@ import time
 
 import torch
 
-from lth import data as data_, models, pruning
+from lth import data as data_, models, presets, pruning
 from lth.training import Hparams, evaluate, train
 
 
@@ -28,6 +29,32 @@ def epochs(config):
 def evaluations(config):
     """Test-set passes of one LTR run: one per round."""
     return config["rounds"] + 1
+
+
+def configs(preset, setting):
+    """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs, and where Section 5
+    compares tickets, one rerun of LTR up to the ticket's round per partial reinitialisation and metric."""
+    out = [c for n, c in presets.runs(preset).items() if n.split("__")[0] == setting]
+    if setting == presets.TICKETS[preset]["setting"]:
+        out += [dict(out[0], rounds=r["round"]) for r in presets.reinits(preset) for _ in r["metrics"]]
+    return out
+
+
+def price(preset, timings):
+    """What ``preset`` costs on one device, from ``timings`` = {setting: (seconds per training epoch, seconds per
+    test-set pass)}: one row (setting, runs, training epochs, seconds per epoch, hours) per setting of the preset
+    that ``timings`` holds, in the preset's order. Hours = (epochs x s/epoch + test passes x s/pass) / 3600,
+    summed over the setting's runs (``configs``)."""
+    rows = []
+    for setting in presets.check(preset)["settings"]:
+        if setting not in timings:
+            continue
+        per_epoch, per_test = timings[setting]
+        runs = configs(preset, setting)
+        n_epochs = sum(epochs(c) for c in runs)
+        hours = (n_epochs * per_epoch + sum(evaluations(c) for c in runs) * per_test) / 3600
+        rows.append((setting, len(runs), n_epochs, per_epoch, hours))
+    return rows
 
 
 def _synchronize(device):

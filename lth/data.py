@@ -23,13 +23,18 @@ from torchvision.datasets.utils import download_and_extract_archive
 from PIL import Image
 from torchvision.transforms.v2.functional import pil_to_tensor
 
+from lth import runs
 from lth.runs import write_atomic
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "tinyimagenet")
 
 # Where Debian's `dataset-fashion-mnist` package installs the gzipped IDX files.
 FASHION_MNIST_LOCAL = Path("/usr/share/datasets/fashion-mnist")
-TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
+# name -> (URL, md5) of the archive a download fetches and checks before extracting it (MNIST and Fashion-MNIST:
+# torchvision's own per-file URLs and md5s).
+ARCHIVES = {"cifar10": (torchvision.datasets.CIFAR10.url, torchvision.datasets.CIFAR10.tgz_md5),
+            "tinyimagenet": ("http://cs231n.stanford.edu/tiny-imagenet-200.zip", "90528d7ca1a48142e341f4ef8d21d0de")}
+_TORCHVISION = {"mnist": torchvision.datasets.MNIST, "fashion_mnist": torchvision.datasets.FashionMNIST}
 
 CIFAR10_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
@@ -71,12 +76,19 @@ class DatasetNotFound(FileNotFoundError):
 
 
 def load(name, root, download=True):
-    """Load dataset ``name`` from ``root`` (fetching it if needed and allowed) as CPU tensors."""
+    """Load dataset ``name`` from ``root`` (fetching it if needed and allowed) as CPU tensors.
+
+    Safe for any number of processes at once on one folder, on this machine or a shared filesystem: a
+    dataset that is not there yet is prepared (copied, downloaded, extracted, decoded) by one process under
+    an inter-process lock in ``root``; the others wait, saying so in one line, then read the same files."""
     check(name)
     root = Path(root)
+    if not _present(name, root):
+        with runs.exclusive(root / f".{name}.lock", f"waiting for another process to prepare {name} in {root}"):
+            if not _present(name, root):
+                _prepare(name, root, download)
     mean, std, augment, pad = _SPECS[name]
-    loader = {"cifar10": _cifar10, "tinyimagenet": _tinyimagenet}.get(name, _mnist)
-    train_x, train_y, test_x, test_y = loader(name, root, download)
+    train_x, train_y, test_x, test_y = _READERS[name](name, root)
     return Dataset(name, train_x, train_y, test_x, test_y, mean, std, SHAPES[name][2], augment, pad)
 
 
@@ -98,31 +110,59 @@ def _missing(name, folder, reason):
     return DatasetNotFound(f"{name} not found: put its files in {folder}, or {how}{why}")
 
 
-def _first_line(err):
-    """The error as one short line (torchvision's MNIST errors span several)."""
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+# What a dataset's folder holds once it is prepared: each file is moved or written into place whole, so a
+# dataset whose files are all there is complete (TinyImageNet: its decoded tensors, cached).
+def _files(name):
+    if name in ("mnist", "fashion_mnist"):
+        return [f"{s}-{k}-idx{d}-ubyte" for s in ("train", "t10k") for k, d in (("images", 3), ("labels", 1))]
+    return list(CIFAR10_BATCHES) if name == "cifar10" else ["tensors.pt"]
 
 
-def _mnist(name, root, download):
-    """MNIST / Fashion-MNIST via torchvision (which only checks that the IDX files exist), falling
-    back to Debian's copy of Fashion-MNIST."""
-    cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
-    splits = lambda dl: (cls(root, train=True, download=dl), cls(root, train=False, download=dl))
+def _present(name, root):
+    return all((root / FOLDERS[name] / f).is_file() for f in _files(name))
+
+
+def _prepare(name, root, download):
+    """Put the dataset's files in place (under the dataset's lock): download them if allowed, else (Fashion-MNIST)
+    copy Debian's; raise DatasetNotFound, one line saying where to put them, if neither works."""
+    for stale in root.glob(f".partial-{name}-*"):  # left by a process killed while it prepared this dataset
+        shutil.rmtree(stale, ignore_errors=True)
     reason = None
-    try:
-        train, test = splits(False)
-    except RuntimeError:  # torchvision's "not found (or corrupted)"
-        train = None
-    if train is None and download:
+    if download and not (name == "tinyimagenet" and (root / FOLDERS[name] / "wnids.txt").is_file()):
         try:
-            train, test = splits(True)
-        except Exception as err:  # no internet, bad mirror, truncated archive, ...
-            reason = _first_line(err)
-    if train is None and name == "fashion_mnist" and _copy_debian_fashion_mnist(root):
-        train, test = splits(False)
-    if train is None:
+            _download(name, root)
+        except Exception as err:  # no internet, bad mirror, corrupted or truncated archive, ...
+            reason = runs.one_line(err)
+    if name == "fashion_mnist" and not _present(name, root):
+        _copy_debian_fashion_mnist(root)
+    if name == "tinyimagenet" and (root / FOLDERS[name] / "wnids.txt").is_file():
+        _cache_tinyimagenet(root / FOLDERS[name])
+    if not _present(name, root):
         raise _missing(name, root / FOLDERS[name], reason)
+
+
+def _download(name, root):
+    """Download and extract the dataset into a folder of its own, then move its files into place: an archive
+    is checked (its md5) before anything moves, and a half-downloaded one is never reused."""
+    with staged(root, name) as tmp:
+        if name in ("mnist", "fashion_mnist"):
+            _TORCHVISION[name](tmp, download=True)  # torchvision checks each archive's md5 before extracting it
+        else:
+            url, md5 = ARCHIVES[name]
+            download_and_extract_archive(url, str(tmp), md5=md5)
+
+
+def _missing(name, folder, reason):
+    how = "run with download enabled and internet access"
+    if name == "fashion_mnist":
+        how += f", or `apt-get install dataset-fashion-mnist` (installs to {FASHION_MNIST_LOCAL})"
+    why = f" (download failed: {reason})" if reason else ""
+    return DatasetNotFound(f"{name} not found: put its files in {folder}, or {how}{why}")
+
+
+def _read_mnist(name, root):
+    """MNIST / Fashion-MNIST's IDX files, read by torchvision."""
+    train, test = (_TORCHVISION[name](root, train=t, download=False) for t in (True, False))
     return train.data.unsqueeze(1), _labels(train.targets), test.data.unsqueeze(1), _labels(test.targets)
 
 
@@ -131,28 +171,25 @@ def _labels(targets):
 
 
 def _copy_debian_fashion_mnist(root):
-    """Decompress Debian's gzipped Fashion-MNIST into torchvision's raw folder.
+    """Decompress Debian's gzipped Fashion-MNIST into torchvision's raw folder, if Debian's package is installed.
 
     Debian's .gz bytes differ from upstream (so torchvision's md5 check on them fails), but the
     decompressed IDX files are identical, and torchvision only checks that those exist.
     """
-    names = [f"{s}-{k}-idx{d}-ubyte" for s in ("train", "t10k") for k, d in (("images", 3), ("labels", 1))]
-    sources = [FASHION_MNIST_LOCAL / f"{n}.gz" for n in names]
+    sources = [FASHION_MNIST_LOCAL / f"{n}.gz" for n in _files("fashion_mnist")]
     if not all(s.is_file() for s in sources):
-        return False
+        return
     raw = root / FOLDERS["fashion_mnist"]
     raw.mkdir(parents=True, exist_ok=True)
-    for name, source in zip(names, sources):
+    for source in sources:
         with gzip.open(source, "rb") as f:
-            write_atomic(raw / name, f.read())
-    return True
+            write_atomic(raw / source.stem, f.read())
 
 
-def _cifar10(name, root, download):
+def _read_cifar10(name, root):
     """CIFAR-10 from its pickled batches, read as torchvision reads them but without its md5 check,
     so that files other than the official download (such as lth.synthetic's) load too."""
-    cifar = torchvision.datasets.CIFAR10
-    folder = _fetch(name, root, download, CIFAR10_BATCHES, cifar.url, cifar.tgz_md5)
+    folder = root / FOLDERS[name]
     return (*_cifar10_batches(folder, CIFAR10_BATCHES[:5]), *_cifar10_batches(folder, CIFAR10_BATCHES[5:]))
 
 
@@ -166,13 +203,14 @@ def _cifar10_batches(folder, names):
     return torch.from_numpy(x), _labels([y for e in entries for y in e["labels"]])
 
 
-def _tinyimagenet(name, root, download):
-    """Tiny ImageNet from the standard tiny-imagenet-200 folder; the val split is the test set."""
-    cache = root / FOLDERS[name] / "tensors.pt"
-    if cache.is_file():
-        t = torch.load(cache, weights_only=True)
-        return t["train_x"], t["train_y"], t["test_x"], t["test_y"]
-    folder = _fetch(name, root, download, ["wnids.txt"], TINYIMAGENET_URL)
+def _read_tinyimagenet(name, root):
+    t = torch.load(root / FOLDERS[name] / "tensors.pt", weights_only=True)
+    return t["train_x"], t["train_y"], t["test_x"], t["test_y"]
+
+
+def _cache_tinyimagenet(folder):
+    """Decode the standard tiny-imagenet-200 folder (the val split is the test set) into tensors.pt: decoding
+    110k JPEGs takes minutes, so it is done once, by one process, and every load reads the tensors."""
     wnids = sorted((folder / "wnids.txt").read_text().split())
     index = {w: i for i, w in enumerate(wnids)}
     train = [(p, index[w]) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))]
@@ -180,11 +218,8 @@ def _tinyimagenet(name, root, download):
     test = sorted((folder / "val" / "images" / r[0], index[r[1]]) for r in rows)
     t = {"train_x": _decode([p for p, _ in train]), "train_y": _labels([y for _, y in train]),
          "test_x": _decode([p for p, _ in test]), "test_y": _labels([y for _, y in test])}
-    # Decoding 110k JPEGs takes minutes: cache the tensors (atomically) for the next load.
-    tmp = cache.with_name(cache.name + ".tmp")
-    torch.save(t, tmp)
-    os.replace(tmp, cache)
-    return t["train_x"], t["train_y"], t["test_x"], t["test_y"]
+    with runs.atomic(folder / "tensors.pt") as tmp:
+        torch.save(t, tmp)
 
 
 def _decode(paths):
@@ -198,34 +233,28 @@ def _decode(paths):
     return out
 
 
-def _fetch(name, root, download, files, url, md5=None):
-    """The dataset's folder, after downloading its archive if ``files`` are missing and download is allowed."""
-    folder = root / FOLDERS[name]
-    present = lambda: all((folder / f).is_file() for f in files)
-    reason = None
-    if not present() and download:
-        try:
-            with staged(root, FOLDERS[name]) as tmp:
-                download_and_extract_archive(url, str(tmp), md5=md5)
-        except Exception as err:  # no internet, bad mirror, truncated archive, ...
-            reason = _first_line(err)
-    if not present():
-        raise _missing(name, folder, reason)
-    return folder
+_READERS = {"mnist": _read_mnist, "fashion_mnist": _read_mnist, "cifar10": _read_cifar10,
+            "tinyimagenet": _read_tinyimagenet}
 
 
 @contextmanager
-def staged(root, folder):
-    """A temporary folder under ``root``; what the block writes to ``<tmp>/<folder>`` then moves to
-    ``root/folder`` in one step, so an interrupted download or write never leaves a complete-looking
-    dataset behind."""
+def staged(root, name):
+    """A temporary folder under ``root`` for preparing dataset ``name``: what the block writes to
+    ``<tmp>/<its folder>`` then moves to ``root/<its folder>``, in one step (or, where that folder exists already,
+    entry by entry), so an interrupted download or write never leaves a complete-looking dataset behind.
+    Call it holding the dataset's lock (``load`` and ``lth.synthetic.write`` do)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=root))
     try:
         yield tmp
-        (root / folder).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp / folder, root / folder)
+        source, target = tmp / FOLDERS[name], root / FOLDERS[name]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            os.replace(source, target)
+        else:
+            for entry in sorted(source.iterdir()):
+                os.replace(entry, target / entry.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

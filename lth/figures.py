@@ -185,8 +185,8 @@ def connections(runs_dir, preset):
     # Categories, not strings: a ResNet-18 sweep has tens of millions of rows, which seaborn groups 3x faster so.
     table = table.astype({c: "category" for c in ("metric", "layer", "connections")})
     cache.parent.mkdir(parents=True, exist_ok=True)
-    pd.to_pickle({"key": key, "table": table}, cache.with_suffix(".tmp"))
-    cache.with_suffix(".tmp").replace(cache)
+    with runs_.atomic(cache) as tmp:  # several notebooks may compute it at once (make -j)
+        pd.to_pickle({"key": key, "table": table}, tmp, compression=None)
     return table
 
 

@@ -3,7 +3,7 @@
 Every stage writes its result to ``workdir`` (``init.pt``, ``rewind.pt``, ``round_{i}.pt``) and is
 skipped when that file exists; within a stage, training saves its state at the end of every epoch
 (``checkpoint.pt``). So a run killed at any moment and started again loses at most one epoch and
-ends bitwise as an uninterrupted run would.
+ends bitwise as an uninterrupted run would; a stored file that cannot be read is computed anew.
 """
 
 from pathlib import Path
@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from lth import runs
 from lth.pruning import apply_mask, density, full_mask, prune, weights
 from lth.training import derive_seed, evaluate, iterations_per_epoch, save, train
 
@@ -26,7 +27,7 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     k, m = hp.rewind_iter, hp.epochs * iterations_per_epoch(data, hp.batch_size)
-    checkpoint = workdir / "checkpoint.pt"
+    checkpoint = workdir / runs.CHECKPOINT
 
     def rewind(state, mask=None):
         model.load_state_dict(state)
@@ -49,7 +50,7 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
     tickets = []
     bar = tqdm(range(rounds + 1), desc="LTR", unit="round", disable=None)
     for i in bar:  # 3. each round: rewind, train, score with the importance metric and prune
-        path = workdir / f"round_{i}.pt"
+        path = workdir / runs.round_file(i)
         ticket = cached(path, lambda: train_ticket(mask, i))
         tickets.append(ticket)
         bar.set_postfix(accuracy=f"{ticket['test_accuracy']:.2f}", density=f"{density(ticket['mask']):.4f}")
@@ -70,9 +71,14 @@ def snapshot(model):
 
 
 def cached(path, make):
-    """Load ``path`` if a previous run completed it; else make it and save it atomically."""
+    """Load ``path`` if a previous run completed it; else make it and save it atomically. A file that cannot be
+    read (cut short by a partial copy, say) is made anew, and says so: every stage is deterministic, so the run
+    still ends bitwise as an uninterrupted run would."""
     if path.exists():
-        return torch.load(path, weights_only=True)
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception as e:  # PyTorch's reader raises RuntimeError, EOFError, UnpicklingError, ...
+            print(f"{path} cannot be read ({runs.one_line(e)}): computing it anew")
     obj = make()
     save(obj, path)
     return obj

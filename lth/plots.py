@@ -8,7 +8,7 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from lth.importance import IMPORTANCE, PAPER
-from lth.runs import REPOSITORY
+from lth.runs import REPOSITORY, atomic, write_atomic
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: too pale on white), then grey for the control.
 _COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9"]
@@ -88,16 +88,22 @@ def save(fig, figures_dir, name, data=None):
     """PNG and PDF (with no creation date: same runs, same bytes), and ``data``, what the figure plots, as CSV."""
     folder = _folder(figures_dir)
     for ext, metadata in (("png", {}), ("pdf", {"CreationDate": None})):
-        fig.savefig(folder / f"{name}.{ext}", bbox_inches="tight", metadata=metadata)
+        with atomic(folder / f"{name}.{ext}") as tmp:
+            fig.savefig(tmp, format=ext, bbox_inches="tight", metadata=metadata)
     if data is not None:
-        data.to_csv(folder / f"{name}.csv", index=False)
+        _csv(data, folder / f"{name}.csv")
+
+
+def _csv(df, path):
+    with atomic(path) as tmp:
+        df.to_csv(tmp, index=False)
 
 
 def save_table(df, figures_dir, name, title):
     """CSV, and Markdown under its title; prints the title and returns the table, for the notebook to show."""
     folder = _folder(figures_dir)
-    df.to_csv(folder / f"{name}.csv", index=False)
-    (folder / f"{name}.md").write_text(f"{title}\n\n{df.to_markdown(index=False)}\n")
+    _csv(df, folder / f"{name}.csv")
+    write_atomic(folder / f"{name}.md", f"{title}\n\n{df.to_markdown(index=False)}\n".encode())
     print(title)
     return df
 

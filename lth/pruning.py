@@ -62,7 +62,13 @@ def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0, dense=())
     kept = {n: weights[n][mask[n]].abs().double() for n in pruned}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        scores = torch.cat([score(a) if a.numel() else a for a in kept.values()])
+        scores = [score(a) if a.numel() else a for a in kept.values()]
+    for name, s in zip(pruned, scores):
+        if bad := int((~s.isfinite()).sum()):
+            metric = importance if isinstance(importance, str) else getattr(importance, "__name__", repr(importance))
+            raise NonFiniteScores(f"importance {metric} gave {bad} non-finite scores in layer {name} (of "
+                                  f"{s.numel()} unpruned weights); a metric must give every weight a finite score")
+    scores = torch.cat(scores)
     keep = torch.ones_like(scores, dtype=torch.bool)
     keep[torch.sort(scores, stable=True).indices[:budget]] = False
     new = dict(mask)
@@ -70,6 +76,10 @@ def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0, dense=())
         new[name] = mask[name].clone()
         new[name][mask[name]] = k
     return new
+
+
+class NonFiniteScores(ValueError):
+    """An importance metric scored some weights NaN or infinite: no ranking, hence no mask, follows from them."""
 
 
 def density(mask):

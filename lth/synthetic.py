@@ -12,7 +12,9 @@ and 0.3 to 0.8 s for TinyImageNet (mostly creating its 768 JPEG files and 400 fo
 a shared 2-core machine.
 """
 
+import hashlib
 import pickle
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lth import data
+from lth import data, runs
 
 GRID = 4  # a template is a random GRID x GRID image upsampled bilinearly: smooth, yet distinct per class
 NOISE = 64.0  # std of the pixel noise, in uint8 units
@@ -31,11 +33,12 @@ def write(name, root, n_train, n_test, seed=0):
     its folder is there already (the write is atomic: a folder that exists is complete); return the folder."""
     data.check(name)
     folder = Path(root) / data.FOLDERS[name]
-    if not folder.exists():
-        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])  # one stream per (seed, dataset)
-        train, test = _images(rng, *data.SHAPES[name][:3], n_train, n_test)
-        with data.staged(root, data.FOLDERS[name]) as tmp:
-            _WRITERS[name](tmp / data.FOLDERS[name], train, test, rng)
+    with runs.exclusive(Path(root) / f".{name}.lock"):  # the lock lth.data.load prepares a dataset under
+        if not folder.exists():
+            rng = np.random.default_rng([seed, zlib.crc32(name.encode())])  # one stream per (seed, dataset)
+            train, test = _images(rng, *data.SHAPES[name][:3], n_train, n_test)
+            with data.staged(root, name) as tmp:
+                _WRITERS[name](tmp / data.FOLDERS[name], train, test, rng)
     return folder
 
 
@@ -97,3 +100,16 @@ def _tinyimagenet(folder, train, test, rng):
 
 
 _WRITERS = {"mnist": _mnist, "fashion_mnist": _mnist, "cifar10": _cifar10, "tinyimagenet": _tinyimagenet}
+
+
+def archive(name, folder, n_train, n_test, seed=0):
+    """The official download of CIFAR-10 (a .tar.gz of cifar-10-batches-py/) or TinyImageNet (a .zip of
+    tiny-imagenet-200/), holding ``write``'s images, in ``folder``: (its path, its md5), for a test to serve in
+    place of ``lth.data.ARCHIVES[name]`` where there is no internet."""
+    formats = {"cifar10": ("gztar", ".tar.gz"), "tinyimagenet": ("zip", ".zip")}
+    if name not in formats:
+        raise ValueError(f"no archive for {name!r}; valid: {', '.join(formats)}")
+    folder = Path(folder)
+    images = write(name, folder / f"{name}-images", n_train, n_test, seed)
+    path = Path(shutil.make_archive(str(folder / data.FOLDERS[name]), formats[name][0], images.parent, images.name))
+    return path, hashlib.md5(path.read_bytes()).hexdigest()

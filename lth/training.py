@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from lth import data as data_
+from lth import runs
 from lth.runs import write_atomic
 
 
@@ -88,17 +89,22 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
     ipe = iterations_per_epoch(data, hp.batch_size)
     it = start
     if checkpoint and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        try:
+            state = torch.load(checkpoint, map_location=device, weights_only=True)
+        except Exception as e:  # cut short by a partial copy, say: this stage trains again from its start
+            print(f"{checkpoint} cannot be read ({runs.one_line(e)}): training {_label(stage)} again from its start")
+            state = {"stage": None}
         if state["stage"] == stage:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             it = state["iteration"]
     model.train()
+    losses = torch.zeros(ipe, device=device)  # this epoch's, checked once at its end: no host sync per iteration
     bar = tqdm(total=end - start, initial=it - start, desc=stage, unit="it", leave=False, disable=None)
     while it < end:
         epoch, first = divmod(it, ipe)
         last = min(ipe, first + end - it)
-        for x, y in data_.batches(data, hp.batch_size, derive_seed(seed, "epoch", epoch), first, last):
+        for j, (x, y) in enumerate(data_.batches(data, hp.batch_size, derive_seed(seed, "epoch", epoch), first, last)):
             for group in opt.param_groups:
                 group["lr"] = learning_rate(hp, it, ipe)
             loss = F.cross_entropy(model(x), y)
@@ -108,13 +114,35 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
             with torch.no_grad():
                 for w, m in masked:
                     w.mul_(m)
+                losses[j] = loss
             it += 1
+        _check_losses(losses[:last - first], stage, it - (last - first), hp)
         bar.update(last - first)
         bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         if checkpoint and it < end:
             save_checkpoint(checkpoint, stage, it, ipe, model, opt)
+    if not torch.stack([p.isfinite().all() for p in model.parameters()]).all():
+        raise Diverged(f"training diverged in {_label(stage)} by iteration {end} (weights not finite); try a lower lr "
+                       f"(lr={hp.lr:g})")
     bar.close()
     return model
+
+
+class Diverged(ArithmeticError):
+    """The loss or the weights stopped being finite: no result of this stage is valid."""
+
+
+def _label(stage):
+    return "pretraining" if stage == "pretrain" else stage
+
+
+def _check_losses(losses, stage, first, hp):
+    """Raise Diverged, naming the first iteration whose loss is not finite (``losses[i]`` is iteration first + i)."""
+    bad = ~losses.isfinite()
+    if bad.any():
+        i = int(bad.nonzero()[0])
+        raise Diverged(f"training diverged in {_label(stage)} at iteration {first + i} (loss {losses[i].item():g}); "
+                       f"try a lower lr (lr={hp.lr:g})")
 
 
 @torch.no_grad()

@@ -48,10 +48,14 @@ def test_status_says_where_each_run_stands(tmp_path):
     env = {**os.environ, "LTH_RUNS": str(tmp_path)}
     configs = presets.runs("smoke")
     names = list(configs)
-    done, failed, interrupted = (tmp_path / runs.run_id(configs[n]) for n in names[:3])
-    for folder in (done, failed, interrupted):
+    done, failed, interrupted, damaged = (tmp_path / runs.run_id(configs[n]) for n in names[:4])
+    for folder in (done, failed, interrupted, damaged):
         folder.mkdir()
-    (done / "completed").touch()
+    for folder in (done, damaged):  # what a completed run holds, readable
+        for name in runs.files(configs[names[0]]):
+            torch.save({}, folder / name) if name.endswith(".pt") else (folder / name).write_text("{}")
+        (folder / "completed").touch()
+    (damaged / "round_1.pt").write_bytes((damaged / "round_1.pt").read_bytes()[:100])  # cut short by a copy
     (failed / "run.json").write_text(json.dumps({"status": "FAILED", "fail_trace": ["Traceback\n", "ValueError: bad\n"]}))
     (interrupted / "run.json").write_text(json.dumps({"status": "RUNNING"}))  # killed: nobody holds its lock
     (interrupted / "rewind.pt").touch()
@@ -64,8 +68,10 @@ def test_status_says_where_each_run_stands(tmp_path):
     assert lines[names[0]].split()[1] == "done"
     assert lines[names[1]].split()[1] == "failed" and lines[names[1]].endswith("ValueError: bad")
     assert "interrupted" in lines[names[2]] and "round 3 of 3, epoch 1 of 1" in lines[names[2]]
+    assert lines[names[3]].split()[1:3] == ["damaged", "1"] and "(round_1.pt: File is not a zip file)" in lines[names[3]]
+    assert lines[names[3]].endswith(f"`python -m experiments.sweep run smoke {damaged.name}` computes them anew")
     n = len(configs) + len(presets.reinits("smoke"))
-    assert p.stdout.splitlines()[-1] == f"total: {n} runs: 1 done, 1 interrupted, 1 failed, {n - 3} missing"
+    assert p.stdout.splitlines()[-1] == f"total: {n} runs: 1 done, 1 damaged, 1 interrupted, 1 failed, {n - 4} missing"
 
 
 def test_a_figure_of_an_incomplete_sweep_stops_with_how_many_are_missing(tmp_path):
