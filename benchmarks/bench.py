@@ -105,7 +105,7 @@ def bench_resnet20(iters):
 
 
 if __name__ == "__main__":
-    make_deterministic(DEVICE)
+    make_deterministic()
     print(f"device: {DEVICE}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     bench_lenet(os.environ.get("LTH_DATA", "data"))
     bench_resnet20(int(os.environ.get("BENCH_RESNET_ITERS", 20 if DEVICE == "cpu" else 200)))

@@ -57,7 +57,7 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
     if folder.completed:
         print(f"run {_run._id} has already completed: {folder.dir} (delete that folder to run it again)")
         return folder.result()
-    make_deterministic(device)
+    make_deterministic()
     try:
         data = data_.load(dataset, data_root, download)
     except data_.DatasetNotFound as e:

@@ -15,7 +15,6 @@ the Makefile calls it before anything is installed.
 
 import argparse
 import collections
-import fcntl
 import json
 import subprocess
 import sys
@@ -100,8 +99,7 @@ def submit(preset):
 
     runs_dir = runs.default_dir().resolve()
     runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(runs_dir / ".submit.lock", "w") as lock:  # one submission at a time (make -j)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with runs.exclusive(runs_dir / ".submit.lock"):  # one submission at a time (make -j)
         known, queued = entries(preset), _queue()
         todo, jobs, done = [], {}, 0
         for i, (experiment, name, config) in known.items():
@@ -181,7 +179,7 @@ def plan(preset):
     from lth.training import make_deterministic
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    make_deterministic(device)  # as runs train: on the CPU, one thread
+    make_deterministic()  # as runs train: on the CPU, one thread
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
     timings = {setting: cost.seconds_per_epoch(dict(config_.defaults(), **s), device)
                for setting, s in presets.check(preset)["settings"].items()}

@@ -5,6 +5,7 @@ single N x C x H x W uint8 tensor and batch / augment / normalise with tensor op
 instead of paying for per-sample PIL transforms in a DataLoader.
 """
 
+import functools
 import gzip
 import math
 import os
@@ -100,14 +101,6 @@ def random_like(name, n_train, n_test, seed=0):
     labels = lambda n: torch.randint(0, classes, (n,), generator=g)
     return Dataset(name, images(n_train), labels(n_train), images(n_test), labels(n_test), *_SPECS[name][:2], classes,
                    *_SPECS[name][2:])
-
-
-def _missing(name, folder, reason):
-    how = "run with download enabled and internet access"
-    if name == "fashion_mnist":
-        how += f", or `apt-get install dataset-fashion-mnist` (installs to {FASHION_MNIST_LOCAL})"
-    why = f" (download failed: {reason})" if reason else ""
-    return DatasetNotFound(f"{name} not found: put its files in {folder}, or {how}{why}")
 
 
 # What a dataset's folder holds once it is prepared: each file is moved or written into place whole, so a
@@ -278,9 +271,14 @@ def to(data, device):
 
 def normalise(data, x):
     """uint8 images -> normalised float32; done per batch so the dataset stays uint8 (4x smaller)."""
-    mean = torch.tensor(data.mean, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(data.std, device=x.device).view(1, -1, 1, 1)
+    mean, std = _moments(data.mean, data.std, x.device)
     return (x.float() / 255 - mean) / std
+
+
+@functools.cache
+def _moments(mean, std, device):
+    """The normalisation's tensors on ``device``, made once: a copy to a GPU per batch would wait for the GPU."""
+    return tuple(torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (mean, std))
 
 
 def crop_flip(x, dy, dx, flip, pad):

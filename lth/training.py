@@ -34,18 +34,17 @@ def derive_seed(seed, *keys):
     return int(np.random.SeedSequence(words).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
-def make_deterministic(device="cpu"):
+def make_deterministic():
     """Bitwise-reproducible kernels: same seed and config, same weights.
 
-    On the CPU, one thread: CPU kernels split their sums by thread count, so a run on 2 threads
-    and one on 8 would differ in the last bits (and then in their masks). Runs go in parallel
-    instead (`make -j N`)."""
+    One CPU thread, also where training runs on a GPU (pruning and its metrics run on the CPU): CPU kernels
+    split their sums by thread count, so a run on 2 threads and one on 8 would differ in the last bits (and
+    then in their masks). Runs go in parallel instead (`make -j N`)."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
-    if torch.device(device).type == "cpu":
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)
 
 
 def iterations_per_epoch(data, batch_size):
