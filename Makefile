@@ -15,9 +15,11 @@ export LTH_RUNS ?= runs
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --jobs=$(JOBS) --output-sync=line
 
-# Lists run ids with the system Python: lth/presets.py and lth/runs.py need nothing installed.
+# The preset's runs, listed once with the system Python (lth/presets.py and lth/runs.py need nothing installed):
+# each run id tagged with each group it is in (run:<id>, magnitude:<id>, ticket:<id>, reinit:<id>).
 SWEEP := $(PYTHON) -m experiments.sweep
-ifneq ($(shell $(SWEEP) list $(PRESET) > /dev/null 2>&1 && echo ok),ok)
+RUN_LIST := $(shell $(SWEEP) list $(PRESET) --tagged 2>/dev/null)
+ifneq ($(.SHELLSTATUS),0)
 $(error PRESET: $(shell $(SWEEP) list $(PRESET) 2>&1 | tail -n 1))
 endif
 
@@ -28,16 +30,14 @@ NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS)
 FIGS ?= figures/$(PRESET)
 # A run is done when its folder, named by its identity (lth/runs.py), holds `completed`: deleting the
 # folder or changing a preset's values (which changes the ids) makes make run it again.
-completed = $(addprefix $(LTH_RUNS)/,$(addsuffix /completed,$(shell $(SWEEP) list $(PRESET) $(1))))
-ALL_RUNS := $(call completed,)
-MAGNITUDE_RUNS := $(call completed,--metrics magnitude)
-TICKET_RUNS := $(call completed,--tickets)
-REINITS := $(call completed,--reinit)
+completed = $(addprefix $(LTH_RUNS)/,$(addsuffix /completed,$(patsubst $(1):%,%,$(filter $(1):%,$(RUN_LIST)))))
+ALL_RUNS := $(call completed,run)
+MAGNITUDE_RUNS := $(call completed,magnitude)
+TICKET_RUNS := $(call completed,ticket)
+REINITS := $(call completed,reinit)
 CHECKED := $(LTH_RUNS)/.checked-$(PRESET)
 
 .PHONY: install test bench runs figures clean $(NOTEBOOKS)
-# A notebook that fails leaves no executed notebook behind that would look rendered.
-.DELETE_ON_ERROR:
 ifneq ($(filter-out local slurm,$(LAUNCHER)),)
 $(error LAUNCHER=$(LAUNCHER) is not valid; valid: local, slurm)
 endif
@@ -104,7 +104,9 @@ $(FIGS)/figure1.ipynb $(FIGS)/figure5.ipynb $(FIGS)/figure6.ipynb: $(CONNECTIONS
 $(FIGS)/reinit.ipynb: $(REINITS) $(FIGS)/.inputs-tickets lth/tickets.py
 $(FIGS)/%.ipynb: notebooks/%.ipynb lth/figures.py lth/analysis.py lth/plots.py | install
 	@mkdir -p $(FIGS)
-	$(PY) -m papermill --log-level WARNING $< $@ -p preset $(PRESET) -p runs_dir $(LTH_RUNS) -p figures_dir $(FIGS)
+	@# A notebook that fails is removed: nothing is left that looks rendered (make renders it again next time).
+	$(PY) -m papermill --log-level WARNING $< $@ -p preset $(PRESET) -p runs_dir $(LTH_RUNS) -p figures_dir $(FIGS) \
+		|| { rm -f $@; exit 1; }
 
 figures: $(NOTEBOOKS)
 

@@ -38,7 +38,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a plain checkout (no pip install -e)
 
-from lth import cost, data as data_, models, presets  # noqa: E402
+from lth import cost, data as data_, models, presets, store  # noqa: E402
 from lth.ltr import snapshot  # noqa: E402
 from lth.pruning import apply_mask, full_mask, prunable_layers, prune, weights  # noqa: E402
 from lth.training import (Hparams, derive_seed, evaluate, iterations_per_epoch, make_deterministic,  # noqa: E402
@@ -114,7 +114,7 @@ def ltr_two_rounds(s, data, hp, device, workdir, resume_from=None):
         ipe = iterations_per_epoch(data, hp.batch_size)
         stop = (hp.epochs - 1) * ipe + max(1, ipe // 2)  # into the last epoch
         train(model, data, hp, start=k, end=stop, seed=SEED, mask=mask, stage="round 1", checkpoint=checkpoint)
-        resumed_at = json.loads(checkpoint.with_suffix(".json").read_text())["epoch"]
+        resumed_at = json.loads(store.checkpoint_summary(checkpoint).read_text())["epoch"]
         model, _, _ = fresh_model(s, device)
         model.load_state_dict(theta_k)
         apply_mask(model, mask)

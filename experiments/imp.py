@@ -17,7 +17,7 @@ from sacred import SETTINGS, Experiment  # noqa: E402
 from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E402
 
 from experiments.observer import RunFolder  # noqa: E402
-from lth import config as config_, data as data_, models, presets, pruning, runs  # noqa: E402
+from lth import config as config_, data as data_, models, presets, pruning, runs, store  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
 from lth.training import Diverged, Hparams, derive_seed, iterations_per_epoch, make_deterministic  # noqa: E402
 
@@ -85,16 +85,16 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
         if collapsed := pruning.collapsed(mask):
             _run.info.setdefault("collapsed", {})[str(i)] = collapsed
         if i == 0:
-            _run.add_artifact(path.with_name("init.pt"))
-            _run.add_artifact(path.with_name("rewind.pt"))
+            _run.add_artifact(path.with_name(store.INIT))
+            _run.add_artifact(path.with_name(store.REWIND))
         _run.add_artifact(path)
 
     try:
         tickets = lottery_ticket_rewinding(net, data, hp, layers, importance=importance, rounds=rounds,
                                            fraction=prune_fraction, seed=seed, workdir=folder.dir, dense=dense, log=log)
-    except runs.DiskFull as e:
+    except store.DiskFull as e:
         fail(e.strerror)
-    except (Diverged, pruning.NonFiniteScores, runs.Damaged) as e:
+    except (Diverged, pruning.NonFiniteScores, store.Damaged) as e:
         fail(str(e))
     return {"test_accuracy": [t["test_accuracy"] for t in tickets],
             "density": [round(pruning.density(t["mask"]), 6) for t in tickets]}

@@ -4,7 +4,7 @@
 - A started run holds the folder's lock until it ends: a second process that starts the same run
   stops at once with one line, and touches nothing.
 - A completed run is left untouched: ``completed`` is set and the main function returns its result; unless
-  a file it should hold cannot be read (lth.runs.damage): then it runs again, as an interrupted run resumes,
+  a file it should hold cannot be read (lth.store.damage): then it runs again, as an interrupted run resumes,
   and computes that file anew.
 - An unfinished attempt's record (run.json, metrics.json, ...) is replaced by the new attempt's,
   while its artifacts and checkpoint stay, so that the run resumes where it stopped.
@@ -21,7 +21,7 @@ from sacred.observers import FileStorageObserver
 from sacred.serializer import flatten
 from sacred.utils import SacredError
 
-from lth import runs
+from lth import runs, store
 
 
 class RunFolder(FileStorageObserver):
@@ -39,15 +39,15 @@ class RunFolder(FileStorageObserver):
         except runs.RunLocked as e:
             raise SacredError(str(e), print_traceback=False) from None
         self.completed = runs.is_completed(self.dir)
-        if self.completed and (damage := runs.damage(self.dir, config)):
+        if self.completed and (damage := store.damage(self.dir, config)):
             name, why = next(iter(damage.items()))
             print(f"run {_id} has completed but {len(damage)} of its files cannot be read ({name}: {why}): "
                   "running it again, which computes them anew")
-            Path(self.dir, runs.COMPLETED).unlink()
+            Path(self.dir, store.COMPLETED).unlink()
             self.completed = False
         if self.completed:
             return _id
-        for name in runs.RECORD:
+        for name in store.RECORD:
             Path(self.dir, name).unlink(missing_ok=True)
         return super().started_event(ex_info, command, host_info, start_time, config, meta_info, _id)
 
@@ -56,8 +56,8 @@ class RunFolder(FileStorageObserver):
 
     def save_json(self, obj, filename):
         try:
-            runs.write_atomic(Path(self.dir) / filename, json.dumps(flatten(obj), sort_keys=True, indent=2).encode())
-        except runs.DiskFull:
+            store.write_atomic(Path(self.dir) / filename, json.dumps(flatten(obj), sort_keys=True, indent=2).encode())
+        except store.DiskFull:
             pass  # the run itself stops with one line at its next checkpoint; the record catches up on resume
 
     def save_cout(self):
@@ -90,7 +90,7 @@ class RunFolder(FileStorageObserver):
     def completed_event(self, stop_time, result):
         if self._active():
             super().completed_event(stop_time, result)
-            Path(self.dir, runs.COMPLETED).touch()
+            Path(self.dir, store.COMPLETED).touch()
         self._release()
 
     def failed_event(self, fail_time, fail_trace):

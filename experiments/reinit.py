@@ -21,7 +21,7 @@ from sacred.utils import SacredError  # noqa: E402
 
 from experiments import imp  # noqa: E402
 from experiments.observer import RunFolder  # noqa: E402
-from lth import config as config_, presets, runs, tickets  # noqa: E402
+from lth import presets, runs, store, tickets  # noqa: E402
 from lth.training import save  # noqa: E402
 
 ex = Experiment("reinit", save_git_info=False)
@@ -57,28 +57,28 @@ def main(_run, _config, preset, setting, metrics, seed, round, reinit_seed):
     if folder.completed:
         return folder.result()
     runs_dir = Path(folder.basedir)
-    configs = {m: presets.runs(preset)[f"{setting}__{m}__{seed}"] for m in metrics}
-    paths = [runs_dir / runs.run_id(c) for c in configs.values()]
-    if missing := [m for m, p in zip(metrics, paths) if not runs.is_completed(p)]:
+    originals = runs.Reinit(dict(_config)).originals  # the ticket runs it starts from, one per metric
+    paths = [r.folder(runs_dir) for r in originals]
+    if missing := [r.importance for r, p in zip(originals, paths) if not runs.is_completed(p)]:
         raise SacredError(f"no completed {setting} run with importance {', '.join(missing)} and seed {seed} under "
                           f"{runs_dir}: run `make PRESET={preset} runs` first", print_traceback=False)
     init_path = Path(folder.dir) / "reinit.pt"
     try:
         tickets.check_same_dense(paths)
         keep = tickets.overlap([tickets.load_ticket(p, round)["mask"] for p in paths])
-        save(tickets.partial_reinit(tickets.load_file(paths[0] / "init.pt"), keep, reinit_seed), init_path)
-    except runs.Damaged as e:
+        save(tickets.partial_reinit(tickets.load_file(paths[0] / store.INIT), keep, reinit_seed), init_path)
+    except store.Damaged as e:
         raise SacredError(str(e), print_traceback=False) from None
 
     new_masks = {}
-    for m, config in configs.items():
-        # From the new initialisation, on the preset's data, and no need to prune past ``round``.
-        config = dict(config, init=str(init_path), rounds=round, data_root=config_.data_root(preset))
+    for r in originals:
+        config = dict(r.config, init=str(init_path), rounds=round)  # from the new initialisation, up to ``round``
         if imp.run(config, runs_dir).status != "COMPLETED":
-            raise SacredError(f"the rerun of {m} from the new initialisation failed", print_traceback=False)
-        new_masks[m] = tickets.load_ticket(runs_dir / runs.run_id(config), round)["mask"]
+            raise SacredError(f"the rerun of {r.importance} from the new initialisation failed", print_traceback=False)
+        new_masks[r.importance] = tickets.load_ticket(runs_dir / runs.run_id(config), round)["mask"]
     table = tickets.survival_table(keep, new_masks)
-    table.to_csv(Path(folder.dir) / "survival.csv", index=False)
+    with store.atomic(Path(folder.dir) / "survival.csv") as tmp:
+        table.to_csv(tmp, index=False)
     _run.add_artifact(Path(folder.dir) / "survival.csv")
     return table[table.layer == "all"].to_dict("records")
 

@@ -17,8 +17,6 @@ import submitit
 from lth import presets
 
 JOB_FILE = "slurm_job"
-LIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_HOLD",
-        "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "PREEMPTED"}
 
 
 class Run(submitit.helpers.Checkpointable):
@@ -47,25 +45,25 @@ def job(folder):
 
 
 def submit(preset, batches, runs_dir, dependencies=None):
-    """Submit ``batches``: {setting: [(run id, experiment, config), ...]} of ``preset``, one job array per
-    setting; ``dependencies``: {run id: [job ids it must wait for (afterok)]}. Returns {run id: job id}."""
+    """Submit ``batches``: {setting: [run records (lth.runs), ...]} of ``preset``, one job array per setting;
+    ``dependencies``: {run id: [job ids it must wait for (afterok)]}. Returns {run id: job id}."""
     runs_dir = Path(runs_dir)
     executor = submitit.AutoExecutor(folder=runs_dir / "slurm", cluster="slurm")
     submitted = {}
     for setting, items in batches.items():
         r = presets.resources(preset, setting)
         groups = {}  # the runs of a setting that wait for the same jobs go in one array
-        for item in items:
-            groups.setdefault(tuple(sorted((dependencies or {}).get(item[0], []))), []).append(item)
+        for r in items:
+            groups.setdefault(tuple(sorted((dependencies or {}).get(r.id, []))), []).append(r)
         for after, group in groups.items():
             extra = {"requeue": True} | ({"dependency": "afterok:" + ":".join(after)} if after else {})
             gpus = {"gpus_per_node": r["gpus"]} if r["gpus"] else {}
             executor.update_parameters(name=f"lth-{setting}", timeout_min=r["minutes"], cpus_per_task=r["cpus"],
                                        mem_gb=r["mem_gb"], slurm_additional_parameters=extra, **gpus)
-            jobs = executor.map_array(Run(), [e for _, e, _ in group], [c for _, _, c in group],
+            jobs = executor.map_array(Run(), [r.experiment for r in group], [r.config for r in group],
                                       [str(runs_dir)] * len(group))
-            for (run_id, _, _), j in zip(group, jobs):
-                (runs_dir / run_id).mkdir(parents=True, exist_ok=True)
-                (runs_dir / run_id / JOB_FILE).write_text(j.job_id + "\n")
-                submitted[run_id] = j.job_id
+            for r, j in zip(group, jobs):
+                r.folder(runs_dir).mkdir(parents=True, exist_ok=True)
+                (r.folder(runs_dir) / JOB_FILE).write_text(j.job_id + "\n")
+                submitted[r.id] = j.job_id
     return submitted

@@ -20,23 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lth import presets, runs
-
-
-def entries(preset):
-    """{run id: (experiment, name, config)} of every run the preset needs: its LTR runs and reinitialisations.
-    LTR configs carry the preset's data folder."""
-    from lth import config  # imports torch: here, so that `list` runs on the system Python (Makefile)
-
-    out = {runs.run_id(c): ("imp", name, dict(c, data_root=config.data_root(preset)))
-           for name, c in presets.runs(preset).items()}
-    out |= {runs.reinit_id(c): ("reinit", f"reinit__{c['setting']}__seed{c['reinit_seed']}", c)
-            for c in presets.reinits(preset)}
-    return out
-
-
-def setting_of(experiment, name, config):
-    return config["setting"] if experiment == "reinit" else name.split("__")[0]
+from lth import presets, runs, store
 
 
 def check(preset, download=True):
@@ -47,19 +31,19 @@ def check(preset, download=True):
     from lth import config, data, synthetic
 
     p = presets.check(preset)
-    for name, c in presets.runs(preset).items():
+    for r in runs.of_preset(preset):
         try:
-            config.validate(dict(c, data_root=config.data_root(preset)))
+            config.validate(r.config)
         except config.ConfigError as e:
-            sys.exit(f"PRESET={preset}, run {name}: {e}")
-    datasets = sorted({s["dataset"] for s in p["settings"].values()})
+            sys.exit(f"PRESET={preset}, run {r.name}: {e}")
+    datasets, root = sorted({s["dataset"] for s in p["settings"].values()}), presets.data_root(preset)
     if "synthetic" in p:
         for name in datasets:
-            synthetic.write(name, config.data_root(preset), p["synthetic"]["train"], p["synthetic"]["test"])
+            synthetic.write(name, root, p["synthetic"]["train"], p["synthetic"]["test"])
     missing = []
     for name in datasets:
         try:
-            data.load(name, config.data_root(preset), download)
+            data.load(name, root, download)
         except data.DatasetNotFound as e:
             missing.append(str(e))
     if preset == "paper" and not torch.cuda.is_available():
@@ -72,14 +56,13 @@ def run(preset, ids):
     """Run the runs ``ids`` of the preset here, one after the other (completed ones return at once)."""
     from experiments import imp, reinit
 
-    known = entries(preset)
+    known = {r.id: r for r in runs.every(preset)}
     if unknown := [i for i in ids if i not in known]:
         sys.exit(f"{unknown[0]!r} is not a run of preset {preset!r}; see `python -m experiments.sweep list {preset}`")
-    for i in ids:
-        experiment, name, config = known[i]
-        print(f"{name}: {runs.default_dir() / i}")
-        if (imp if experiment == "imp" else reinit).run(config).status != "COMPLETED":
-            sys.exit(f"{name} failed: see {runs.default_dir() / i}/run.json")
+    for r in (known[i] for i in ids):
+        print(f"{r.name}: {r.folder()}")
+        if (imp if r.experiment == "imp" else reinit).run(r.config).status != "COMPLETED":
+            sys.exit(f"{r.name} failed: see {r.folder()}/run.json")
 
 
 def _queue():
@@ -99,26 +82,25 @@ def submit(preset):
 
     runs_dir = runs.default_dir().resolve()
     runs_dir.mkdir(parents=True, exist_ok=True)
-    with runs.exclusive(runs_dir / ".submit.lock"):  # one submission at a time (make -j)
-        known, queued = entries(preset), _queue()
+    with store.exclusive(runs_dir / ".submit.lock"):  # one submission at a time (make -j)
+        queued = _queue()
         todo, jobs, done = [], {}, 0
-        for i, (experiment, name, config) in known.items():
-            state, job = runs.state(runs_dir / i), slurm.job(runs_dir / i)
+        for r in runs.every(preset):
+            state, job = runs.state(r.folder(runs_dir)), slurm.job(r.folder(runs_dir))
             if state == "completed":
                 done += 1
             elif state == "running" or job in queued:
-                jobs[i] = job
+                jobs[r.id] = job
             else:
-                todo.append(i)
+                todo.append(r)
         waiting = len(jobs)
         for kind in ("imp", "reinit"):  # LTR runs first: the reinitialisations depend on their job ids
             batches = collections.defaultdict(list)
-            for i in todo:
-                if known[i][0] == kind:
-                    batches[setting_of(*known[i])].append((i, kind, known[i][2]))
-            tickets = [runs.run_id(c) for c in presets.ticket_runs(preset).values()]
-            after = [jobs[t] for t in tickets if t in jobs and jobs[t]]
-            jobs |= slurm.submit(preset, batches, runs_dir, {i: after for i in todo if known[i][0] == "reinit"})
+            for r in todo:
+                if r.experiment == kind:
+                    batches[r.setting].append(r)
+            after = [jobs[t.id] for t in runs.ticket_runs(preset) if jobs.get(t.id)]
+            jobs |= slurm.submit(preset, batches, runs_dir, {r.id: after for r in todo if r.experiment == "reinit"})
     return len(todo), waiting, done
 
 
@@ -127,9 +109,9 @@ def progress(folder, config):
     folder = Path(folder)
     if "rounds" not in config:
         return ""
-    if not (folder / "rewind.pt").exists():
+    if not (folder / store.REWIND).exists():
         return "pretraining"
-    i = sum(1 for _ in folder.glob("round_*.pt"))
+    i = sum(1 for _ in folder.glob(store.round_file("*")))
     p = runs.progress(folder) or {}
     epoch = f", epoch {p['epoch'] + 1} of {config['epochs']}" if p.get("stage") == f"round {i}" else ""
     return f"round {i} of {config['rounds']}{epoch}"
@@ -140,7 +122,7 @@ def describe(folder, config, job, queued, preset):
     state = runs.state(folder)
     on_slurm = f" (job {job})" if job in queued else ""
     if state == "completed":
-        if damage := runs.damage(folder, config):
+        if damage := store.damage(folder, config):
             name, why = next(iter(damage.items()))
             return "damaged", (f"{len(damage)} files cannot be read ({name}: {why}); `python -m experiments.sweep run "
                                f"{preset} {Path(folder).name}` computes them anew")
@@ -162,10 +144,10 @@ def status(preset):
 
     runs_dir, queued = runs.default_dir(), _queue()
     counts = collections.Counter()
-    for i, (experiment, name, config) in entries(preset).items():
-        state, detail = describe(runs_dir / i, config, slurm.job(runs_dir / i), queued, preset)
+    for r in runs.every(preset):
+        state, detail = describe(r.folder(runs_dir), r.config, slurm.job(r.folder(runs_dir)), queued, preset)
         counts[state] += 1
-        print(f"{name:<45} {state:<12} {detail}".rstrip())
+        print(f"{r.name:<45} {state:<12} {detail}".rstrip())
     order = ("done", "damaged", "running", "queued", "interrupted", "failed", "missing")
     print(f"total: {sum(counts.values())} runs: " + ", ".join(f"{counts[s]} {s}" for s in order if counts[s]))
     return counts
@@ -209,10 +191,10 @@ def inputs(preset, group):
     reinitialisations."""
     t = presets.TICKETS[preset]
     if group == "runs":
-        values = dict(runs=sorted(runs.run_id(c) for c in presets.runs(preset).values()), figure2=t["setting"])
+        values = dict(runs=sorted(r.id for r in runs.of_preset(preset)), figure2=t["setting"])
     else:
-        values = dict(tickets=t, runs=sorted(runs.run_id(c) for c in presets.ticket_runs(preset).values()),
-                      reinits=sorted(runs.reinit_id(c) for c in presets.reinits(preset)))
+        values = dict(tickets=t, runs=sorted(r.id for r in runs.ticket_runs(preset)),
+                      reinits=sorted(r.id for r in runs.reinits(preset)))
     return json.dumps(values, indent=1, sort_keys=True)
 
 
@@ -224,47 +206,59 @@ def tables(preset):
     figures.connections(None, preset)
 
 
+def listing(preset, metrics=None, tickets=False, reinit=False, tagged=False):
+    """Run ids, one a line: the preset's LTR runs (or those of some metrics, or Section 5's), or its
+    reinitialisations; ``tagged``: every run once, each id prefixed by each group it is in (``run:``,
+    ``magnitude:``, ``ticket:``, ``reinit:``), what the Makefile reads in one call."""
+    if tagged:
+        ticket_ids = {r.id for r in runs.ticket_runs(preset)}
+        lines = [f"{tag}:{r.id}" for r in runs.of_preset(preset)
+                 for tag in ["run"] + ["magnitude"] * (r.importance == "magnitude") + ["ticket"] * (r.id in ticket_ids)]
+        return "\n".join(lines + [f"reinit:{r.id}" for r in runs.reinits(preset)])
+    if reinit:
+        return "\n".join(r.id for r in runs.reinits(preset))
+    selected = runs.ticket_runs(preset) if tickets else runs.of_preset(preset, metrics.split(",") if metrics else None)
+    return "\n".join(r.id for r in selected)
+
+
+def submitted(preset, incomplete_fails):
+    """`submit`'s command: submit, say how the preset stands, and with ``incomplete_fails`` exit 1 until every run is done."""
+    n, waiting, done = submit(preset)
+    total = n + waiting + done
+    print(f"PRESET={preset}: {n} runs submitted to Slurm now, {waiting} queued or running already, "
+          f"{done} of {total} done (logs: {runs.default_dir() / 'slurm'}); "
+          f"watch them with `python -m experiments.sweep status {preset}`")
+    if incomplete_fails and done < total:
+        sys.exit(f"{total - done} of the {total} runs of PRESET={preset} have not completed: run this make "
+                 "command again once `python -m experiments.sweep status` shows them done")
+
+
+COMMANDS = {
+    "list": lambda a: print(listing(a.preset, a.metrics, a.tickets, a.reinit, a.tagged)),
+    "check": lambda a: check(a.preset, download=not a.no_download),
+    "run": lambda a: run(a.preset, a.ids),
+    "submit": lambda a: submitted(a.preset, a.incomplete_fails),
+    "status": lambda a: status(a.preset),
+    "plan": lambda a: plan(a.preset),
+    "inputs": lambda a: print(inputs(a.preset, a.ids[0])),
+    "tables": lambda a: tables(a.preset),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["list", "check", "run", "submit", "status", "plan", "inputs", "tables"])
+    parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("preset", choices=list(presets.PRESETS))
     parser.add_argument("ids", nargs="*", help="run ids (run), runs or tickets (inputs)")
     parser.add_argument("--metrics", help="comma-separated importance metrics (list only)")
     parser.add_argument("--tickets", action="store_true", help="only the runs Section 5 compares (list only)")
     parser.add_argument("--reinit", action="store_true", help="only Section 5.1's reinitialisations (list only)")
+    parser.add_argument("--tagged", action="store_true", help="every run, tagged with its groups (list only: make)")
     parser.add_argument("--no-download", action="store_true", help="check only what is on disk (check only)")
     parser.add_argument("--incomplete-fails", action="store_true",
                         help="submit: exit 1 afterwards unless every run has completed (what a figure needs)")
     args = parser.parse_args()
-    if args.command == "list":
-        if args.reinit:
-            ids = [runs.reinit_id(c) for c in presets.reinits(args.preset)]
-        else:
-            selected = presets.ticket_runs(args.preset) if args.tickets else presets.runs(
-                args.preset, args.metrics.split(",") if args.metrics else None)
-            ids = [runs.run_id(c) for c in selected.values()]
-        print("\n".join(ids))
-    elif args.command == "check":
-        check(args.preset, download=not args.no_download)
-    elif args.command == "run":
-        run(args.preset, args.ids)
-    elif args.command == "submit":
-        submitted, waiting, done = submit(args.preset)
-        total = submitted + waiting + done
-        print(f"PRESET={args.preset}: {submitted} runs submitted to Slurm now, {waiting} queued or running already, "
-              f"{done} of {total} done (logs: {runs.default_dir() / 'slurm'}); "
-              f"watch them with `python -m experiments.sweep status {args.preset}`")
-        if args.incomplete_fails and done < total:
-            sys.exit(f"{total - done} of the {total} runs of PRESET={args.preset} have not completed: run this make "
-                     "command again once `python -m experiments.sweep status` shows them done")
-    elif args.command == "status":
-        status(args.preset)
-    elif args.command == "inputs":
-        print(inputs(args.preset, args.ids[0]))
-    elif args.command == "tables":
-        tables(args.preset)
-    else:
-        plan(args.preset)
+    COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from lth import presets, runs as runs_, tickets
+from lth import presets, runs as runs_, store, tickets
 
 PAPER_RESULTS = Path(__file__).with_name("paper_results.csv")
 
 
 def missing_runs(runs_dir, preset, runs=None):
-    """Names of the preset's runs (or of ``runs``, {name: config}) that have not completed under ``runs_dir``."""
-    return [name for name, config in (runs or presets.runs(preset)).items()
-            if not runs_.is_completed(Path(runs_dir) / runs_.run_id(config))]
+    """Names of the preset's runs (or of ``runs``, lth.runs records) that have not completed under ``runs_dir``."""
+    return [r.name for r in (runs or runs_.of_preset(preset)) if not runs_.is_completed(r.folder(runs_dir))]
 
 
 class MissingRuns(FileNotFoundError):
@@ -27,42 +26,35 @@ class MissingRuns(FileNotFoundError):
 
 
 def load_runs(runs_dir, preset, runs=None):
-    """One row per run of the preset (or of ``runs``, {name: config}): setting, importance, seed, path.
+    """One row per run of the preset (or of ``runs``, lth.runs records): setting, importance, seed, path.
 
     Raises MissingRuns, one line saying how many are missing and the command that runs them,
-    unless every run has completed: a figure never shows a partial sweep; and lth.runs.Damaged, likewise,
+    unless every run has completed: a figure never shows a partial sweep; and lth.store.Damaged, likewise,
     where a completed run's file cannot be read.
     """
-    runs = runs or presets.runs(preset)
+    runs = runs or runs_.of_preset(preset)
     if missing := missing_runs(runs_dir, preset, runs):
         raise MissingRuns(f"{len(missing)} of the {len(runs)} runs this needs have not completed under {runs_dir} "
                           f"(e.g. {missing[0]}): run `make PRESET={preset} runs`, and see "
                           f"`python -m experiments.sweep status {preset}`")
-    damaged = {name: damage for name, config in runs.items()
-               if (damage := runs_.damage(Path(runs_dir) / runs_.run_id(config), config))}
-    if damaged:
-        name, damage = next(iter(damaged.items()))
-        path = Path(runs_dir) / runs_.run_id(runs[name]) / next(iter(damage))
-        raise runs_.Damaged(f"{len(damaged)} of the {len(runs)} runs this needs have files that cannot be read (e.g. "
-                            f"{path}: {next(iter(damage.values()))}): run `python -m experiments.sweep run {preset} "
-                            f"{' '.join(runs_.run_id(runs[n]) for n in damaged)}`, which computes them anew")
-    rows = []
-    for name, config in runs.items():
-        setting, importance, seed = name.split("__")
-        rows.append(dict(setting=setting, importance=importance, seed=int(seed),
-                         path=Path(runs_dir) / runs_.run_id(config)))
-    return pd.DataFrame(rows)
+    if damaged := [(r, damage) for r in runs if (damage := store.damage(r.folder(runs_dir), r.config))]:
+        (r, damage), ids = damaged[0], " ".join(r.id for r, _ in damaged)
+        raise store.Damaged(f"{len(damaged)} of the {len(runs)} runs this needs have files that cannot be read (e.g. "
+                            f"{r.folder(runs_dir) / next(iter(damage))}: {next(iter(damage.values()))}): run `python -m "
+                            f"experiments.sweep run {preset} {ids}`, which computes them anew")
+    return pd.DataFrame([dict(setting=r.setting, importance=r.importance, seed=r.seed, path=r.folder(runs_dir))
+                         for r in runs])
 
 
 def ticket_runs(runs_dir, preset):
     """The runs Section 5 compares (``presets.TICKETS``): one setting, its metrics, every seed."""
-    return load_runs(runs_dir, preset, presets.ticket_runs(preset))
+    return load_runs(runs_dir, preset, runs_.ticket_runs(preset))
 
 
 def _json(path):
-    """A run's JSON file; one that cannot be read raises lth.runs.Damaged, one line naming it."""
-    if why := runs_.unreadable(path):
-        raise runs_.damaged(path, why)
+    """A run's JSON file; one that cannot be read raises lth.store.Damaged, one line naming it."""
+    if why := store.unreadable(path):
+        raise store.damaged(path, why)
     return json.loads(Path(path).read_text())
 
 
@@ -87,12 +79,12 @@ def _info(run_path):
     return _json(path) if path.exists() else {}
 
 
-def prunable_layers(run_path):
+def recorded_layers(run_path):
     """The run's prunable layers, input first (metrics.json sorts its keys, so it cannot tell)."""
     return _info(run_path)["layers"]
 
 
-def roles(run_path):
+def recorded_roles(run_path):
     """The roles the run's model declares for its layers (lth.models.Roles, as a dict), and ``dense``:
     the layers it kept dense."""
     info = _info(run_path)
@@ -101,7 +93,7 @@ def roles(run_path):
 
 def followed_layers(run_path):
     """{role: layer} of the layers Figures 2, 9 and 10 follow: input, middle, the first 1x1 shortcut, output."""
-    r = roles(run_path)
+    r = recorded_roles(run_path)
     picked = {"input": r["input"], "middle": r["middle"], "output": r["output"]}
     if r["shortcuts"]:
         picked["shortcut"] = r["shortcuts"][0]
@@ -111,17 +103,17 @@ def followed_layers(run_path):
 def layer_label(run_path, layer, short=False):
     """A layer's name for a reader: the paper's first where it names it ("Conv17 (layer4.1.conv2)"; ``short``:
     "Conv17"), and "(kept dense)" for a layer that is never pruned."""
-    r = roles(run_path)
+    r = recorded_roles(run_path)
     name = layer if layer not in r["names"] else r["names"][layer] if short else f"{r['names'][layer]} ({layer})"
     return name + (" (kept dense)" if layer in r["dense"] else "")
 
 
-def layer_density(runs):
+def layer_density_table(runs):
     """Per run, round and prunable layer (depth = its position, input first): the layer's density."""
     rows = []
     for r in runs.itertuples():
         m = _metrics(r.path)
-        layers = prunable_layers(r.path)
+        layers = recorded_layers(r.path)
         for depth, layer in enumerate(layers):
             series = m[f"density/{layer}"]
             for step, d, total in zip(series["steps"], series["values"], m["density"]["values"]):
@@ -149,8 +141,8 @@ def collapse(runs):
 def weight_ranges(run_path):
     """Table 1: [min, max] of each prunable layer's weights at init, at the rewind point and fully trained (round 0)."""
     path = Path(run_path)
-    init, rewind = tickets.load_file(path / "init.pt"), tickets.load_file(path / "rewind.pt")
-    trained = tickets.load_file(path / runs_.round_file(0))["trained"]
+    init, rewind = tickets.load_file(path / store.INIT), tickets.load_file(path / store.REWIND)
+    trained = tickets.load_file(path / store.round_file(0))["trained"]
     rows = []
     for layer, w in trained.items():
         for stage, t in (("init", init[f"{layer}.weight"]), ("rewind", rewind[f"{layer}.weight"]), ("trained", w)):
@@ -251,8 +243,7 @@ def collapse_summary(col):
 
 def reinit_results(runs_dir, preset):
     """Survival tables of the preset's partial reinitialisations (experiments/reinit.py), one per reinit seed."""
-    configs = presets.reinits(preset)
-    paths = {c["reinit_seed"]: Path(runs_dir) / runs_.reinit_id(c) for c in configs}
+    paths = {r.config["reinit_seed"]: r.folder(runs_dir) for r in runs_.reinits(preset)}
     if missing := [s for s, p in paths.items() if not runs_.is_completed(p)]:
         raise MissingRuns(f"{len(missing)} of the {len(paths)} reinitialisations this needs have not completed under "
                           f"{runs_dir} (reinit seeds {missing}): run `make PRESET={preset} reinit`")

@@ -6,12 +6,11 @@ Each error is one line naming the value and what is valid.
 """
 
 import math
-import os
 from pathlib import Path
 
 import torch
 
-from lth import data, importance, models, presets, runs
+from lth import data, importance, models, presets
 
 
 class ConfigError(ValueError):
@@ -20,14 +19,8 @@ class ConfigError(ValueError):
 
 def defaults():
     """Every config value of experiments/imp.py and its default: lth/presets.py's DEFAULT plus where and how to run."""
-    return dict(presets.DEFAULT, data_root=os.environ.get("LTH_DATA") or str(runs.REPOSITORY / "data"), download=True,
+    return dict(presets.DEFAULT, data_root=presets.data_dir(), download=True,
                 device="cuda" if torch.cuda.is_available() else "cpu")
-
-
-def data_root(preset):
-    """Where the runs of ``preset`` read their datasets: $LTH_DATA (or the repository's data/), made absolute; the
-    rehearsal's synthetic ones in a folder of their own under it."""
-    return presets.data_root(preset, Path(defaults()["data_root"]).resolve())
 
 
 def _is_int(v):

@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from lth import data as data_, models, presets, pruning
+from lth import data as data_, models, presets, pruning, runs
 from lth.training import Hparams, evaluate, train
 
 
@@ -34,10 +34,9 @@ def evaluations(config):
 def configs(preset, setting):
     """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs, and where Section 5
     compares tickets, one rerun of LTR up to the ticket's round per partial reinitialisation and metric."""
-    out = [c for n, c in presets.runs(preset).items() if n.split("__")[0] == setting]
-    if setting == presets.TICKETS[preset]["setting"]:
-        out += [dict(out[0], rounds=r["round"]) for r in presets.reinits(preset) for _ in r["metrics"]]
-    return out
+    out = [r.config for r in runs.of_preset(preset, settings=[setting])]
+    return out + [dict(out[0], rounds=r.config["round"]) for r in runs.reinits(preset) if r.setting == setting
+                  for _ in r.originals]
 
 
 def price(preset, timings):

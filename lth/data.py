@@ -24,8 +24,7 @@ from torchvision.datasets.utils import download_and_extract_archive
 from PIL import Image
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from lth import runs
-from lth.runs import write_atomic
+from lth import store
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "tinyimagenet")
 
@@ -85,7 +84,7 @@ def load(name, root, download=True):
     check(name)
     root = Path(root)
     if not _present(name, root):
-        with runs.exclusive(root / f".{name}.lock", f"waiting for another process to prepare {name} in {root}"):
+        with store.exclusive(root / f".{name}.lock", f"waiting for another process to prepare {name} in {root}"):
             if not _present(name, root):
                 _prepare(name, root, download)
     mean, std, augment, pad = _SPECS[name]
@@ -125,7 +124,7 @@ def _prepare(name, root, download):
         try:
             _download(name, root)
         except Exception as err:  # no internet, bad mirror, corrupted or truncated archive, ...
-            reason = runs.one_line(err)
+            reason = store.one_line(err)
     if name == "fashion_mnist" and not _present(name, root):
         _copy_debian_fashion_mnist(root)
     if name == "tinyimagenet" and (root / FOLDERS[name] / "wnids.txt").is_file():
@@ -176,7 +175,7 @@ def _copy_debian_fashion_mnist(root):
     raw.mkdir(parents=True, exist_ok=True)
     for source in sources:
         with gzip.open(source, "rb") as f:
-            write_atomic(raw / source.stem, f.read())
+            store.write_atomic(raw / source.stem, f.read())
 
 
 def _read_cifar10(name, root):
@@ -211,7 +210,7 @@ def _cache_tinyimagenet(folder):
     test = sorted((folder / "val" / "images" / r[0], index[r[1]]) for r in rows)
     t = {"train_x": _decode([p for p, _ in train]), "train_y": _labels([y for _, y in train]),
          "test_x": _decode([p for p, _ in test]), "test_y": _labels([y for _, y in test])}
-    with runs.atomic(folder / "tensors.pt") as tmp:
+    with store.atomic(folder / "tensors.pt") as tmp:
         torch.save(t, tmp)
 
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace as View
 
 import pandas as pd
 
-from lth import analysis, presets, runs as runs_, tickets
+from lth import analysis, presets, runs as runs_, store, tickets
 
 
 def _dir(runs_dir):
@@ -44,7 +44,7 @@ def _reported(runs):
 def table1(runs_dir, preset):
     """``table``: [min, max] of the weights of the followed layers (input, first 1x1 shortcut, middle, output)
     at theta_0, theta_{0,k} and trained, mean over the magnitude runs; the paper's ranges beside where it reports them."""
-    runs = analysis.load_runs(_dir(runs_dir), preset, presets.runs(preset, ["magnitude"]))
+    runs = analysis.load_runs(_dir(runs_dir), preset, runs_.of_preset(preset, ["magnitude"]))
     paper = _reported(runs)
     caption = (f"Table 1: [min, max] of each followed layer's weights at initialisation, at the rewind point and "
                f"trained, mean over the magnitude runs{' (ours / paper)' if paper else ''}; {_caption(preset, runs)}")
@@ -78,12 +78,12 @@ def figure8(runs_dir, preset):
     """``settings``: per setting, ``sparsity`` of each layer in the final ticket (one row per run and layer,
     ``depth`` = position, input first), ``labels`` (the layers' names for a reader, by depth), ``global_sparsity``."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
-    ld = analysis.layer_density(runs)
+    ld = analysis.layer_density_table(runs)
     views = []
     for setting, df in ld.groupby("setting", sort=False):
         path = runs[runs.setting == setting].path.iloc[0]
         final = df[df["round"] == df["round"].max()]
-        labels = [analysis.layer_label(path, layer, short=True) for layer in analysis.prunable_layers(path)]
+        labels = [analysis.layer_label(path, layer, short=True) for layer in analysis.recorded_layers(path)]
         views.append(View(name=setting, sparsity=final, labels=labels, global_sparsity=final.sparsity.iloc[0],
                           caption=_caption(preset, runs[runs.setting == setting])))
     return View(settings=views, data=pd.concat([v.sparsity for v in views]))
@@ -93,7 +93,7 @@ def _layer_panels(runs_dir, preset, pick, settings=None):
     """One panel per (setting, role, layer) that ``pick(path)`` returns ({role: layer}): each layer's sparsity
     against the global sparsity over the rounds, with the layer's name for a reader and the setting's caption."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
-    ld = analysis.layer_density(runs)
+    ld = analysis.layer_density_table(runs)
     panels = []
     for setting in settings or runs.setting.unique():
         path = runs[runs.setting == setting].path.iloc[0]
@@ -118,7 +118,7 @@ def figure9(runs_dir, preset):
 
 def figure10(runs_dir, preset):
     """``panels``: every 1x1 shortcut convolution of every setting (settings without any have none)."""
-    pick = lambda path: {f"shortcut {i}": s for i, s in enumerate(analysis.roles(path)["shortcuts"], start=1)}
+    pick = lambda path: {f"shortcut {i}": s for i, s in enumerate(analysis.recorded_roles(path)["shortcuts"], start=1)}
     return _layer_panels(runs_dir, preset, pick)
 
 
@@ -185,7 +185,7 @@ def connections(runs_dir, preset):
     # Categories, not strings: a ResNet-18 sweep has tens of millions of rows, which seaborn groups 3x faster so.
     table = table.astype({c: "category" for c in ("metric", "layer", "connections")})
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with runs_.atomic(cache) as tmp:  # several notebooks may compute it at once (make -j)
+    with store.atomic(cache) as tmp:  # several notebooks may compute it at once (make -j)
         pd.to_pickle({"key": key, "table": table}, tmp, compression=None)
     return table
 
@@ -215,7 +215,7 @@ def figure3(runs_dir, preset):
     """``drift``: per seed, metric and round, the mean distance from theta_0 of the input layer's shared and
     other unpruned connections, and the share of the ticket's connections that are shared; ``layer``."""
     runs, t, view = _tickets(runs_dir, preset)
-    view.layer = analysis.roles(runs.path.iloc[0])["input"]
+    view.layer = analysis.recorded_roles(runs.path.iloc[0])["input"]
     last = int(analysis.accuracy(runs)["round"].max())
     d = tickets.drift_over_rounds(runs, view.layer, range(1, last + 1))
     view.drift = d.assign(connections=d.overlapping.map({True: "shared", False: "not shared"}))
@@ -227,7 +227,7 @@ def reinit(runs_dir, preset):
     """``table``: per layer, how many of the connections kept from theta_0 survive in the new tickets, against
     chance (mean, min and max excess over metrics and reinit seeds); the caption names every seed involved."""
     runs, t, view = _tickets(runs_dir, preset)
-    configs = presets.reinits(preset)
+    configs = [r.config for r in runs_.reinits(preset)]
     survival = analysis.reinit_results(_dir(runs_dir), preset)
     view.table = tickets.survival_summary(survival)
     view.caption = (f"{t['setting']} (preset={preset}): connections shared by the {', '.join(t['metrics'])} tickets "

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from lth import runs
+from lth import store
 from lth.pruning import apply_mask, density, full_mask, prune, weights
 from lth.training import derive_seed, evaluate, iterations_per_epoch, save, train
 
@@ -27,7 +27,7 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     k, m = hp.rewind_iter, hp.epochs * iterations_per_epoch(data, hp.batch_size)
-    checkpoint = workdir / runs.CHECKPOINT
+    checkpoint = workdir / store.CHECKPOINT
 
     def rewind(state, mask=None):
         model.load_state_dict(state)
@@ -43,14 +43,14 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
         train(model, data, hp, start=k, end=m, seed=seed, mask=mask, stage=f"round {i}", checkpoint=checkpoint)
         return {"mask": mask, "trained": weights(model, layers), "test_accuracy": evaluate(model, data)}
 
-    theta_0 = cached(workdir / "init.pt", lambda: snapshot(model))  # 1. initialise
+    theta_0 = cached(workdir / store.INIT, lambda: snapshot(model))  # 1. initialise
     rewind(theta_0)
-    theta_0k = cached(workdir / "rewind.pt", pretrain)  # 2. pretrain k iterations: the rewind point
+    theta_0k = cached(workdir / store.REWIND, pretrain)  # 2. pretrain k iterations: the rewind point
     mask = full_mask(model, layers)
     tickets = []
     bar = tqdm(range(rounds + 1), desc="LTR", unit="round", disable=None)
     for i in bar:  # 3. each round: rewind, train, score with the importance metric and prune
-        path = workdir / runs.round_file(i)
+        path = workdir / store.round_file(i)
         ticket = cached(path, lambda: train_ticket(mask, i))
         tickets.append(ticket)
         bar.set_postfix(accuracy=f"{ticket['test_accuracy']:.2f}", density=f"{density(ticket['mask']):.4f}")
@@ -60,8 +60,7 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
             mask = prune(ticket["trained"], ticket["mask"], importance, fraction, seed=derive_seed(seed, "prune", i),
                          dense=dense)
     rewind(theta_0k, mask)
-    for f in (checkpoint, checkpoint.with_suffix(".json")):
-        f.unlink(missing_ok=True)
+    store.remove_checkpoint(checkpoint)
     return tickets
 
 
@@ -78,7 +77,7 @@ def cached(path, make):
         try:
             return torch.load(path, weights_only=True)
         except Exception as e:  # PyTorch's reader raises RuntimeError, EOFError, UnpicklingError, ...
-            print(f"{path} cannot be read ({runs.one_line(e)}): computing it anew")
+            print(f"{path} cannot be read ({store.one_line(e)}): computing it anew")
     obj = make()
     save(obj, path)
     return obj

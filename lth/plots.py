@@ -8,7 +8,8 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from lth.importance import IMPORTANCE, PAPER
-from lth.runs import REPOSITORY, atomic, write_atomic
+from lth.runs import REPOSITORY
+from lth.store import atomic, write_atomic
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: too pale on white), then grey for the control.
 _COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9"]

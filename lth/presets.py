@@ -1,11 +1,11 @@
 """What to run: the experiment's defaults, the paper's four settings, and the presets of `make figures`.
 
 Plain data, no torch: the Makefile lists runs from here before anything is installed (lth.importance
-is imported for the names of the metrics only). A run is a
-setting (config values of experiments/imp.py) plus an importance metric and a seed; it is found
-again by these values (``lth.runs.run_id``), never by Sacred's run id.
+is imported for the names of the metrics only). A run is a setting (config values of experiments/imp.py)
+plus an importance metric and a seed: lth/runs.py makes the records of a preset's runs from these.
 """
 
+import os
 from pathlib import Path
 
 from lth import importance
@@ -106,38 +106,22 @@ def resources(preset, setting):
     return r[setting] if setting in r else r
 
 
-def data_root(preset, root):
-    """Where a preset's datasets live under ``root`` ($LTH_DATA): the rehearsal's synthetic ones apart from real ones."""
-    return str(Path(root) / preset) if "synthetic" in check(preset) else str(root)
+def data_dir():
+    """Where datasets live: $LTH_DATA, or the repository's data/ (experiments/imp.py's default ``data_root``)."""
+    return os.environ.get("LTH_DATA") or str(Path(__file__).resolve().parents[1] / "data")
+
+
+def data_root(preset):
+    """Where the runs of ``preset`` read their datasets: ``data_dir()``, made absolute; the rehearsal's synthetic
+    ones in a folder of their own under it."""
+    root = Path(data_dir()).resolve()
+    return str(root / preset) if "synthetic" in check(preset) else str(root)
 
 
 def check(preset):
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     return PRESETS[preset]
-
-
-def runs(preset, metrics=None, settings=None):
-    """{run name: full config} of every run a preset needs (optionally only some metrics or settings)."""
-    p = check(preset)
-    return {f"{name}__{m}__{s}": dict(setting, importance=m, seed=s)
-            for name, setting in p["settings"].items() if settings is None or name in settings
-            for m in p.get("metrics_of", {}).get(name, p["metrics"]) if metrics is None or m in metrics
-            for s in p["seeds"]}
-
-
-def ticket_runs(preset):
-    """The runs Section 5 compares: one setting, its metrics, every seed."""
-    check(preset)
-    t = TICKETS[preset]
-    return runs(preset, t["metrics"], [t["setting"]])
-
-def reinits(preset):
-    """The configs of experiments/reinit.py that Section 5.1 needs: one per reinit seed, from the tickets of seed 0."""
-    check(preset)
-    t = TICKETS[preset]
-    return [dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"], reinit_seed=s)
-            for s in t["reinit_seeds"]]
 
 
 # Section 5 (several tickets from one initialisation): which setting and metrics each preset compares.

@@ -1,32 +1,27 @@
-"""One identity per run: the folder ``$LTH_RUNS/<run id>/`` named by the config values that change its results.
+"""The runs of a preset, as records, and one identity per run: the folder ``$LTH_RUNS/<run id>/`` named by the
+config values that change its results.
 
-Make, the analysis, resume and the launchers all find a run through ``run_id``, never by scanning
-run folders or by Sacred's counter. The folder holds Sacred's record of the run (config.json,
-run.json, metrics.json, info.json, cout.txt), its artifacts (init.pt, rewind.pt, round_<i>.pt),
-while it runs a per-epoch checkpoint, and once it has completed an empty file ``completed``.
+``of_preset``, ``ticket_runs``, ``reinits`` and ``every`` give a preset's runs as records (``Run``, ``Reinit``:
+``setting``, ``config``, ``name`` for a reader, ``id``, ``folder()``, ``experiment``). Make, sweep, the Slurm
+launcher, the analysis and the notebooks all take runs from these, never by parsing a name or scanning run
+folders; ``run_id`` is the one function that names a run's folder. What the folder holds is lth/store.py's.
 Deleting the folder, or changing any value that changes results, makes the run missing again.
 
 Plain standard library: the Makefile lists run ids before anything is installed.
 """
 
-import errno
 import fcntl
 import hashlib
 import json
 import os
-import secrets
-import sys
 import time
-import zipfile
-from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from lth import presets
+from lth import presets, store
 
 RESULT_KEYS = tuple(presets.DEFAULT)  # every config value that can change a run's results
-COMPLETED = "completed"  # the file a run's folder gets when its run has completed
-RECORD = ("run.json", "config.json", "metrics.json", "info.json", "cout.txt")  # what Sacred's observer writes
-CHECKPOINT = "checkpoint.pt"  # a stage's state at the end of its last epoch, while the run trains
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -57,115 +52,104 @@ def run_id(config):
     return f"{v['model']}-{v['dataset']}-{v['importance']}-{v['seed']}-{_digest(v)}"
 
 
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One LTR run of a preset (experiments/imp.py): a setting's config values with an importance metric and a
+    seed. Found by ``id``, the identity of its config; ``name`` is for a reader and never parsed back."""
+
+    setting: str
+    config: dict = field(repr=False)
+    experiment = "imp"
+
+    @property
+    def importance(self):
+        return self.config["importance"]
+
+    @property
+    def seed(self):
+        return self.config["seed"]
+
+    @property
+    def name(self):
+        return f"{self.setting}__{self.importance}__{self.seed}"
+
+    @cached_property
+    def id(self):
+        return run_id(self.config)
+
+    def folder(self, runs_dir=None):
+        return Path(runs_dir or default_dir()) / self.id
+
+
+@dataclass(frozen=True, eq=False)
+class Reinit:
+    """One partial reinitialisation of a preset (experiments/reinit.py), from its config (preset, setting,
+    metrics, seed, round, reinit_seed): ``originals``, the ticket runs it starts from, one per metric; the same
+    interface as Run. Its id names those runs by their identity, so that it reruns when their values change."""
+
+    config: dict
+    experiment = "reinit"
+
+    @property
+    def setting(self):
+        return self.config["setting"]
+
+    @property
+    def name(self):
+        return f"reinit__{self.setting}__seed{self.config['reinit_seed']}"
+
+    @cached_property
+    def originals(self):
+        c = self.config
+        by_metric = {r.importance: r for r in of_preset(c["preset"], c["metrics"], [c["setting"]]) if r.seed == c["seed"]}
+        return tuple(by_metric[m] for m in c["metrics"])
+
+    @cached_property
+    def id(self):
+        c = self.config
+        values = dict(originals=[r.id for r in self.originals], round=c["round"], reinit_seed=c["reinit_seed"])
+        return f"reinit-{c['setting']}-{c['seed']}-{c['reinit_seed']}-{_digest(values)}"
+
+    def folder(self, runs_dir=None):
+        return Path(runs_dir or default_dir()) / self.id
+
+
 def reinit_id(config):
-    """The name of a partial reinitialisation (experiments/reinit.py): the runs whose tickets it starts
-    from (by their identity, so that it reruns when their values change), the round and its own seed."""
-    runs = presets.runs(config["preset"])
-    originals = [run_id(runs[f"{config['setting']}__{m}__{config['seed']}"]) for m in config["metrics"]]
-    values = dict(originals=originals, round=config["round"], reinit_seed=config["reinit_seed"])
-    return f"reinit-{config['setting']}-{config['seed']}-{config['reinit_seed']}-{_digest(values)}"
+    return Reinit(config).id
 
 
-class DiskFull(OSError):
-    """No space left to write a file; a run resumes from its last checkpoint once there is space."""
+def of_preset(preset, metrics=None, settings=None):
+    """The LTR runs a preset needs (or only those of some metrics or settings): settings, metrics, seeds in order,
+    each reading the preset's datasets (``presets.data_root``)."""
+    p, root = presets.check(preset), presets.data_root(preset)
+    return [Run(name, dict(setting, importance=m, seed=s, data_root=root))
+            for name, setting in p["settings"].items() if settings is None or name in settings
+            for m in p.get("metrics_of", {}).get(name, p["metrics"]) if metrics is None or m in metrics
+            for s in p["seeds"]]
 
 
-@contextmanager
-def atomic(path):
-    """A temporary path beside ``path``, unique to this writer, that becomes ``path`` in one step when the
-    block ends: the file is whole or absent, and writers of the same file at once (``make -j``, a Slurm array on a
-    shared filesystem) never take each other's temporary file. A full disk raises DiskFull with one line."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFull(e.errno, f"no space left on the device to write {path}: free some space and start "
-                                    "the run again; it resumes from its last checkpoint") from None
-        raise
-    finally:
-        tmp.unlink(missing_ok=True)
+def ticket_runs(preset):
+    """The runs Section 5 compares (lth/presets.py's TICKETS): one setting, its metrics, every seed."""
+    presets.check(preset)
+    t = presets.TICKETS[preset]
+    return of_preset(preset, t["metrics"], [t["setting"]])
 
 
-def write_atomic(path, data):
-    """Write bytes to ``path`` atomically (``atomic``)."""
-    with atomic(path) as tmp, open(tmp, "xb") as f:
-        f.write(data)
+def reinits(preset):
+    """The partial reinitialisations Section 5.1 needs: one per reinit seed, from the tickets of seed 0."""
+    presets.check(preset)
+    t = presets.TICKETS[preset]
+    return [Reinit(dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
+                        reinit_seed=s)) for s in t["reinit_seeds"]]
 
 
-@contextmanager
-def exclusive(path, waiting=None):
-    """Hold an exclusive inter-process lock (flock on ``path``, created if needed) for the block. A process that
-    has to wait prints ``waiting`` once, as one line on stderr."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if waiting:
-                print(waiting, file=sys.stderr, flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
-def round_file(i):
-    return f"round_{i}.pt"
-
-
-def files(config):
-    """The files a completed run's folder holds, but for Sacred's captured output: for an LTR run
-    (experiments/imp.py, lth/ltr.py) theta_0, theta_{0,k} and every round's ticket; for a partial
-    reinitialisation (experiments/reinit.py) its new initialisation and its table."""
-    if "rounds" in config:
-        return ["run.json", "config.json", "metrics.json", "info.json", "init.pt", "rewind.pt",
-                *(round_file(i) for i in range(config["rounds"] + 1))]
-    return ["run.json", "config.json", "reinit.pt", "survival.csv"]
-
-
-class Damaged(RuntimeError):
-    """A stored file of a run cannot be read (cut short by a partial copy, say)."""
-
-
-def damaged(path, reason):
-    """Damaged's one line: the file, why, and what to do."""
-    return Damaged(f"{path} cannot be read ({reason}): delete it and start its run again (make does not: "
-                   f"`python -m experiments.sweep run PRESET {Path(path).parent.name}`), which computes it anew")
-
-
-def unreadable(path):
-    """Why the stored file ``path`` cannot be read, or None. Cheap: a .pt file must open as the zip archive
-    torch.save writes (a file cut short has lost its directory at the end), a .json file must parse."""
-    path = Path(path)
-    try:
-        if path.suffix == ".pt":
-            zipfile.ZipFile(path).close()
-        elif path.suffix == ".json":
-            json.loads(path.read_text())
-        elif not path.is_file():
-            raise FileNotFoundError("missing")
-    except FileNotFoundError:
-        return "missing"
-    except (OSError, ValueError, zipfile.BadZipFile) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return one_line(e)
-    return None
-
-
-def one_line(err):
-    """An error as one short line (PyTorch's and torchvision's span several)."""
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def damage(folder, config):
-    """{file: why} of the files a completed run's folder should hold (``files``) but that cannot be read."""
-    return {f: why for f in files(config) if (why := unreadable(Path(folder) / f))}
+def every(preset):
+    """Every run a preset needs, its LTR runs first (the reinitialisations start from some of them)."""
+    return of_preset(preset) + reinits(preset)
 
 
 def is_completed(folder):
-    return (Path(folder) / COMPLETED).exists()
+    return (Path(folder) / store.COMPLETED).exists()
 
 
 class RunLocked(RuntimeError):
@@ -237,4 +221,4 @@ def state(folder):
 
 def progress(folder):
     """Where an unfinished run stands: ``{"stage": "round 3", "epoch": 41}`` from its last checkpoint, or None."""
-    return read_json(Path(folder) / "checkpoint.json")
+    return read_json(store.checkpoint_summary(Path(folder) / store.CHECKPOINT))

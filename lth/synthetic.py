@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lth import data, runs
+from lth import data, store
 
 GRID = 4  # a template is a random GRID x GRID image upsampled bilinearly: smooth, yet distinct per class
 NOISE = 64.0  # std of the pixel noise, in uint8 units
@@ -33,7 +33,7 @@ def write(name, root, n_train, n_test, seed=0):
     its folder is there already (the write is atomic: a folder that exists is complete); return the folder."""
     data.check(name)
     folder = Path(root) / data.FOLDERS[name]
-    with runs.exclusive(Path(root) / f".{name}.lock"):  # the lock lth.data.load prepares a dataset under
+    with store.exclusive(Path(root) / f".{name}.lock"):  # the lock lth.data.load prepares a dataset under
         if not folder.exists():
             rng = np.random.default_rng([seed, zlib.crc32(name.encode())])  # one stream per (seed, dataset)
             train, test = _images(rng, *data.SHAPES[name][:3], n_train, n_test)

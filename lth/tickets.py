@@ -13,20 +13,20 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from lth import runs
+from lth import store
 
 
 def load_file(path):
-    """A stored file of a run; one that cannot be read raises lth.runs.Damaged, one line naming it."""
+    """A stored file of a run; one that cannot be read raises lth.store.Damaged, one line naming it."""
     try:
         return torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # PyTorch's reader raises RuntimeError, EOFError, UnpicklingError, ...
-        raise runs.damaged(path, runs.one_line(e)) from None
+        raise store.damaged(path, store.one_line(e)) from None
 
 
 def load_ticket(run_path, round):
     """Round ``round`` of an LTR run: a dict with ``mask``, ``trained`` (and ``test_accuracy``)."""
-    return load_file(Path(run_path) / runs.round_file(round))
+    return load_file(Path(run_path) / store.round_file(round))
 
 
 def load_history(run_path, last_round):
@@ -50,7 +50,7 @@ def check_same_dense(run_paths):
     is what makes their overlap meaningful.
     """
     paths = [Path(p) for p in run_paths]
-    for file, part in (("init.pt", None), ("round_0.pt", "trained")):
+    for file, part in ((store.INIT, None), (store.round_file(0), "trained")):
         states = [load_file(p / file) for p in paths]
         states = [s[part] for s in states] if part else states
         for p, state in zip(paths[1:], states[1:]):
@@ -245,7 +245,7 @@ def connections(runs, round):
     for seed, paths in by_seed(runs).items():
         masks = {m: load_ticket(p, round)["mask"] for m, p in paths.items()}
         histories = {m: load_history(p, round) for m, p in paths.items()}
-        init = load_file(Path(next(iter(paths.values()))) / "init.pt")
+        init = load_file(Path(next(iter(paths.values()))) / store.INIT)
         parts.append(connection_table(histories, masks, init).assign(seed=seed, round=round))
     return pd.concat(parts, ignore_index=True)
 
@@ -259,7 +259,7 @@ def drift_over_rounds(runs, layer, rounds):
     iterations they differ little (Table 1's "pretrained" column)."""
     rows = []
     for seed, paths in by_seed(runs).items():
-        init = load_file(Path(next(iter(paths.values()))) / "init.pt")[f"{layer}.weight"]
+        init = load_file(Path(next(iter(paths.values()))) / store.INIT)[f"{layer}.weight"]
         for r in rounds:
             found = {m: load_ticket(p, r) for m, p in paths.items()}
             shared = overlap([{layer: t["mask"][layer]} for t in found.values()])[layer]

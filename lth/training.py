@@ -12,20 +12,19 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from lth import data as data_
-from lth import runs
-from lth.runs import write_atomic
+from lth import data as data_, store
+from lth.presets import DEFAULT
 
 
 @dataclass(frozen=True)
 class Hparams:
     epochs: int
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    milestones: tuple = ()  # epochs after which the learning rate is multiplied by 0.1
-    rewind_iter: int = 0  # k: the iteration whose weights every round rewinds to
+    batch_size: int = DEFAULT["batch_size"]
+    lr: float = DEFAULT["lr"]
+    momentum: float = DEFAULT["momentum"]
+    weight_decay: float = DEFAULT["weight_decay"]
+    milestones: tuple = tuple(DEFAULT["milestones"])  # epochs after which the learning rate is multiplied by 0.1
+    rewind_iter: int = DEFAULT["rewind_iter"]  # k: the iteration whose weights every round rewinds to
 
 
 def derive_seed(seed, *keys):
@@ -62,13 +61,13 @@ def save(obj, path):
     into the file), so a run's identity can digest a state dict file by its content."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    write_atomic(path, buffer.getbuffer())
+    store.write_atomic(path, buffer.getbuffer())
 
 
 def save_checkpoint(checkpoint, stage, it, ipe, model, opt):
     """A stage's state after iteration ``it``, and beside it a summary readable without torch (``.json``)."""
     save(dict(stage=stage, iteration=it, model=model.state_dict(), optimizer=opt.state_dict()), checkpoint)
-    write_atomic(Path(checkpoint).with_suffix(".json"), json.dumps(dict(stage=stage, epoch=it // ipe)).encode())
+    store.write_atomic(store.checkpoint_summary(checkpoint), json.dumps(dict(stage=stage, epoch=it // ipe)).encode())
 
 
 def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkpoint=None):
@@ -91,7 +90,7 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
         try:
             state = torch.load(checkpoint, map_location=device, weights_only=True)
         except Exception as e:  # cut short by a partial copy, say: this stage trains again from its start
-            print(f"{checkpoint} cannot be read ({runs.one_line(e)}): training {_label(stage)} again from its start")
+            print(f"{checkpoint} cannot be read ({store.one_line(e)}): training {_label(stage)} again from its start")
             state = {"stage": None}
         if state["stage"] == stage:
             model.load_state_dict(state["model"])

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lth import analysis, presets, runs as runs_
+from lth import analysis, presets, runs as runs_, store
 
 ROLES = {"input": "fc_layers.1", "middle": "fc_layers.0", "output": "fc", "shortcuts": [], "names": {}}
 
@@ -19,7 +19,7 @@ def make_run(runs_dir, config, accuracy, layer_density, status="COMPLETED", coll
     (d / "run.json").write_text(json.dumps({"status": status}))
     if status == "COMPLETED":
         (d / "completed").touch()
-        for name in runs_.files(config):  # the artifacts, as readable files: these tests read only the JSON ones
+        for name in store.files(config):  # the artifacts, as readable files: these tests read only the JSON ones
             if name.endswith(".pt"):
                 torch.save({}, d / name)
     (d / "info.json").write_text(json.dumps(info))
@@ -35,30 +35,30 @@ def make_run(runs_dir, config, accuracy, layer_density, status="COMPLETED", coll
 @pytest.fixture
 def smoke_runs(tmp_path):
     """Every run of the smoke preset, with accuracy = 90 - round + seed, plus a decoy of another config."""
-    for name, config in presets.runs("smoke").items():
+    for config in (r.config for r in runs_.of_preset("smoke")):
         seed = config["seed"]
         collapsed = {"2": ["fc_layers.1"]} if config["importance"] == "magnitude" and seed == 1 else None
         make_run(tmp_path, dict(config, data_root="x", device="cpu"), [90.0 - r + seed for r in range(4)],
                  {"fc_layers.1": [1, 0.9, 0.0, 0.0], "fc_layers.0": [1, 0.7, 0.5, 0.4], "fc": [1, 1, 1, 1]},
                  collapsed=collapsed)
-    first = next(iter(presets.runs("smoke").values()))
+    first = runs_.of_preset("smoke")[0].config
     make_run(tmp_path, dict(first, epochs=99), [0.0] * 4, {})  # another config
     return tmp_path
 
 
 def test_runs_are_found_by_identity(smoke_runs):
-    first = next(iter(presets.runs("smoke").values()))
-    assert runs_.is_completed(smoke_runs / runs_.run_id(first))
+    first = runs_.of_preset("smoke")[0]
+    assert runs_.is_completed(first.folder(smoke_runs))
     assert analysis.missing_runs(smoke_runs, "smoke") == []
-    assert len(analysis.missing_runs(smoke_runs, "small")) == len(presets.runs("small"))
+    assert len(analysis.missing_runs(smoke_runs, "small")) == len(runs_.of_preset("small"))
 
 
 def test_incomplete_sweep_names_how_many_are_missing_and_the_command(smoke_runs):
-    first = next(iter(presets.runs("smoke").values()))
-    (smoke_runs / runs_.run_id(first) / "completed").unlink()  # e.g. failed or still running
+    first = runs_.of_preset("smoke")[0]
+    (first.folder(smoke_runs) / "completed").unlink()  # e.g. failed or still running
     with pytest.raises(analysis.MissingRuns) as e:
         analysis.load_runs(smoke_runs, "smoke")
-    n = len(presets.runs("smoke"))
+    n = len(runs_.of_preset("smoke"))
     assert f"1 of the {n} runs" in str(e.value) and "make PRESET=smoke runs" in str(e.value) and "\n" not in str(e.value)
 
 
@@ -86,7 +86,7 @@ def test_comparison_with_the_papers_numbers_uses_the_data_file():
 
 
 def test_layer_sparsity_keeps_depth_order(smoke_runs):
-    ld = analysis.layer_density(analysis.load_runs(smoke_runs, "smoke"))
+    ld = analysis.layer_density_table(analysis.load_runs(smoke_runs, "smoke"))
     first = ld.drop_duplicates("layer").sort_values("depth")
     assert list(first.layer) == ["fc_layers.1", "fc_layers.0", "fc"]  # the run's layer order, not sorted names
     assert ld[(ld.layer == "fc_layers.0") & (ld["round"] == 1)].layer_sparsity.iloc[0] == pytest.approx(30.0)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lth import data, runs, synthetic
+from lth import data, store, synthetic
 
 PROCESSES = 4
 LOAD = """
@@ -120,7 +120,7 @@ def test_a_process_that_waits_says_so_in_one_line_then_loads(tmp_path, server):
     root = tmp_path / "data"
     go = tmp_path / "go"
     go.touch()
-    with runs.exclusive(root / ".cifar10.lock"):  # another process is preparing CIFAR-10 here
+    with store.exclusive(root / ".cifar10.lock"):  # another process is preparing CIFAR-10 here
         p = start("cifar10", root, url, md5, go)
         assert p.stdout.readline() == "ready\n"
         assert p.stderr.readline() == f"waiting for another process to prepare cifar10 in {root}\n"
@@ -156,8 +156,8 @@ def test_a_half_download_left_by_a_killed_process_is_cleared_not_used(tmp_path, 
 
 def test_writers_of_one_file_at_once_never_share_a_temporary_file(tmp_path):
     """The race that broke `make -j2`: every writer went through `<name>.tmp`."""
-    script = ("import sys\nfrom lth import runs\n"
-              "for i in range(200):\n    runs.write_atomic(sys.argv[1], sys.argv[2].encode() * 100000)\n")
+    script = ("import sys\nfrom lth import store\n"
+              "for i in range(200):\n    store.write_atomic(sys.argv[1], sys.argv[2].encode() * 100000)\n")
     target = tmp_path / "file"
     procs = [subprocess.Popen([sys.executable, "-c", script, str(target), str(k)], stderr=subprocess.PIPE, text=True)
              for k in range(PROCESSES)]

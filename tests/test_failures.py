@@ -10,7 +10,7 @@ import torch
 from sacred.utils import SacredError
 from torch import nn
 
-from lth import analysis, data, importance, pruning, runs
+from lth import analysis, data, importance, presets, pruning, runs, store
 from lth.training import Diverged, Hparams, train
 from test_experiment import assert_same_tickets, folder_of, imp, tickets
 
@@ -81,7 +81,7 @@ def test_a_run_whose_metric_gives_nan_fails_with_that_line(tmp_path, monkeypatch
     line = ("importance broken gave 235200 non-finite scores in layer fc_layers.0 (of 235200 unpruned weights); a "
             "metric must give every weight a finite score")
     with pytest.raises(SacredError) as info:
-        experiment.run(dict(runs.presets.SMOKE, importance="broken"), tmp_path)
+        experiment.run(dict(presets.SMOKE, importance="broken"), tmp_path)
     assert str(info.value) == line
     [folder] = [f for f in tmp_path.iterdir() if f.is_dir()]
     record = json.loads((folder / "run.json").read_text())
@@ -131,15 +131,15 @@ def test_a_completed_run_with_a_damaged_file_is_reported_and_computes_it_anew_wh
     folder = folder_of(tmp_path, "smoke")
     cut_short(folder / damaged)
     config = json.loads((reference / "config.json").read_text())
-    with pytest.raises(runs.Damaged, match=rf"^1 of the 1 runs this needs have files that cannot be read \(e\.g\. "
+    with pytest.raises(store.Damaged, match=rf"^1 of the 1 runs this needs have files that cannot be read \(e\.g\. "
                                            rf"{folder / damaged}: .*\): run `python -m experiments.sweep run smoke "
                                            rf"{folder.name}`, which computes them anew$"):
-        analysis.load_runs(tmp_path, "smoke", {"smoke__magnitude__0": config})
+        analysis.load_runs(tmp_path, "smoke", [runs.Run("smoke", config)])
     p = imp(tmp_path, "smoke")
     assert p.returncode == 0, p.stderr
     assert f"has completed but 1 of its files cannot be read ({damaged}: " in p.stdout + p.stderr
     assert_same_tickets(tickets(folder, ROUNDS), tickets(reference, ROUNDS))
-    assert runs.damage(folder, config) == {} and (folder / "completed").exists()
+    assert store.damage(folder, config) == {} and (folder / "completed").exists()
     metrics = lambda f: {k: v["values"] for k, v in json.loads((f / "metrics.json").read_text()).items()}
     assert metrics(folder) == metrics(reference)
 
@@ -148,6 +148,6 @@ def test_a_ticket_that_cannot_be_read_is_one_line_naming_it(tmp_path, reference)
     from lth import tickets as tickets_
 
     (tmp_path / "round_1.pt").write_bytes((reference / "round_1.pt").read_bytes()[:1000])
-    with pytest.raises(runs.Damaged) as info:
+    with pytest.raises(store.Damaged) as info:
         tickets_.load_ticket(tmp_path, 1)
     assert "\n" not in str(info.value) and str(info.value).startswith(f"{tmp_path / 'round_1.pt'} cannot be read (")

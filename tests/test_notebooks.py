@@ -65,3 +65,15 @@ def test_a_metric_added_the_readmes_way_is_in_every_table_and_figure(tmp_path, m
     for figure in ("figure4", "figure8", "figure9"):
         assert "sqrt_l1" in set(pd.read_csv(figs / f"{figure}.csv").importance), figure
     assert "sqrt_l1" in set(pd.read_csv(figs / "collapse.csv").importance)
+
+
+def test_a_notebook_that_fails_leaves_nothing_that_looks_rendered(tmp_path, make, repo_copy, smoke_sweep):
+    notebook = repo_copy / "notebooks" / "table2.ipynb"
+    cells = json.loads(notebook.read_text())
+    cells["cells"][-1]["source"] = ["raise RuntimeError('broken on purpose')\n"]
+    notebook.write_text(json.dumps(cells))
+    env = dict(cwd=repo_copy, PRESET="smoke", LTH_RUNS=str(smoke_sweep), FIGS=str(tmp_path / "figures"))
+    for _ in range(2):  # and the next make tries it again, rather than taking it for rendered
+        p = make("table2", **env)
+        assert p.returncode != 0 and "broken on purpose" in p.stdout + p.stderr, p.stdout[-2000:] + p.stderr[-2000:]
+        assert "papermill" in p.stdout and not (tmp_path / "figures" / "table2.ipynb").exists()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lth import presets
+from lth import presets, runs
 
 
 def test_named_configs_hold_exactly_the_papers_hyperparameters():
@@ -26,12 +26,15 @@ def test_small_preset_reaches_96_percent_sparsity_with_every_metric_and_three_se
     assert small["seeds"] == [0, 1, 2] and set(presets.PAPER_METRICS) | {"lamp", "random"} == set(small["metrics"])
     for s in small["settings"].values():
         assert 1 - (1 - s["prune_fraction"]) ** s["rounds"] >= 0.96 and s["dataset"] == "fashion_mnist"
-    runs = presets.runs("small")
-    assert len(runs) == 2 * 7 * 3 and runs["resnet8_16_fashion_mnist__minmax__2"]["importance"] == "minmax"
+    small_runs = runs.of_preset("small")
+    assert len(small_runs) == 2 * 7 * 3 and len({r.id for r in small_runs}) == 42
+    last = small_runs[-1]
+    assert (last.setting, last.importance, last.seed) == ("resnet8_16_fashion_mnist", "random", 2)
+    assert last.config["importance"] == "random" and last.config["data_root"] == presets.data_root("small")
 
 
 def test_paper_preset_runs_the_four_settings():
-    assert {c["model"] for c in presets.runs("paper").values()} == {"lenet_300_100", "resnet20", "vgg16", "resnet18"}
+    assert {r.config["model"] for r in runs.of_preset("paper")} == {"lenet_300_100", "resnet20", "vgg16", "resnet18"}
 
 
 def test_unknown_preset_is_one_line_with_the_valid_names():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lth import config, cost, presets, runs
+from lth import config, cost, presets, runs, store
 
 pytest_plugins = ["slurm_cluster"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,13 +46,13 @@ def test_make_runs_a_run_again_when_its_folder_is_deleted_or_its_preset_changes(
 
 def test_status_says_where_each_run_stands(tmp_path):
     env = {**os.environ, "LTH_RUNS": str(tmp_path)}
-    configs = presets.runs("smoke")
+    configs = {r.name: r.config for r in runs.of_preset("smoke")}
     names = list(configs)
     done, failed, interrupted, damaged = (tmp_path / runs.run_id(configs[n]) for n in names[:4])
     for folder in (done, failed, interrupted, damaged):
         folder.mkdir()
     for folder in (done, damaged):  # what a completed run holds, readable
-        for name in runs.files(configs[names[0]]):
+        for name in store.files(configs[names[0]]):
             torch.save({}, folder / name) if name.endswith(".pt") else (folder / name).write_text("{}")
         (folder / "completed").touch()
     (damaged / "round_1.pt").write_bytes((damaged / "round_1.pt").read_bytes()[:100])  # cut short by a copy
@@ -70,7 +70,7 @@ def test_status_says_where_each_run_stands(tmp_path):
     assert "interrupted" in lines[names[2]] and "round 3 of 3, epoch 1 of 1" in lines[names[2]]
     assert lines[names[3]].split()[1:3] == ["damaged", "1"] and "(round_1.pt: File is not a zip file)" in lines[names[3]]
     assert lines[names[3]].endswith(f"`python -m experiments.sweep run smoke {damaged.name}` computes them anew")
-    n = len(configs) + len(presets.reinits("smoke"))
+    n = len(configs) + len(runs.reinits("smoke"))
     assert p.stdout.splitlines()[-1] == f"total: {n} runs: 1 done, 1 damaged, 1 interrupted, 1 failed, {n - 4} missing"
 
 
@@ -120,15 +120,15 @@ def squeue():
 def test_a_preset_on_slurm_completes_and_a_cancelled_job_is_submitted_again(slurm, tmp_path, make):
     env = dict(LTH_RUNS=str(tmp_path / "runs"), PRESET="smoke", LAUNCHER="slurm", FIGS=str(tmp_path / "figures"))
     p = make("figure4", **env)  # submits everything, then stops: the runs are not done
-    n = len(presets.runs("smoke")) + len(presets.reinits("smoke"))
+    n = len(runs.every("smoke"))
     assert p.returncode != 0 and f"{n} runs submitted to Slurm now" in p.stdout, p.stdout + p.stderr
     # (the first jobs may have completed already: a smoke run takes seconds)
     assert re.search(rf"\b[1-9]\d* of the {n} runs of PRESET=smoke have not completed", p.stderr), p.stderr
     again = make("runs", **env)  # nothing is submitted twice
     assert again.returncode == 0 and "0 runs submitted to Slurm now" in again.stdout, again.stdout + again.stderr
-    tickets = {runs.run_id(c) for c in presets.ticket_runs("smoke").values()}  # the reinitialisation waits for these
+    tickets = {r.id for r in runs.ticket_runs("smoke")}  # the reinitialisation waits for these
     pending = {job: state for job, state in squeue().items() if state == "PENDING"}
-    others = [tmp_path / "runs" / runs.run_id(c) for c in presets.runs("smoke").values() if runs.run_id(c) not in tickets]
+    others = [r.folder(tmp_path / "runs") for r in runs.of_preset("smoke") if r.id not in tickets]
     folder = next(f for f in reversed(others) if (f / "slurm_job").read_text().strip() in pending)
     job = (folder / "slurm_job").read_text().strip()
     subprocess.run(["scancel", job], check=True)
@@ -150,7 +150,8 @@ def test_a_job_requeued_mid_round_resumes_to_the_tickets_of_a_local_run(slurm, t
     config = dict(presets.PRESETS["smoke"]["settings"]["lenet_300_100_fashion_mnist"], train_size=60000, epochs=2,
                   rewind_iter=50, rounds=3, importance="l1")
     run_id, runs_dir = runs.run_id(config), tmp_path / "slurm_runs"
-    [job] = launcher.submit("smoke", {"lenet_300_100_fashion_mnist": [(run_id, "imp", config)]}, runs_dir).values()
+    record = runs.Run("lenet_300_100_fashion_mnist", config)
+    [job] = launcher.submit("smoke", {record.setting: [record]}, runs_dir).values()
     folder = runs_dir / run_id
     wait(lambda: (runs.progress(folder) or {}).get("stage") == "round 1", "the job to be in round 1")
     subprocess.run(["scontrol", "requeue", job], check=True)
@@ -183,7 +184,7 @@ def test_a_preset_on_synthetic_data_runs_end_to_end_its_reinitialisation_include
     monkeypatch.setenv("LTH_RUNS", str(tmp_path / "runs"))
     sweep_.check("tiny", download=False)
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["tiny"]
-    sweep_.run("tiny", list(sweep_.entries("tiny")))  # LTR runs first, then the reinitialisation
-    [reinit] = presets.reinits("tiny")
-    assert runs.is_completed(tmp_path / "runs" / runs.reinit_id(reinit))
-    assert all(runs.is_completed(tmp_path / "runs" / i) for i in sweep_.entries("tiny"))
+    sweep_.run("tiny", [r.id for r in runs.every("tiny")])  # LTR runs first, then the reinitialisation
+    [reinit] = runs.reinits("tiny")
+    assert runs.is_completed(reinit.folder(tmp_path / "runs"))
+    assert all(runs.is_completed(r.folder(tmp_path / "runs")) for r in runs.every("tiny"))
