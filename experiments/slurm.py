@@ -19,7 +19,7 @@ from lth import presets
 JOB_FILE = "slurm_job"
 
 
-class Run(submitit.helpers.Checkpointable):
+class Job(submitit.helpers.Checkpointable):
     """What a job runs: one run of an experiment (``imp`` or ``reinit``). When submitit calls ``checkpoint``
     (time limit), the same call is requeued, and the run resumes from its own checkpoint."""
 
@@ -51,19 +51,19 @@ def submit(preset, batches, runs_dir, dependencies=None):
     executor = submitit.AutoExecutor(folder=runs_dir / "slurm", cluster="slurm")
     submitted = {}
     for setting, items in batches.items():
-        r = presets.resources(preset, setting)
+        res = presets.resources(preset, setting)
         groups = {}  # the runs of a setting that wait for the same jobs go in one array
-        for r in items:
-            groups.setdefault(tuple(sorted((dependencies or {}).get(r.id, []))), []).append(r)
+        for run in items:
+            groups.setdefault(tuple(sorted((dependencies or {}).get(run.id, []))), []).append(run)
         for after, group in groups.items():
             extra = {"requeue": True} | ({"dependency": "afterok:" + ":".join(after)} if after else {})
-            gpus = {"gpus_per_node": r["gpus"]} if r["gpus"] else {}
-            executor.update_parameters(name=f"lth-{setting}", timeout_min=r["minutes"], cpus_per_task=r["cpus"],
-                                       mem_gb=r["mem_gb"], slurm_additional_parameters=extra, **gpus)
-            jobs = executor.map_array(Run(), [r.experiment for r in group], [r.config for r in group],
+            gpus = {"gpus_per_node": res["gpus"]} if res["gpus"] else {}
+            executor.update_parameters(name=f"lth-{setting}", timeout_min=res["minutes"], cpus_per_task=res["cpus"],
+                                       mem_gb=res["mem_gb"], slurm_additional_parameters=extra, **gpus)
+            jobs = executor.map_array(Job(), [run.experiment for run in group], [run.config for run in group],
                                       [str(runs_dir)] * len(group))
-            for r, j in zip(group, jobs):
-                r.folder(runs_dir).mkdir(parents=True, exist_ok=True)
-                (r.folder(runs_dir) / JOB_FILE).write_text(j.job_id + "\n")
-                submitted[r.id] = j.job_id
+            for run, j in zip(group, jobs):
+                run.folder(runs_dir).mkdir(parents=True, exist_ok=True)
+                (run.folder(runs_dir) / JOB_FILE).write_text(j.job_id + "\n")
+                submitted[run.id] = j.job_id
     return submitted

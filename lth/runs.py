@@ -52,8 +52,15 @@ def run_id(config):
     return f"{v['model']}-{v['dataset']}-{v['importance']}-{v['seed']}-{_digest(v)}"
 
 
+class _Record:
+    """What every run record has besides its ``id``: its folder under ``runs_dir`` ($LTH_RUNS by default)."""
+
+    def folder(self, runs_dir=None):
+        return Path(runs_dir or default_dir()) / self.id
+
+
 @dataclass(frozen=True, eq=False)
-class Run:
+class Run(_Record):
     """One LTR run of a preset (experiments/imp.py): a setting's config values with an importance metric and a
     seed. Found by ``id``, the identity of its config; ``name`` is for a reader and never parsed back."""
 
@@ -77,12 +84,9 @@ class Run:
     def id(self):
         return run_id(self.config)
 
-    def folder(self, runs_dir=None):
-        return Path(runs_dir or default_dir()) / self.id
-
 
 @dataclass(frozen=True, eq=False)
-class Reinit:
+class Reinit(_Record):
     """One partial reinitialisation of a preset (experiments/reinit.py), from its config (preset, setting,
     metrics, seed, round, reinit_seed): ``originals``, the ticket runs it starts from, one per metric; the same
     interface as Run. Its id names those runs by their identity, so that it reruns when their values change."""
@@ -109,9 +113,6 @@ class Reinit:
         c = self.config
         values = dict(originals=[r.id for r in self.originals], round=c["round"], reinit_seed=c["reinit_seed"])
         return f"reinit-{c['setting']}-{c['seed']}-{c['reinit_seed']}-{_digest(values)}"
-
-    def folder(self, runs_dir=None):
-        return Path(runs_dir or default_dir()) / self.id
 
 
 def reinit_id(config):
