@@ -331,9 +331,13 @@ def main(argv=None):
     if unknown := [c for c in chosen if c not in settings]:
         parser.error(f"unknown setting {unknown[0]!r}; valid: {', '.join(settings)}")
     chosen = [c for c in settings if c in chosen]  # the preset's order
+    devices = ["cpu"] + ["cuda"] * torch.cuda.is_available() + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if args.device not in devices:
+        parser.error(f"--device {args.device} is not valid; valid: {', '.join(devices)} (cuda only where PyTorch "
+                     "sees a GPU)")
+    if args.budget is not None and not args.budget > 0:
+        parser.error(f"--budget {args.budget:g} is not valid; valid: seconds > 0")
     device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: PyTorch sees no CUDA GPU here")
     sizes = QUICK if args.quick else FULL
     budget = args.budget or sizes["budget"]
     make_deterministic()  # before the first CUDA call: it sets CUBLAS_WORKSPACE_CONFIG

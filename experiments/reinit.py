@@ -14,7 +14,6 @@ $LTH_RUNS/<lth.runs.reinit_id>/ with its new initialisation (reinit.pt) and surv
 import warnings
 from pathlib import Path
 
-
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)  # Sacred 0.8.7 imports it
 from sacred import Experiment  # noqa: E402
 from sacred.utils import SacredError  # noqa: E402

@@ -161,7 +161,7 @@ def plan(preset):
     from lth.training import make_deterministic
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    make_deterministic()  # as runs train: on the CPU, one thread
+    make_deterministic()  # as runs train: one CPU thread
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
     timings = {setting: cost.seconds_per_epoch(dict(config_.defaults(), **s), device)
                for setting, s in presets.check(preset)["settings"].items()}

@@ -119,10 +119,10 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
         bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         if checkpoint and it < end:
             save_checkpoint(checkpoint, stage, it, ipe, model, opt)
+    bar.close()
     if not torch.stack([p.isfinite().all() for p in model.parameters()]).all():
         raise Diverged(f"training diverged in {_label(stage)} by iteration {end} (weights not finite); try a lower lr "
                        f"(lr={hp.lr:g})")
-    bar.close()
     return model
 
 

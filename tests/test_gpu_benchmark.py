@@ -89,6 +89,14 @@ def test_a_subset_of_settings_and_a_bad_name(tmp_path):
     assert p.returncode == 2 and "unknown setting 'lenet'" in p.stderr
 
 
+@pytest.mark.parametrize("args, says", [(["--device", "tpu"], "--device tpu is not valid; valid: cpu"),
+                                        (["--budget", "0"], "--budget 0 is not valid; valid: seconds > 0")])
+def test_a_bad_device_or_budget_is_one_line_naming_what_is_valid(tmp_path, args, says):
+    p = subprocess.run([sys.executable, "benchmarks/gpu.py", "--quick", "--out", str(tmp_path), *args],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 2 and says in p.stderr.splitlines()[-1] and "Traceback" not in p.stderr, p.stderr
+
+
 def paper_hours_by_hand(setting, per_epoch, per_test):
     """The paper preset's hours of one setting, counted here from PAPER.md's schedule, not by lth.cost."""
     s = presets.PAPER[setting]
