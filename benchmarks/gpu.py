@@ -276,8 +276,7 @@ def check_setting(setting, s, device, sizes, share):
 
 def header(device, quick):
     cuda = device.type == "cuda"
-    name = torch.cuda.get_device_name(device) if cuda else f"{platform.processor() or platform.machine()} CPU"
-    return dict(device=name, device_type=device.type, torch=torch.__version__,
+    return dict(device=cost.device_name(device), device_type=device.type, torch=torch.__version__,
                 cuda=torch.version.cuda if cuda else None,
                 cudnn=torch.backends.cudnn.version() if cuda else None, python=platform.python_version(),
                 threads=torch.get_num_threads(), mode="quick" if quick else "full", preset=PRESET,

@@ -19,7 +19,7 @@ from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E4
 from experiments.observer import RunFolder  # noqa: E402
 from lth import config as config_, data as data_, models, presets, pruning, runs, store  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
-from lth.training import Diverged, Hparams, derive_seed, iterations_per_epoch, make_deterministic  # noqa: E402
+from lth.training import Diverged, Hparams, derive_seed, make_deterministic  # noqa: E402
 
 SETTINGS.CAPTURE_MODE = "sys"  # keeps the terminal a terminal, so tqdm shows its bars
 ex = Experiment("imp", save_git_info=False)
@@ -64,9 +64,6 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
         fail(str(e))
     data = data_.to(data_.subset(data, train_size, test_size), device)
     hp = Hparams(epochs, batch_size, lr, momentum, weight_decay, tuple(milestones), rewind_iter)
-    if rewind_iter >= epochs * iterations_per_epoch(data, batch_size):
-        fail(f"rewind_iter={rewind_iter} is not valid; valid: an iteration in [0, "
-             f"{epochs * iterations_per_epoch(data, batch_size)}) for the {len(data.train_y)} images under {data_root}")
     torch.manual_seed(derive_seed(seed, "init"))
     net = models.build(model, data.train_x.shape[1], data.train_x.shape[-1], data.num_classes)
     if init:
@@ -100,13 +97,18 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
             "density": [round(pruning.density(t["mask"]), 6) for t in tickets]}
 
 
-def run(config, runs_dir=None):
+def run(config, runs_dir=None, record=None):
     """Run the LTR run of ``config`` (resumed if it was interrupted; returned at once if it has completed),
-    recorded under ``runs_dir`` ($LTH_RUNS by default). Returns Sacred's Run."""
-    ex.observers[:] = [RunFolder(runs_dir or runs.default_dir())]
+    recorded under ``runs_dir`` ($LTH_RUNS by default); ``record``: its lth.runs record, where the caller has it.
+    Returns Sacred's Run."""
+    ex.observers[:] = [RunFolder(runs_dir or runs.default_dir(), (lambda _: record) if record else _record)]
     return ex.run(config_updates=config)
 
 
+def _record(config):
+    return runs.Run(setting=None, config=config)
+
+
 if __name__ == "__main__":
-    ex.observers.append(RunFolder(runs.default_dir()))
+    ex.observers.append(RunFolder(runs.default_dir(), _record))
     ex.run_commandline()

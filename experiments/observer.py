@@ -1,6 +1,6 @@
-"""Sacred's FileStorageObserver, writing into the run's own folder (lth.runs) instead of a numbered one.
+"""Sacred's FileStorageObserver, writing into the run's own folder (named by its record's id, lth.runs) instead of a
+numbered one.
 
-- The folder is named by the run's identity (``identity(config)``, by default ``lth.runs.run_id``).
 - A started run holds the folder's lock until it ends: a second process that starts the same run
   stops at once with one line, and touches nothing.
 - A completed run is left untouched: ``completed`` is set and the main function returns its result; unless
@@ -21,24 +21,25 @@ from sacred.observers import FileStorageObserver
 from sacred.serializer import flatten
 from sacred.utils import SacredError
 
-from lth import runs, store
+from lth import store
 
 
 class RunFolder(FileStorageObserver):
-    def __init__(self, runs_dir, identity=runs.run_id):
+    """``record(config)``: the run's record (lth.runs), kept as ``self.record``."""
+
+    def __init__(self, runs_dir, record):
         super().__init__(runs_dir, copy_sources=False)
-        self.identity = identity
-        self.lock = None
-        self.completed = False
+        self.make_record, self.lock, self.completed = record, None, False
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
-        _id = self.identity(config)
+        self.record = self.make_record(config)
+        _id = self.record.id
         self.dir = str(Path(self.basedir) / _id)
         try:
-            self.lock = runs.lock(self.dir)
-        except runs.RunLocked as e:
+            self.lock = store.lock(self.dir)
+        except store.RunLocked as e:
             raise SacredError(str(e), print_traceback=False) from None
-        self.completed = runs.is_completed(self.dir)
+        self.completed = store.is_completed(self.dir)
         if self.completed and (damage := store.damage(self.dir, config)):
             name, why = next(iter(damage.items()))
             print(f"run {_id} has completed but {len(damage)} of its files cannot be read ({name}: {why}): "
@@ -69,7 +70,7 @@ class RunFolder(FileStorageObserver):
 
     def result(self):
         """The recorded result of a completed run."""
-        return (runs.read_json(Path(self.dir) / "run.json") or {}).get("result")
+        return (store.read_json(Path(self.dir) / "run.json") or {}).get("result")
 
     # Every event after the start writes only for the attempt that holds the lock and is not done.
     def _active(self):

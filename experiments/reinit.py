@@ -2,13 +2,12 @@
 
     python experiments/reinit.py with preset=small reinit_seed=1
 
-Takes the completed LTR runs of one setting and seed that differ only in the importance metric,
-keeps theta_0 at the connections that are unpruned in all their tickets at ``round``, redraws every
-other prunable weight from the same Kaiming normal (seeded by ``reinit_seed``), reruns LTR for each
-metric from that initialisation with the same deterministic training (as experiments/imp.py runs,
-skipped when already completed), and records per layer how many kept connections survive in the
-new tickets against the number expected by chance (the layer's density). It is recorded in
-$LTH_RUNS/<lth.runs.reinit_id>/ with its new initialisation (reinit.pt) and survival.csv.
+Takes the completed LTR runs of one setting and seed that differ only in the importance metric, keeps theta_0 at
+the connections that are unpruned in all their tickets at ``round``, redraws every other prunable weight from the
+same Kaiming normal (seeded by ``reinit_seed``), reruns LTR for each metric from that initialisation (as
+experiments/imp.py runs), and records per layer how many kept connections survive in the new tickets against the
+number expected by chance (the layer's density). Recorded in $LTH_RUNS/<lth.runs.Reinit's id>/ with its new
+initialisation (reinit.pt) and survival.csv.
 """
 
 import warnings
@@ -51,14 +50,14 @@ def config():
 
 
 @ex.main
-def main(_run, _config, preset, setting, metrics, seed, round, reinit_seed):
+def main(_run, preset, setting, metrics, seed, round, reinit_seed):
     folder = next(o for o in _run.observers if isinstance(o, RunFolder))
     if folder.completed:
         return folder.result()
     runs_dir = Path(folder.basedir)
-    originals = runs.Reinit(dict(_config)).originals  # the ticket runs it starts from, one per metric
+    originals = folder.record.originals  # the ticket runs it starts from, one per metric
     paths = [r.folder(runs_dir) for r in originals]
-    if missing := [r.importance for r, p in zip(originals, paths) if not runs.is_completed(p)]:
+    if missing := [r.importance for r, p in zip(originals, paths) if not store.is_completed(p)]:
         raise SacredError(f"no completed {setting} run with importance {', '.join(missing)} and seed {seed} under "
                           f"{runs_dir}: run `make PRESET={preset} runs` first", print_traceback=False)
     init_path = Path(folder.dir) / "reinit.pt"
@@ -72,9 +71,9 @@ def main(_run, _config, preset, setting, metrics, seed, round, reinit_seed):
     new_masks = {}
     for r in originals:
         config = dict(r.config, init=str(init_path), rounds=round)  # from the new initialisation, up to ``round``
-        if imp.run(config, runs_dir).status != "COMPLETED":
+        if (rerun := imp.run(config, runs_dir)).status != "COMPLETED":
             raise SacredError(f"the rerun of {r.importance} from the new initialisation failed", print_traceback=False)
-        new_masks[r.importance] = tickets.load_ticket(runs_dir / runs.run_id(config), round)["mask"]
+        new_masks[r.importance] = tickets.load_ticket(runs_dir / rerun._id, round)["mask"]
     table = tickets.survival_table(keep, new_masks)
     with store.atomic(Path(folder.dir) / "survival.csv") as tmp:
         table.to_csv(tmp, index=False)
@@ -82,12 +81,13 @@ def main(_run, _config, preset, setting, metrics, seed, round, reinit_seed):
     return table[table.layer == "all"].to_dict("records")
 
 
-def run(config, runs_dir=None):
-    """Run the partial reinitialisation of ``config``, recorded under ``runs_dir`` ($LTH_RUNS by default)."""
-    ex.observers[:] = [RunFolder(runs_dir or runs.default_dir(), identity=runs.reinit_id)]
+def run(config, runs_dir=None, record=None):
+    """Run the partial reinitialisation of ``config``, recorded under ``runs_dir`` ($LTH_RUNS by default);
+    ``record``: its lth.runs record, where the caller has it."""
+    ex.observers[:] = [RunFolder(runs_dir or runs.default_dir(), (lambda _: record) if record else runs.Reinit)]
     return ex.run(config_updates=config)
 
 
 if __name__ == "__main__":
-    ex.observers.append(RunFolder(runs.default_dir(), identity=runs.reinit_id))
+    ex.observers.append(RunFolder(runs.default_dir(), runs.Reinit))
     ex.run_commandline()

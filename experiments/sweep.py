@@ -6,42 +6,51 @@
     python -m experiments.sweep submit small                   # submit every missing run to Slurm
     python -m experiments.sweep status small                   # one line per run, and a total
     python -m experiments.sweep plan paper                     # epochs, seconds per epoch here, GPU-hours
-    python -m experiments.sweep inputs small runs|tickets      # what the notebooks read from the preset
     python -m experiments.sweep tables small                   # compute Section 5's connection table anew
 
-A run is named by its identity (lth.runs.run_id), so `list` needs nothing but the standard library:
-the Makefile calls it before anything is installed.
+`list` needs nothing but the standard library: the Makefile calls it before anything is installed.
 """
 
 import argparse
 import collections
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 from lth import presets, runs, store
 
 
+def listing(preset, metrics=None, tickets=False, reinit=False, tagged=False):
+    """Run ids, one a line: the preset's LTR runs (or those of some metrics, or Section 5's), or its
+    reinitialisations; ``tagged``: every run once, its id prefixed by each group it is in (``run:``,
+    ``magnitude:``, ``ticket:``, ``reinit:``), what the Makefile reads in one call."""
+    if tagged:
+        ticket_ids = {r.id for r in runs.ticket_runs(preset)}
+        return "\n".join([f"{tag}:{r.id}" for r in runs.of_preset(preset) for tag in
+                          ["run"] + ["magnitude"] * (r.importance == "magnitude") + ["ticket"] * (r.id in ticket_ids)]
+                         + [f"reinit:{r.id}" for r in runs.reinits(preset)])
+    chosen = (runs.reinits(preset) if reinit else runs.ticket_runs(preset) if tickets
+              else runs.of_preset(preset, metrics and metrics.split(",")))
+    return "\n".join(r.id for r in chosen)
+
+
 def check(preset, download=True):
-    """Stop early, in one line, when a run's config is invalid or the preset's datasets or GPU are missing.
-    The rehearsal writes its synthetic datasets first."""
+    """Stop early, in one line, when a run's config is invalid or the preset's datasets or GPU are missing (the
+    edge where a preset's values enter: a run started from here is not validated again). The rehearsal writes its
+    synthetic datasets first."""
     import torch
 
     from lth import config, data, synthetic
 
-    p = presets.check(preset)
+    p, root = presets.check(preset), presets.data_root(preset)
     for r in runs.of_preset(preset):
         try:
             config.validate(r.config)
         except config.ConfigError as e:
             sys.exit(f"PRESET={preset}, run {r.name}: {e}")
-    datasets, root = sorted({s["dataset"] for s in p["settings"].values()}), presets.data_root(preset)
-    if "synthetic" in p:
-        for name in datasets:
-            synthetic.write(name, root, p["synthetic"]["train"], p["synthetic"]["test"])
     missing = []
-    for name in datasets:
+    for name in sorted({s["dataset"] for s in p["settings"].values()}):
+        if "synthetic" in p:
+            synthetic.write(name, root, p["synthetic"]["train"], p["synthetic"]["test"])
         try:
             data.load(name, root, download)
         except data.DatasetNotFound as e:
@@ -61,91 +70,70 @@ def run(preset, ids):
         sys.exit(f"{unknown[0]!r} is not a run of preset {preset!r}; see `python -m experiments.sweep list {preset}`")
     for r in (known[i] for i in ids):
         print(f"{r.name}: {r.folder()}")
-        if (imp if r.experiment == "imp" else reinit).run(r.config).status != "COMPLETED":
+        if (imp if r.experiment == "imp" else reinit).run(r.config, record=r).status != "COMPLETED":
             sys.exit(f"{r.name} failed: see {r.folder()}/run.json")
 
 
-def _queue():
-    """{job id: state} of the Slurm jobs queued or running, or {} where Slurm does not answer."""
-    from experiments import slurm
-
-    try:
-        return slurm.queue()
-    except (OSError, subprocess.CalledProcessError):
-        return {}
-
-
-def submit(preset):
-    """Submit to Slurm every run of the preset that has not completed and is not queued or running; the
-    reinitialisations wait (afterok) for the ticket runs they start from. Returns (submitted, waiting, done)."""
+def submit(preset, incomplete_fails=False):
+    """Submit to Slurm every run of the preset that has not completed and is not queued or running (the
+    reinitialisations wait for the ticket runs they start from), and say how the preset stands; with
+    ``incomplete_fails``, exit 1 until every run is done (what a figure's make target needs)."""
     from experiments import slurm
 
     runs_dir = runs.default_dir().resolve()
-    runs_dir.mkdir(parents=True, exist_ok=True)
     with store.exclusive(runs_dir / ".submit.lock"):  # one submission at a time (make -j)
-        queued = _queue()
-        todo, jobs, done = [], {}, 0
-        for r in runs.every(preset):
-            state, job = runs.state(r.folder(runs_dir)), slurm.job(r.folder(runs_dir))
-            if state == "completed":
-                done += 1
-            elif state == "running" or job in queued:
-                jobs[r.id] = job
-            else:
-                todo.append(r)
-        waiting = len(jobs)
-        for kind in ("imp", "reinit"):  # LTR runs first: the reinitialisations depend on their job ids
-            batches = collections.defaultdict(list)
-            for r in todo:
-                if r.experiment == kind:
-                    batches[r.setting].append(r)
-            after = [jobs[t.id] for t in runs.ticket_runs(preset) if jobs.get(t.id)]
-            jobs |= slurm.submit(preset, batches, runs_dir, {r.id: after for r in todo if r.experiment == "reinit"})
-    return len(todo), waiting, done
+        n, waiting, done = slurm.submit_missing(preset, runs_dir)
+    total = n + waiting + done
+    print(f"PRESET={preset}: {n} runs submitted to Slurm now, {waiting} queued or running already, "
+          f"{done} of {total} done (logs: {runs_dir / 'slurm'}); "
+          f"watch them with `python -m experiments.sweep status {preset}`")
+    if incomplete_fails and done < total:
+        sys.exit(f"{total - done} of the {total} runs of PRESET={preset} have not completed: run this make "
+                 "command again once `python -m experiments.sweep status` shows them done")
 
 
 def progress(folder, config):
-    """Where a run stands, e.g. "round 3 of 15, epoch 2 of 10", from its files."""
-    folder = Path(folder)
+    """Where an LTR run stands, e.g. "round 3 of 15, epoch 2 of 10", from its files."""
     if "rounds" not in config:
         return ""
     if not (folder / store.REWIND).exists():
         return "pretraining"
-    i = sum(1 for _ in folder.glob(store.round_file("*")))
-    p = runs.progress(folder) or {}
+    i, p = sum(1 for _ in folder.glob(store.round_file("*"))), store.progress(folder) or {}
     epoch = f", epoch {p['epoch'] + 1} of {config['epochs']}" if p.get("stage") == f"round {i}" else ""
     return f"round {i} of {config['rounds']}{epoch}"
 
 
-def describe(folder, config, job, queued, preset):
+def describe(r, runs_dir, preset, queued):
     """(state, detail) of one run: done, damaged, running, queued, failed, interrupted or missing."""
-    state = runs.state(folder)
+    from experiments import slurm
+
+    folder = r.folder(runs_dir)
+    state, job = store.state(folder), slurm.job(folder)
     on_slurm = f" (job {job})" if job in queued else ""
+    if state == "completed" and (damage := store.damage(folder, r.config)):
+        name, why = next(iter(damage.items()))
+        return "damaged", (f"{len(damage)} files cannot be read ({name}: {why}); `python -m experiments.sweep run "
+                           f"{preset} {r.id}` computes them anew")
     if state == "completed":
-        if damage := store.damage(folder, config):
-            name, why = next(iter(damage.items()))
-            return "damaged", (f"{len(damage)} files cannot be read ({name}: {why}); `python -m experiments.sweep run "
-                               f"{preset} {Path(folder).name}` computes them anew")
         return "done", ""
     if state == "running":
-        return "running", progress(folder, config) + on_slurm
+        return "running", progress(folder, r.config) + on_slurm
     if on_slurm:
         return ("queued", on_slurm.strip()) if queued[job] == "PENDING" else ("running", f"starting{on_slurm}")
+    if state == "missing":
+        return "missing", ""
     if state == "failed":
-        trace = (runs.read_json(Path(folder) / "run.json") or {}).get("fail_trace") or [""]
+        trace = (store.read_json(folder / "run.json") or {}).get("fail_trace") or [""]
         return "failed", "".join(trace).strip().splitlines()[-1]
-    if state == "interrupted":
-        return "interrupted", f"stopped at {progress(folder, config)}; running it again resumes there"
-    return "missing", ""
+    return "interrupted", f"stopped at {progress(folder, r.config)}; running it again resumes there"
 
 
 def status(preset):
     from experiments import slurm
 
-    runs_dir, queued = runs.default_dir(), _queue()
-    counts = collections.Counter()
+    runs_dir, queued, counts = runs.default_dir(), slurm.queue(), collections.Counter()
     for r in runs.every(preset):
-        state, detail = describe(r.folder(runs_dir), r.config, slurm.job(r.folder(runs_dir)), queued, preset)
+        state, detail = describe(r, runs_dir, preset, queued)
         counts[state] += 1
         print(f"{r.name:<45} {state:<12} {detail}".rstrip())
     order = ("done", "damaged", "running", "queued", "interrupted", "failed", "missing")
@@ -157,45 +145,22 @@ def plan(preset):
     """Per setting: runs, training epochs, seconds per epoch timed here, and the hours the preset takes."""
     import torch
 
-    from lth import config as config_, cost
+    from lth import config, cost
     from lth.training import make_deterministic
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     make_deterministic()  # as runs train: one CPU thread
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
-    timings = {setting: cost.seconds_per_epoch(dict(config_.defaults(), **s), device)
+    timings = {setting: cost.seconds_per_epoch(dict(config.defaults(), **s), device)
                for setting, s in presets.check(preset)["settings"].items()}
     rows = cost.price(preset, timings)  # the arithmetic benchmarks/gpu.py prices with too
-    total = sum(r[4] for r in rows)
-    print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'s/epoch':>9} {unit:>10}   (measured on {_device_name(device)})")
+    print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'s/epoch':>9} {unit:>10}   "
+          f"(measured on {cost.device_name(device)})")
     for setting, n, epochs, per_epoch, hours in rows:
         print(f"{setting:<30} {n:>5} {epochs:>10,.1f} {per_epoch:>9.2f} {hours:>10.2f}")
-    print(f"{'total':<30} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} {'':>9} {total:>10.2f}")
+    print(f"{'total':<30} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} {'':>9} "
+          f"{sum(r[4] for r in rows):>10.2f}")
     return rows
-
-
-def _device_name(device):
-    import platform
-
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    threads = torch.get_num_threads()
-    return f"{platform.processor() or platform.machine()} CPU, {threads} thread{'s' if threads > 1 else ''}"
-
-
-def inputs(preset, group):
-    """What a group of notebooks reads from the preset (the Makefile re-renders them when it changes): ``runs``,
-    the runs of every setting (and which setting Figure 2 shows); ``tickets``, Section 5's runs, round and
-    reinitialisations."""
-    t = presets.TICKETS[preset]
-    if group == "runs":
-        values = dict(runs=sorted(r.id for r in runs.of_preset(preset)), figure2=t["setting"])
-    else:
-        values = dict(tickets=t, runs=sorted(r.id for r in runs.ticket_runs(preset)),
-                      reinits=sorted(r.id for r in runs.reinits(preset)))
-    return json.dumps(values, indent=1, sort_keys=True)
 
 
 def tables(preset):
@@ -206,41 +171,13 @@ def tables(preset):
     figures.connections(None, preset)
 
 
-def listing(preset, metrics=None, tickets=False, reinit=False, tagged=False):
-    """Run ids, one a line: the preset's LTR runs (or those of some metrics, or Section 5's), or its
-    reinitialisations; ``tagged``: every run once, each id prefixed by each group it is in (``run:``,
-    ``magnitude:``, ``ticket:``, ``reinit:``), what the Makefile reads in one call."""
-    if tagged:
-        ticket_ids = {r.id for r in runs.ticket_runs(preset)}
-        lines = [f"{tag}:{r.id}" for r in runs.of_preset(preset)
-                 for tag in ["run"] + ["magnitude"] * (r.importance == "magnitude") + ["ticket"] * (r.id in ticket_ids)]
-        return "\n".join(lines + [f"reinit:{r.id}" for r in runs.reinits(preset)])
-    if reinit:
-        return "\n".join(r.id for r in runs.reinits(preset))
-    selected = runs.ticket_runs(preset) if tickets else runs.of_preset(preset, metrics.split(",") if metrics else None)
-    return "\n".join(r.id for r in selected)
-
-
-def submitted(preset, incomplete_fails):
-    """`submit`'s command: submit, say how the preset stands, and with ``incomplete_fails`` exit 1 until every run is done."""
-    n, waiting, done = submit(preset)
-    total = n + waiting + done
-    print(f"PRESET={preset}: {n} runs submitted to Slurm now, {waiting} queued or running already, "
-          f"{done} of {total} done (logs: {runs.default_dir() / 'slurm'}); "
-          f"watch them with `python -m experiments.sweep status {preset}`")
-    if incomplete_fails and done < total:
-        sys.exit(f"{total - done} of the {total} runs of PRESET={preset} have not completed: run this make "
-                 "command again once `python -m experiments.sweep status` shows them done")
-
-
 COMMANDS = {
     "list": lambda a: print(listing(a.preset, a.metrics, a.tickets, a.reinit, a.tagged)),
     "check": lambda a: check(a.preset, download=not a.no_download),
     "run": lambda a: run(a.preset, a.ids),
-    "submit": lambda a: submitted(a.preset, a.incomplete_fails),
+    "submit": lambda a: submit(a.preset, a.incomplete_fails),
     "status": lambda a: status(a.preset),
     "plan": lambda a: plan(a.preset),
-    "inputs": lambda a: print(inputs(a.preset, a.ids[0])),
     "tables": lambda a: tables(a.preset),
 }
 
@@ -249,7 +186,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("preset", choices=list(presets.PRESETS))
-    parser.add_argument("ids", nargs="*", help="run ids (run), runs or tickets (inputs)")
+    parser.add_argument("ids", nargs="*", help="run ids (run only)")
     parser.add_argument("--metrics", help="comma-separated importance metrics (list only)")
     parser.add_argument("--tickets", action="store_true", help="only the runs Section 5 compares (list only)")
     parser.add_argument("--reinit", action="store_true", help="only Section 5.1's reinitialisations (list only)")

@@ -18,7 +18,7 @@ PAPER_RESULTS = Path(__file__).with_name("paper_results.csv")
 
 def missing_runs(runs_dir, preset, runs=None):
     """Names of the preset's runs (or of ``runs``, lth.runs records) that have not completed under ``runs_dir``."""
-    return [r.name for r in (runs or runs_.of_preset(preset)) if not runs_.is_completed(r.folder(runs_dir))]
+    return [r.name for r in (runs or runs_.of_preset(preset)) if not store.is_completed(r.folder(runs_dir))]
 
 
 class MissingRuns(FileNotFoundError):
@@ -244,7 +244,7 @@ def collapse_summary(col):
 def reinit_results(runs_dir, preset):
     """Survival tables of the preset's partial reinitialisations (experiments/reinit.py), one per reinit seed."""
     paths = {r.config["reinit_seed"]: r.folder(runs_dir) for r in runs_.reinits(preset)}
-    if missing := [s for s, p in paths.items() if not runs_.is_completed(p)]:
+    if missing := [s for s, p in paths.items() if not store.is_completed(p)]:
         raise MissingRuns(f"{len(missing)} of the {len(paths)} reinitialisations this needs have not completed under "
                           f"{runs_dir} (reinit seeds {missing}): run `make PRESET={preset} reinit`")
     return pd.concat([pd.read_csv(p / "survival.csv").assign(reinit_seed=s) for s, p in paths.items()],

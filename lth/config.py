@@ -1,8 +1,8 @@
-"""An LTR run's config: every value checked against its domain before anything runs.
+"""An LTR run's config: every value checked against its domain before anything runs, where it enters.
 
-``validate`` is called by experiments/imp.py's config hook (so a bad value stops before a run
-folder exists) and by experiments/sweep.py on every run of a preset before the first one starts.
-Each error is one line naming the value and what is valid.
+``validate`` is called by experiments/imp.py's config hook (a bad value stops before a run folder exists) and, for
+a preset, by ``sweep check`` on every run before the first starts. Each error is one line naming the value and
+what is valid.
 """
 
 import math
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from lth import data, importance, models, presets
+from lth import cost, data, importance, models, presets
 
 
 class ConfigError(ValueError):
@@ -31,10 +31,6 @@ def _is_number(v):
     return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
 
 
-def _devices():
-    return ["cpu"] + (["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else [])
-
-
 def validate(config):
     """Raise ConfigError, one line, on the first value of ``config`` outside its domain."""
     c = dict(defaults(), **config)
@@ -45,12 +41,10 @@ def validate(config):
         if not ok:
             raise ConfigError(f"{key}={c[key]!r} is not valid; valid: {valid}")
 
-    def choice(key, options):
+    gpus = ["cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))] if torch.cuda.is_available() else []
+    for key, options in (("model", models.MODELS), ("dataset", data.DATASETS), ("importance", importance.IMPORTANCE),
+                         ("device", ["cpu", *gpus])):
         need(key, c[key] in options, ", ".join(options))
-
-    choice("model", list(models.MODELS))
-    choice("dataset", list(data.DATASETS))
-    choice("importance", list(importance.IMPORTANCE))
     for key in ("epochs", "batch_size", "rounds"):
         need(key, _is_int(c[key]) and c[key] >= 1, "an integer >= 1")
     for key in ("train_size", "test_size"):
@@ -65,11 +59,9 @@ def validate(config):
     ms, e = c["milestones"], c["epochs"]
     need("milestones", isinstance(ms, list) and all(_is_int(m) and 0 < m <= e for m in ms) and ms == sorted(set(ms)),
          f"a list of increasing epochs in 1..{e} after which the learning rate drops x0.1, e.g. [80, 120]")
-    n = min(c["train_size"] or data.SHAPES[c["dataset"]][3], data.SHAPES[c["dataset"]][3])  # as many as the real dataset
-    iterations = c["epochs"] * math.ceil(n / c["batch_size"])
+    iterations = c["epochs"] * math.ceil(cost.train_images(c) / c["batch_size"])
     need("rewind_iter", _is_int(c["rewind_iter"]) and 0 <= c["rewind_iter"] < iterations,
          f"an iteration in [0, {iterations}) (epochs x iterations per epoch of {c['dataset']})")
     need("init", c["init"] is None or Path(str(c["init"])).is_file(), "null or an existing state-dict file")
     need("data_root", isinstance(c["data_root"], str) and c["data_root"], "a folder")
-    choice("device", _devices())
     return c

@@ -7,6 +7,7 @@ on the present device; ``price`` multiplies such timings out over a preset's run
 """
 
 import math
+import platform
 import time
 
 import torch
@@ -54,6 +55,14 @@ def price(preset, timings):
         hours = (n_epochs * per_epoch + sum(evaluations(c) for c in runs) * per_test) / 3600
         rows.append((setting, len(runs), n_epochs, per_epoch, hours))
     return rows
+
+
+def device_name(device):
+    """What ``device`` is, for a table's header: the GPU's name, or the CPU's with the threads a run uses."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(device)
+    threads = torch.get_num_threads()
+    return f"{platform.processor() or platform.machine()} CPU, {threads} thread{'s' if threads > 1 else ''}"
 
 
 def _synchronize(device):

@@ -1,8 +1,7 @@
 """What to run: the experiment's defaults, the paper's four settings, and the presets of `make figures`.
 
-Plain data, no torch: the Makefile lists runs from here before anything is installed (lth.importance
-is imported for the names of the metrics only). A run is a setting (config values of experiments/imp.py)
-plus an importance metric and a seed: lth/runs.py makes the records of a preset's runs from these.
+Plain data, no torch (the Makefile lists runs before anything is installed). A run is a setting (config values
+of experiments/imp.py) with an importance metric and a seed: lth/runs.py makes a preset's run records from these.
 """
 
 import os
@@ -50,8 +49,7 @@ PAPER = {
 SMOKE = dict(epochs=1, rounds=2, train_size=2048, test_size=1000, rewind_iter=4)
 
 # Every metric of the registry (lth/importance.py), in its order: a metric added there is run by every preset.
-METRICS = list(importance.IMPORTANCE)
-PAPER_METRICS = list(importance.PAPER)
+METRICS, PAPER_METRICS = list(importance.IMPORTANCE), list(importance.PAPER)
 
 # CPU, offline, Fashion-MNIST: LeNet-300-100 and a ResNet with 1x1 shortcuts, each trained to within about a point
 # of what 40 or 32 epochs reach on the same images (0.9 and 1.2 points; the learning rate drops for the last epoch):
@@ -102,8 +100,7 @@ RESOURCES = {
 
 def resources(preset, setting):
     """The Slurm resources of one run of ``setting`` in ``preset``."""
-    r = RESOURCES[preset]
-    return r[setting] if setting in r else r
+    return RESOURCES[preset].get(setting, RESOURCES[preset])
 
 
 def data_dir():
@@ -112,10 +109,9 @@ def data_dir():
 
 
 def data_root(preset):
-    """Where the runs of ``preset`` read their datasets: ``data_dir()``, made absolute; the rehearsal's synthetic
-    ones in a folder of their own under it."""
-    root = Path(data_dir()).resolve()
-    return str(root / preset) if "synthetic" in check(preset) else str(root)
+    """Where the runs of ``preset`` read their datasets: ``data_dir()``, made absolute; synthetic ones (the
+    rehearsal's) in a folder of their own under it."""
+    return str(Path(data_dir()).resolve() / (preset if "synthetic" in check(preset) else ""))
 
 
 def check(preset):

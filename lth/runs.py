@@ -1,27 +1,21 @@
-"""The runs of a preset, as records, and one identity per run: the folder ``$LTH_RUNS/<run id>/`` named by the
+"""A preset's runs as records, and one identity per run: its folder ``$LTH_RUNS/<run id>/``, named by the
 config values that change its results.
 
-``of_preset``, ``ticket_runs``, ``reinits`` and ``every`` give a preset's runs as records (``Run``, ``Reinit``:
-``setting``, ``config``, ``name`` for a reader, ``id``, ``folder()``, ``experiment``). Make, sweep, the Slurm
-launcher, the analysis and the notebooks all take runs from these, never by parsing a name or scanning run
-folders; ``run_id`` is the one function that names a run's folder. What the folder holds is lth/store.py's.
-Deleting the folder, or changing any value that changes results, makes the run missing again.
-
-Plain standard library: the Makefile lists run ids before anything is installed.
+``of_preset``, ``ticket_runs``, ``reinits`` and ``every`` give the records (``Run``, ``Reinit``): make, sweep,
+the Slurm launcher, the analysis and the notebooks take runs from these and never parse a name back. ``run_id``
+is the one function that names a run's folder; what the folder holds, and what it says of its run, is
+lth/store.py's. Plain standard library: the Makefile lists run ids before anything is installed.
 """
 
-import fcntl
 import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from lth import presets, store
 
-RESULT_KEYS = tuple(presets.DEFAULT)  # every config value that can change a run's results
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -35,9 +29,9 @@ def _digest(values):
 
 
 def canonical(config):
-    """The result-changing values of ``config``, typed as in ``presets.DEFAULT`` (``lr=1`` is ``lr=1.0``);
-    ``init`` becomes a digest of the file's content, so that its path does not matter."""
-    values = {k: config.get(k, presets.DEFAULT[k]) for k in RESULT_KEYS}
+    """The values of ``config`` that change results (every key of ``presets.DEFAULT``), typed as there (``lr=1``
+    is ``lr=1.0``); ``init`` becomes a digest of the file's content, so that its path does not matter."""
+    values = {k: config.get(k, default) for k, default in presets.DEFAULT.items()}
     for k, default in presets.DEFAULT.items():
         if isinstance(default, float) and isinstance(values[k], int) and not isinstance(values[k], bool):
             values[k] = float(values[k])
@@ -61,8 +55,8 @@ class _Record:
 
 @dataclass(frozen=True, eq=False)
 class Run(_Record):
-    """One LTR run of a preset (experiments/imp.py): a setting's config values with an importance metric and a
-    seed. Found by ``id``, the identity of its config; ``name`` is for a reader and never parsed back."""
+    """One LTR run (experiments/imp.py): a setting's config values with an importance metric and a seed.
+    ``name`` is for a reader and never parsed back."""
 
     setting: str
     config: dict = field(repr=False)
@@ -87,9 +81,9 @@ class Run(_Record):
 
 @dataclass(frozen=True, eq=False)
 class Reinit(_Record):
-    """One partial reinitialisation of a preset (experiments/reinit.py), from its config (preset, setting,
-    metrics, seed, round, reinit_seed): ``originals``, the ticket runs it starts from, one per metric; the same
-    interface as Run. Its id names those runs by their identity, so that it reruns when their values change."""
+    """One partial reinitialisation (experiments/reinit.py) from its config (preset, setting, metrics, seed, round,
+    reinit_seed), with Run's interface. ``originals``: the ticket runs it starts from, one per metric, which its
+    id names by their identity, so that it runs again when their values change."""
 
     config: dict
     experiment = "reinit"
@@ -115,13 +109,9 @@ class Reinit(_Record):
         return f"reinit-{c['setting']}-{c['seed']}-{c['reinit_seed']}-{_digest(values)}"
 
 
-def reinit_id(config):
-    return Reinit(config).id
-
-
 def of_preset(preset, metrics=None, settings=None):
-    """The LTR runs a preset needs (or only those of some metrics or settings): settings, metrics, seeds in order,
-    each reading the preset's datasets (``presets.data_root``)."""
+    """The LTR runs a preset needs (or those of some metrics or settings), by setting, metric and seed, each
+    reading the preset's datasets (``presets.data_root``)."""
     p, root = presets.check(preset), presets.data_root(preset)
     return [Run(name, dict(setting, importance=m, seed=s, data_root=root))
             for name, setting in p["settings"].items() if settings is None or name in settings
@@ -147,79 +137,3 @@ def reinits(preset):
 def every(preset):
     """Every run a preset needs, its LTR runs first (the reinitialisations start from some of them)."""
     return of_preset(preset) + reinits(preset)
-
-
-def is_completed(folder):
-    return (Path(folder) / store.COMPLETED).exists()
-
-
-class RunLocked(RuntimeError):
-    """Another process is running this run."""
-
-
-def _try_lock(folder, attempts=1):
-    """The run's lock file, locked (an exclusive flock, released when the file is closed), or None."""
-    f = open(Path(folder) / ".lock", "a+")
-    for attempt in range(attempts):
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return f
-        except BlockingIOError:
-            time.sleep(0.2 * (attempt + 1 < attempts))
-    f.close()
-    return None
-
-
-def lock(folder):
-    """Hold the run's lock (an open file; closing it releases it), or raise RunLocked naming the folder.
-
-    It retries for about a second, so that a status query holding the lock for an instant is not
-    mistaken for a run in progress."""
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    f = _try_lock(folder, attempts=5)
-    if f is None:
-        holder = Path(folder, ".lock").read_text().strip() or "another process"
-        raise RunLocked(f"run {Path(folder).name} is already running ({holder} holds {folder}/.lock)")
-    f.seek(0)
-    f.truncate()
-    f.write(f"host {os.uname().nodename}, pid {os.getpid()}\n")
-    f.flush()
-    return f
-
-
-def is_running(folder):
-    """True while some process holds the run's lock."""
-    f = _try_lock(folder)
-    if f:
-        f.close()
-    return f is None
-
-
-def read_json(path):
-    """A JSON file's content, or None where it is missing or was cut short by a kill."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def state(folder):
-    """What a run folder says of its run: ``completed``, ``running``, ``failed``, ``interrupted``, or ``missing``.
-
-    ``running`` means a process holds the run's lock now; a run that was killed (its run.json may
-    still say RUNNING) is ``interrupted``, and resumes where it stopped when started again.
-    """
-    folder = Path(folder)
-    if is_completed(folder):
-        return "completed"
-    if not (folder / "run.json").exists():
-        return "running" if folder.exists() and is_running(folder) else "missing"
-    if is_running(folder):
-        return "running"
-    record = read_json(folder / "run.json") or {}
-    return "failed" if record.get("status") == "FAILED" else "interrupted"
-
-
-def progress(folder):
-    """Where an unfinished run stands: ``{"stage": "round 3", "epoch": 41}`` from its last checkpoint, or None."""
-    return read_json(store.checkpoint_summary(Path(folder) / store.CHECKPOINT))

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import sys
+import time
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,3 +133,69 @@ def damage(folder, config):
     return {f: why for f in files(config) if (why := unreadable(Path(folder) / f))}
 
 
+class RunLocked(RuntimeError):
+    """Another process is running this run."""
+
+
+def lock(folder):
+    """Hold the run's lock (an open file: closing it releases it), or raise RunLocked naming its holder. It tries
+    for a second, so that a status query testing the lock for an instant is not taken for a run in progress."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    f = open(Path(folder) / ".lock", "a+")
+    for attempt in range(5):
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            time.sleep(0.2)
+    else:
+        f.close()
+        holder = Path(folder, ".lock").read_text().strip() or "another process"
+        raise RunLocked(f"run {Path(folder).name} is already running ({holder} holds {folder}/.lock)")
+    f.seek(0)
+    f.truncate()
+    f.write(f"host {os.uname().nodename}, pid {os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def is_running(folder):
+    """True while some process holds the run's lock."""
+    try:
+        with open(Path(folder) / ".lock") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except FileNotFoundError:
+        return False
+    except BlockingIOError:
+        return True
+
+
+def is_completed(folder):
+    return (Path(folder) / COMPLETED).exists()
+
+
+def read_json(path):
+    """A JSON file's content, or None where it is missing or was cut short by a kill."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def state(folder):
+    """What a run folder says of its run: ``completed``, ``running`` (a process holds its lock now), ``missing``,
+    ``failed``, or ``interrupted`` (killed, though its run.json may still say RUNNING: started again, it
+    resumes where it stopped)."""
+    if is_completed(folder):
+        return "completed"
+    if is_running(folder):
+        return "running"
+    if not (Path(folder) / "run.json").exists():
+        return "missing"
+    return "failed" if (read_json(Path(folder) / "run.json") or {}).get("status") == "FAILED" else "interrupted"
+
+
+def progress(folder):
+    """Where an unfinished run stands: ``{"stage": "round 3", "epoch": 41}`` from its last checkpoint, or None."""
+    return read_json(checkpoint_summary(Path(folder) / CHECKPOINT))

@@ -48,7 +48,7 @@ def smoke_runs(tmp_path):
 
 def test_runs_are_found_by_identity(smoke_runs):
     first = runs_.of_preset("smoke")[0]
-    assert runs_.is_completed(first.folder(smoke_runs))
+    assert store.is_completed(first.folder(smoke_runs))
     assert analysis.missing_runs(smoke_runs, "smoke") == []
     assert len(analysis.missing_runs(smoke_runs, "small")) == len(runs_.of_preset("small"))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lth import config, runs
+from lth import config, runs, store
 from lth.training import save
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,7 +145,7 @@ def test_missing_dataset_fails_with_where_to_put_it_and_no_completed_run(tmp_pat
     assert p.returncode != 0
     assert "mnist not found" in p.stderr and str(empty) in p.stderr and "Traceback" not in p.stderr
     [run] = (tmp_path / "runs").iterdir()
-    assert runs.state(run) == "failed" and not runs.is_completed(run)
+    assert store.state(run) == "failed" and not store.is_completed(run)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def kill_when(proc, folder, stage, delay=0.0):
     """SIGKILL the run once its checkpoint says it is in ``stage``, after ``delay`` seconds more.
 
     Returns the stage it was killed in, or None if it had gone past it (its output file existed)."""
-    while proc.poll() is None and (runs.progress(folder) or {}).get("stage") != stage:
+    while proc.poll() is None and (store.progress(folder) or {}).get("stage") != stage:
         time.sleep(0.002)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
@@ -176,7 +176,7 @@ def test_a_run_killed_at_several_points_resumes_to_bitwise_the_same_tickets(tmp_
     killed_in = []
     for stage, delay in (("pretrain", 0.0), ("round 0", 0.05), ("round 1", 0.0), ("round 2", 0.1)):
         killed_in.append(kill_when(imp(tmp_path, *RESUMABLE, wait=False), folder, stage, delay))
-        assert runs.state(folder) == "interrupted" and not runs.is_completed(folder)
+        assert store.state(folder) == "interrupted" and not store.is_completed(folder)
     assert killed_in[0] == "pretrain" and killed_in[2] == "round 1", killed_in  # at least these two, mid-stage
     p = imp(tmp_path, *RESUMABLE)
     assert p.returncode == 0, p.stderr
@@ -184,7 +184,7 @@ def test_a_run_killed_at_several_points_resumes_to_bitwise_the_same_tickets(tmp_
     a, b = (json.loads((f / "metrics.json").read_text()) for f in (folder, reference))
     assert all(a[k]["steps"] == b[k]["steps"] == [0, 1, 2, 3] and a[k]["values"] == b[k]["values"] for k in b)
     assert torch.equal(torch.load(folder / "rewind.pt")["fc_layers.0.weight"], torch.load(reference / "rewind.pt")["fc_layers.0.weight"])
-    assert runs.state(folder) == "completed" and not (folder / "checkpoint.pt").exists()
+    assert store.state(folder) == "completed" and not (folder / "checkpoint.pt").exists()
 
 
 def test_two_processes_starting_one_run_train_it_once(tmp_path, reference):
@@ -196,7 +196,7 @@ def test_two_processes_starting_one_run_train_it_once(tmp_path, reference):
     assert "is already running" in refused and "Traceback" not in refused, refused
     folder = folder_of(tmp_path, *RESUMABLE)
     assert_same_tickets(tickets(folder, 3), tickets(reference, 3))
-    assert runs.state(folder) == "completed"
+    assert store.state(folder) == "completed"
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes_once_there_is_space(small_d
     assert p.returncode != 0
     assert "no space left on the device" in p.stderr.strip().splitlines()[-1] and "Traceback" not in p.stderr, p.stderr
     folder = folder_of(small_disk, *RESUMABLE)
-    assert not runs.is_completed(folder)
+    assert not store.is_completed(folder)
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
     p = imp(small_disk, *RESUMABLE)
     assert p.returncode == 0, p.stderr

@@ -138,7 +138,7 @@ def test_a_preset_on_slurm_completes_and_a_cancelled_job_is_submitted_again(slur
     assert status.splitlines()[-1] == f"total: {n} runs: {n - 1} done, 1 missing", status
     p = make("runs", **env)
     assert "1 runs submitted to Slurm now" in p.stdout, p.stdout + p.stderr
-    wait(lambda: runs.is_completed(folder), "the resubmitted run")
+    wait(lambda: store.is_completed(folder), "the resubmitted run")
     assert sweep("status", "smoke", env={**os.environ, **env}).stdout.splitlines()[-1] == f"total: {n} runs: {n} done"
     logs = list((tmp_path / "runs" / "slurm").glob("*_log.out"))
     assert len(logs) == n  # one per job that ran (the cancelled one never started), where the README says
@@ -151,13 +151,13 @@ def test_a_job_requeued_mid_round_resumes_to_the_tickets_of_a_local_run(slurm, t
                   rewind_iter=50, rounds=3, importance="l1")
     run_id, runs_dir = runs.run_id(config), tmp_path / "slurm_runs"
     record = runs.Run("lenet_300_100_fashion_mnist", config)
-    [job] = launcher.submit("smoke", {record.setting: [record]}, runs_dir).values()
+    [job] = launcher.submit("smoke", [record], runs_dir).values()
     folder = runs_dir / run_id
-    wait(lambda: (runs.progress(folder) or {}).get("stage") == "round 1", "the job to be in round 1")
+    wait(lambda: (store.progress(folder) or {}).get("stage") == "round 1", "the job to be in round 1")
     subprocess.run(["scontrol", "requeue", job], check=True)
     # Pending again, it starts once its old credential has expired (5 s here), as a preempted job does; forcing
     # it earlier races that expiry and Slurm ends the job ("Job credential revoked").
-    wait(lambda: runs.is_completed(folder), "the requeued job to complete")
+    wait(lambda: store.is_completed(folder), "the requeued job to complete")
     logs = "".join(p.read_text() for p in (runs_dir / "slurm").glob(f"{job}_0_log.*"))
     assert logs.count(f'Started run with ID "{run_id}"') == 2  # started, requeued, resumed
 
@@ -186,5 +186,5 @@ def test_a_preset_on_synthetic_data_runs_end_to_end_its_reinitialisation_include
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["tiny"]
     sweep_.run("tiny", [r.id for r in runs.every("tiny")])  # LTR runs first, then the reinitialisation
     [reinit] = runs.reinits("tiny")
-    assert runs.is_completed(reinit.folder(tmp_path / "runs"))
-    assert all(runs.is_completed(r.folder(tmp_path / "runs")) for r in runs.every("tiny"))
+    assert store.is_completed(reinit.folder(tmp_path / "runs"))
+    assert all(store.is_completed(r.folder(tmp_path / "runs")) for r in runs.every("tiny"))
