@@ -37,7 +37,7 @@ TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 # reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
 NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS)
 FIGS ?= figures/$(PRESET)
-.PHONY: install test bench runs figures clean $(NOTEBOOKS)
+.PHONY: install test bench runs figures verify clean $(NOTEBOOKS)
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -95,7 +95,15 @@ $(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py lth/figures.py lth/analysis.py
 	$(PY) -m papermill --log-level WARNING $< $@ -p preset $(PRESET) -p runs_dir $(LTH_RUNS) -p figures_dir $(FIGS) \
 		|| { rm -f $@; exit 1; }
 
-figures: $(NOTEBOOKS)
+# Every LTR run's tickets' digests, committed with the figures; `make verify` reruns a sample (VERIFY=all: every run)
+# in a fresh folder and compares, run by run: "bitwise equal", or the first round that differs.
+$(FIGS)/digests.csv: $(ALL_RUNS) lth/tickets.py | install
+	@mkdir -p $(FIGS)
+	$(PY) -m experiments.sweep digests $(PRESET) $@
+verify: | $(CHECKED)
+	$(PY) -m experiments.sweep verify $(PRESET) $(FIGS)/digests.csv $(if $(filter all,$(VERIFY)),--all)
+
+figures: $(NOTEBOOKS) $(FIGS)/digests.csv
 
 clean:
 	rm -rf $(VENV)

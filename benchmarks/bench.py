@@ -5,12 +5,16 @@
   plain-PyTorch loop over the same in-memory tensors; and one checkpoint's save, timed by itself.
 - resnet20 cifar10-shaped random data: s/iter with augmentation, batch 128.
 
-On the CPU with one thread, as runs train (lth.training.make_deterministic).
+On the CPU with one thread, as runs train (lth.training.make_deterministic), in native and in portable mode, each
+in its own process; then the small preset's settings (s/epoch at their batch sizes) side by side, with the ratio.
 """
 
+import json
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -104,8 +108,37 @@ def bench_resnet20(iters):
     print(f"resnet20 cifar10 (random data, batch 128, {iters} it): {t / iters:.3f} s/iter, peak {peak_gb():.1f} GB")
 
 
+def bench_small_settings():
+    """s/epoch of the small preset's settings at their batch sizes (lth.cost.seconds_per_epoch, random data)."""
+    from lth import config, cost, presets
+
+    times = {}
+    for name, s in presets.check("small")["settings"].items():
+        times[name] = cost.seconds_per_epoch(dict(config.defaults(), **s), DEVICE, iterations=20)[0]
+        print(f"small {name}: {times[name]:.3f} s/epoch (batch {s['batch_size']}, {s['train_size']} images)")
+    return times
+
+
+def side_by_side():
+    """Each mode in its own process (a process has one), then the small preset's settings side by side."""
+    times = {}
+    for mode in ("native", "portable"):
+        print(f"--- {mode} kernels", flush=True)
+        p = subprocess.run([sys.executable, __file__, mode], stdout=subprocess.PIPE, text=True, check=True)
+        print(p.stdout.rsplit("\n", 2)[0])
+        times[mode] = json.loads(p.stdout.strip().splitlines()[-1])
+    for name, native in times["native"].items():
+        portable = times["portable"][name]
+        print(f"{name}: native {native:.3f}, portable {portable:.3f} s/epoch, ratio {portable / native:.2f}")
+
+
 if __name__ == "__main__":
-    make_deterministic()
-    print(f"device: {DEVICE}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    bench_lenet(os.environ.get("LTH_DATA", "data"))
-    bench_resnet20(int(os.environ.get("BENCH_RESNET_ITERS", 20 if DEVICE == "cpu" else 200)))
+    if len(sys.argv) == 1:
+        side_by_side()
+    else:
+        make_deterministic(portable=sys.argv[1] == "portable")
+        print(f"device: {DEVICE}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"{torch.backends.cpu.get_cpu_capability()} kernels")
+        bench_lenet(os.environ.get("LTH_DATA", "data"))
+        bench_resnet20(int(os.environ.get("BENCH_RESNET_ITERS", 20 if DEVICE == "cpu" else 200)))
+        print(json.dumps(bench_small_settings()))

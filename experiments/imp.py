@@ -19,7 +19,8 @@ from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E4
 from experiments.observer import RunFolder  # noqa: E402
 from lth import config as config_, data as data_, models, presets, pruning, runs, store  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
-from lth.training import Diverged, Hparams, derive_seed, make_deterministic  # noqa: E402
+from lth.tickets import digest  # noqa: E402
+from lth.training import Diverged, Hparams, NotPortable, derive_seed, make_deterministic  # noqa: E402
 
 SETTINGS.CAPTURE_MODE = "sys"  # keeps the terminal a terminal, so tqdm shows its bars
 ex = Experiment("imp", save_git_info=False)
@@ -49,7 +50,8 @@ def fail(message):
 
 @ex.main
 def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, milestones, rewind_iter, rounds,
-         prune_fraction, prune_output, importance, seed, train_size, test_size, init, data_root, download, device):
+         prune_fraction, prune_output, importance, seed, train_size, test_size, init, portable, data_root, download,
+         device):
     folder = next((o for o in _run.observers if isinstance(o, RunFolder)), None)
     if folder is None:
         fail("imp.py records every run in its own folder: run it as `python experiments/imp.py with ...` "
@@ -57,10 +59,10 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
     if folder.completed:
         print(f"run {_run._id} has already completed: {folder.dir} (delete that folder to run it again)")
         return folder.result()
-    make_deterministic()
     try:
+        make_deterministic(portable)
         data = data_.load(dataset, data_root, download)
-    except data_.DatasetNotFound as e:
+    except (NotPortable, data_.DatasetNotFound) as e:
         fail(str(e))
     data = data_.to(data_.subset(data, train_size, test_size), device)
     hp = Hparams(epochs, batch_size, lr, momentum, weight_decay, tuple(milestones), rewind_iter)
@@ -79,6 +81,7 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
         _run.log_scalar("density", pruning.density(mask), i)
         for name, d in pruning.layer_density(mask).items():
             _run.log_scalar(f"density/{name}", d, i)
+        _run.info.setdefault("digests", {})[str(i)] = digest(ticket)  # `make verify` compares these
         if collapsed := pruning.collapsed(mask):
             _run.info.setdefault("collapsed", {})[str(i)] = collapsed
         if i == 0:

@@ -20,7 +20,7 @@ from sacred.utils import SacredError  # noqa: E402
 from experiments import imp  # noqa: E402
 from experiments.observer import RunFolder  # noqa: E402
 from lth import presets, runs, store, tickets  # noqa: E402
-from lth.training import save  # noqa: E402
+from lth.training import make_deterministic, save  # noqa: E402
 
 ex = Experiment("reinit", save_git_info=False)
 
@@ -56,6 +56,7 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
         return folder.result()
     runs_dir = Path(folder.basedir)
     originals = folder.record.originals  # the ticket runs it starts from, one per metric
+    make_deterministic(dict(presets.DEFAULT, **originals[0].config)["portable"])  # the redraw runs their kernels
     paths = [r.folder(runs_dir) for r in originals]
     if missing := [r.importance for r, p in zip(originals, paths) if not store.is_completed(p)]:
         raise SacredError(f"no completed {setting} run with importance {', '.join(missing)} and seed {seed} under "

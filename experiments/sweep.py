@@ -7,6 +7,8 @@
     python -m experiments.sweep status small                   # one line per run, and a total
     python -m experiments.sweep plan paper                     # epochs, seconds per epoch here, GPU-hours
     python -m experiments.sweep tables small                   # compute Section 5's connection table anew
+    python -m experiments.sweep digests small figures/small/digests.csv   # every run's tickets' digests
+    python -m experiments.sweep verify small [--all]           # rerun a sample, compare with the committed digests
 
 `list` needs nothing but the standard library: the Makefile calls it before anything is installed.
 """
@@ -148,11 +150,10 @@ def plan(preset):
     from lth import config, cost
     from lth.training import make_deterministic
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    make_deterministic()  # as runs train: one CPU thread
+    device, settings = "cuda" if torch.cuda.is_available() else "cpu", presets.check(preset)["settings"]
+    make_deterministic(next(iter(settings.values()))["portable"])  # as runs train: one CPU thread, their kernels
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
-    timings = {setting: cost.seconds_per_epoch(dict(config.defaults(), **s), device)
-               for setting, s in presets.check(preset)["settings"].items()}
+    timings = {setting: cost.seconds_per_epoch(dict(config.defaults(), **s), device) for setting, s in settings.items()}
     rows = cost.price(preset, timings)  # the arithmetic benchmarks/gpu.py prices with too
     print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'s/epoch':>9} {unit:>10}   "
           f"(measured on {cost.device_name(device)})")
@@ -171,6 +172,59 @@ def tables(preset):
     figures.connections(None, preset)
 
 
+def digests(preset, path):
+    """Write the digests of every completed LTR run's tickets (``lth.analysis.digests``) to the CSV file ``path``."""
+    from lth import analysis
+
+    with store.atomic(path) as tmp:
+        analysis.digests(runs.default_dir(), preset).to_csv(tmp, index=False)
+
+
+def verify(preset, path, every=False):
+    """Rerun a sample of the preset's LTR runs (the first of each setting; ``every``: all), each in a fresh folder
+    under $LTH_RUNS (removed afterwards), and compare each round's ticket with the digests committed in ``path``: one line per
+    run, "bitwise equal" or the first round that differs. Exit 1 if any differs."""
+    import csv
+    import shutil
+    import tempfile
+
+    from experiments import imp
+    from lth.training import NotPortable, make_deterministic
+
+    committed = collections.defaultdict(dict)
+    try:
+        for row in csv.DictReader(open(path)):
+            committed[row["run"]][int(row["round"])] = row["digest"]
+    except FileNotFoundError:
+        sys.exit(f"no committed digests of PRESET={preset} at {path}: `make PRESET={preset} figures` writes them")
+    chosen = runs.of_preset(preset)
+    if not every:  # the first run of each setting
+        chosen = [r for i, r in enumerate(chosen) if r.setting not in {q.setting for q in chosen[:i]}]
+    portable = {r.config["portable"] for r in chosen}
+    try:
+        make_deterministic(portable == {True})
+    except NotPortable as e:
+        sys.exit(f"this machine is outside the portable baseline, so its runs cannot be compared bitwise: {e}")
+    if portable != {True}:
+        print(f"PRESET={preset} runs native kernels (portable=False): bitwise equal only on a CPU like the one that "
+              "rendered it")
+    Path(runs.default_dir()).mkdir(parents=True, exist_ok=True)
+    scratch, differ = Path(tempfile.mkdtemp(prefix="verify-", dir=runs.default_dir())), 0
+    for r in chosen:
+        if r.id not in committed:
+            sys.exit(f"{r.name} ({r.id}) has no committed digest in {path}: its values changed since it was rendered")
+        if imp.run(r.config, scratch, r).status != "COMPLETED":
+            sys.exit(f"{r.name} failed: see {r.folder(scratch)}/run.json")
+        ours = (store.read_json(r.folder(scratch) / "info.json") or {}).get("digests", {})
+        first = next((i for i in sorted(committed[r.id]) if ours.get(str(i)) != committed[r.id][i]), None)
+        differ += first is not None
+        print(f"{r.name}: " + ("bitwise equal" if first is None else f"differs from round {first} on "
+                               f"({ours.get(str(first))} here, {committed[r.id][first]} committed)"))
+    shutil.rmtree(scratch)
+    if differ:
+        sys.exit(f"{differ} of {len(chosen)} runs of PRESET={preset} differ from the digests in {path}")
+
+
 COMMANDS = {
     "list": lambda a: print(listing(a.preset, a.metrics, a.tickets, a.reinit, a.tagged)),
     "check": lambda a: check(a.preset, download=not a.no_download),
@@ -179,6 +233,8 @@ COMMANDS = {
     "status": lambda a: status(a.preset),
     "plan": lambda a: plan(a.preset),
     "tables": lambda a: tables(a.preset),
+    "digests": lambda a: digests(a.preset, a.ids[0]),
+    "verify": lambda a: verify(a.preset, a.ids[0] if a.ids else f"figures/{a.preset}/digests.csv", a.all),
 }
 
 
@@ -186,11 +242,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("preset", choices=list(presets.PRESETS))
-    parser.add_argument("ids", nargs="*", help="run ids (run only)")
+    parser.add_argument("ids", nargs="*", help="run ids (run); the digests' CSV file (digests, verify)")
     parser.add_argument("--metrics", help="comma-separated importance metrics (list only)")
     parser.add_argument("--tickets", action="store_true", help="only the runs Section 5 compares (list only)")
     parser.add_argument("--reinit", action="store_true", help="only Section 5.1's reinitialisations (list only)")
     parser.add_argument("--tagged", action="store_true", help="every run, tagged with its groups (list only: make)")
+    parser.add_argument("--all", action="store_true", help="rerun every run, not a sample (verify only)")
     parser.add_argument("--no-download", action="store_true", help="check only what is on disk (check only)")
     parser.add_argument("--incomplete-fails", action="store_true",
                         help="submit: exit 1 afterwards unless every run has completed (what a figure needs)")

@@ -79,6 +79,19 @@ def _info(run_path):
     return _json(path) if path.exists() else {}
 
 
+def digests(runs_dir, preset):
+    """One row per LTR run of the preset and round: run id, round, digest of its ticket (``tickets.digest``, as the
+    run recorded it in info.json; computed from its round file where an older run did not)."""
+    rows = []
+    for r in load_runs(runs_dir, preset).itertuples():
+        recorded = _info(r.path).get("digests", {})
+        config = dict(presets.DEFAULT, **presets.check(preset)["settings"][r.setting])
+        for i in range(config["rounds"] + 1):
+            d = recorded.get(str(i)) or tickets.digest(tickets.load_ticket(r.path, i))
+            rows.append(dict(run=Path(r.path).name, round=i, digest=d))
+    return pd.DataFrame(rows)
+
+
 def recorded_layers(run_path):
     """The run's prunable layers, input first (metrics.json sorts its keys, so it cannot tell)."""
     return _info(run_path)["layers"]

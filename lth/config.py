@@ -54,7 +54,7 @@ def validate(config):
     need("momentum", _is_number(c["momentum"]) and 0 <= c["momentum"] < 1, "a number in [0, 1)")
     need("weight_decay", _is_number(c["weight_decay"]) and c["weight_decay"] >= 0, "a number >= 0")
     need("prune_fraction", _is_number(c["prune_fraction"]) and 0 < c["prune_fraction"] < 1, "a number in (0, 1)")
-    for key in ("prune_output", "download"):
+    for key in ("prune_output", "portable", "download"):
         need(key, isinstance(c[key], bool), "true or false")
     ms, e = c["milestones"], c["epochs"]
     need("milestones", isinstance(ms, list) and all(_is_int(m) and 0 < m <= e for m in ms) and ms == sorted(set(ms)),

@@ -37,7 +37,7 @@ def canonical(config):
             values[k] = float(values[k])
     if values["init"] is not None:
         values["init"] = hashlib.sha1(Path(values["init"]).read_bytes()).hexdigest()
-    return values
+    return {k: v for k, v in values.items() if k not in presets.LATER or v != presets.LATER[k]}
 
 
 def run_id(config):

@@ -6,6 +6,7 @@ maps a layer's name to its trained weights of rounds 0..R stacked on a first axi
 pandas DataFrames, one row per observation; ``depth`` is a layer's position in the mask, input first.
 """
 
+import hashlib
 import itertools
 import math
 from pathlib import Path
@@ -22,6 +23,17 @@ def load_file(path):
         return torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # PyTorch's reader raises RuntimeError, EOFError, UnpicklingError, ...
         raise store.damaged(path, store.one_line(e)) from None
+
+
+def digest(ticket):
+    """A ticket's digest: SHA-256 (its first 16 hex digits) of its mask and trained weights, every tensor's name,
+    dtype, shape and bytes in order. Two runs' tickets have one digest only if they are bitwise equal."""
+    h = hashlib.sha256()
+    for part in ("mask", "trained"):
+        for name, t in sorted(ticket[part].items()):
+            h.update(f"{part}/{name}/{t.dtype}/{tuple(t.shape)}".encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def load_ticket(run_path, round):

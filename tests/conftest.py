@@ -5,6 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from lth.training import PORTABLE
+
+# Runs are portable by default, and portable mode must be set before a process's first CPU kernel: this test
+# process runs many in-process runs after other tests' kernels, and its subprocesses inherit the setting.
+os.environ.update(PORTABLE)
 ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = os.environ.get("LTH_DATA", str(ROOT / "data"))
 

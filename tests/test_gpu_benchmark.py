@@ -125,7 +125,7 @@ def test_price_is_the_arithmetic_of_sweep_plan(monkeypatch, capsys):
     # plan prices with the same function: the same rows from the same seconds, printed as before
     by_model = {presets.PAPER[n]["model"]: t for n, t in timings.items()}
     monkeypatch.setattr(cost, "seconds_per_epoch", lambda config, device: by_model[config["model"]])
-    monkeypatch.setattr(training, "make_deterministic", lambda: None)
+    monkeypatch.setattr(training, "make_deterministic", lambda portable=False: None)
     assert sweep.plan("paper") == rows
     printed = capsys.readouterr().out.splitlines()
     assert printed[1].split() == ["lenet_300_100_mnist", "21", "21,000.0", "0.50", f"{rows[0][4]:.2f}"]
