@@ -5,7 +5,8 @@
 
 Each run is recorded in its own folder, $LTH_RUNS/<run id>/ (default runs/; lth.runs names it by
 every config value that changes results). Started again, a killed run resumes from its last
-epoch; a completed run is not run again. From Python: ``experiments.imp.run(config, runs_dir)``.
+epoch; a completed run replays its stored rounds, training nothing. From Python:
+``experiments.imp.run(config, runs_dir)``.
 """
 
 import warnings
@@ -56,9 +57,6 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
     if folder is None:
         fail("imp.py records every run in its own folder: run it as `python experiments/imp.py with ...` "
              "or through experiments.imp.run(config, runs_dir)")
-    if folder.completed:
-        print(f"run {_run._id} has already completed: {folder.dir} (delete that folder to run it again)")
-        return folder.result()
     try:
         make_deterministic(portable)
         data = data_.load(dataset, data_root, download)
@@ -101,7 +99,7 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
 
 
 def run(config, runs_dir=None, record=None):
-    """Run the LTR run of ``config`` (resumed if it was interrupted; returned at once if it has completed),
+    """Run the LTR run of ``config`` (resumed if it was interrupted, replayed if it has completed),
     recorded under ``runs_dir`` ($LTH_RUNS by default); ``record``: its lth.runs record, where the caller has it.
     Returns Sacred's Run."""
     ex.observers[:] = [RunFolder(runs_dir or runs.default_dir(), (lambda _: record) if record else _record)]

@@ -3,11 +3,9 @@ numbered one.
 
 - A started run holds the folder's lock until it ends: a second process that starts the same run
   stops at once with one line, and touches nothing.
-- A completed run is left untouched: ``completed`` is set and the main function returns its result; unless
-  a file it should hold cannot be read (lth.store.damage): then it runs again, as an interrupted run resumes,
-  and computes that file anew.
-- An unfinished attempt's record (run.json, metrics.json, ...) is replaced by the new attempt's,
-  while its artifacts and checkpoint stay, so that the run resumes where it stopped.
+- A run started again, interrupted or completed, resumes: its record (run.json, metrics.json, ...) and
+  ``completed`` are replaced by the new attempt's, while its stored stages and checkpoint stay. So a completed
+  run replays its stages in seconds, trains nothing, and computes anew only a file that cannot be read.
 - JSON files are written atomically, so a kill never leaves a truncated run.json; on a full disk the
   record is not updated (the run stops at its next checkpoint with one line saying so).
 """
@@ -29,28 +27,18 @@ class RunFolder(FileStorageObserver):
 
     def __init__(self, runs_dir, record):
         super().__init__(runs_dir, copy_sources=False)
-        self.make_record, self.lock, self.completed = record, None, False
+        self.make_record, self.lock = record, None
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         self.record = self.make_record(config)
-        _id = self.record.id
-        self.dir = str(Path(self.basedir) / _id)
+        self.dir = str(Path(self.basedir) / self.record.id)
         try:
             self.lock = store.lock(self.dir)
         except store.RunLocked as e:
             raise SacredError(str(e), print_traceback=False) from None
-        self.completed = store.is_completed(self.dir)
-        if self.completed and (damage := store.damage(self.dir, config)):
-            name, why = next(iter(damage.items()))
-            print(f"run {_id} has completed but {len(damage)} of its files cannot be read ({name}: {why}): "
-                  "running it again, which computes them anew")
-            Path(self.dir, store.COMPLETED).unlink()
-            self.completed = False
-        if self.completed:
-            return _id
-        for name in store.RECORD:
+        for name in (store.COMPLETED, *store.RECORD):  # complete again only once this attempt completes
             Path(self.dir, name).unlink(missing_ok=True)
-        return super().started_event(ex_info, command, host_info, start_time, config, meta_info, _id)
+        return super().started_event(ex_info, command, host_info, start_time, config, meta_info, self.record.id)
 
     def _make_run_dir(self, _id):
         os.makedirs(self.dir, exist_ok=True)
@@ -68,39 +56,19 @@ class RunFolder(FileStorageObserver):
             if e.errno != errno.ENOSPC:
                 raise
 
-    def result(self):
-        """The recorded result of a completed run."""
-        return (store.read_json(Path(self.dir) / "run.json") or {}).get("result")
-
-    # Every event after the start writes only for the attempt that holds the lock and is not done.
-    def _active(self):
-        return self.lock is not None and not self.completed
-
-    def heartbeat_event(self, *args, **kwargs):
-        if self._active():
-            super().heartbeat_event(*args, **kwargs)
-
-    def log_metrics(self, *args, **kwargs):
-        if self._active():
-            super().log_metrics(*args, **kwargs)
-
-    def artifact_event(self, *args, **kwargs):
-        if self._active():
-            super().artifact_event(*args, **kwargs)
-
     def completed_event(self, stop_time, result):
-        if self._active():
-            super().completed_event(stop_time, result)
-            Path(self.dir, store.COMPLETED).touch()
+        super().completed_event(stop_time, result)
+        Path(self.dir, store.COMPLETED).touch()
         self._release()
 
+    # An attempt that did not get the lock has no record to write: the run is another process's.
     def failed_event(self, fail_time, fail_trace):
-        if self._active():
+        if self.lock:
             super().failed_event(fail_time, fail_trace)
         self._release()
 
     def interrupted_event(self, interrupt_time, status):
-        if self._active():
+        if self.lock:
             super().interrupted_event(interrupt_time, status)
         self._release()
 

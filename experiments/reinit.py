@@ -52,8 +52,6 @@ def config():
 @ex.main
 def main(_run, preset, setting, metrics, seed, round, reinit_seed):
     folder = next(o for o in _run.observers if isinstance(o, RunFolder))
-    if folder.completed:
-        return folder.result()
     runs_dir = Path(folder.basedir)
     originals = folder.record.originals  # the ticket runs it starts from, one per metric
     make_deterministic(dict(presets.DEFAULT, **originals[0].config)["portable"])  # the redraw runs their kernels

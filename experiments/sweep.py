@@ -2,7 +2,7 @@
 
     python -m experiments.sweep list small [--metrics magnitude,l1] [--tickets] [--reinit]   # run ids
     python -m experiments.sweep check paper [--no-download]   # every value valid, data (and GPU) there
-    python -m experiments.sweep run small <run id> ...         # run these here (completed ones return at once)
+    python -m experiments.sweep run small <run id> ...         # run these here (completed ones are skipped)
     python -m experiments.sweep submit small                   # submit every missing run to Slurm
     python -m experiments.sweep status small                   # one line per run, and a total
     python -m experiments.sweep plan paper                     # epochs, seconds per epoch here, GPU-hours
@@ -64,7 +64,8 @@ def check(preset, download=True):
 
 
 def run(preset, ids):
-    """Run the runs ``ids`` of the preset here, one after the other (completed ones return at once)."""
+    """Run the runs ``ids`` of the preset here, one after the other (completed ones are skipped, unless a file of
+    theirs cannot be read: then they run again, which computes it anew)."""
     from experiments import imp, reinit
 
     known = {r.id: r for r in runs.every(preset)}
@@ -72,6 +73,8 @@ def run(preset, ids):
         sys.exit(f"{unknown[0]!r} is not a run of preset {preset!r}; see `python -m experiments.sweep list {preset}`")
     for r in (known[i] for i in ids):
         print(f"{r.name}: {r.folder()}")
+        if store.is_completed(r.folder()) and not store.damage(r.folder(), r.config):
+            continue
         if (imp if r.experiment == "imp" else reinit).run(r.config, record=r).status != "COMPLETED":
             sys.exit(f"{r.name} failed: see {r.folder()}/run.json")
 
@@ -181,45 +184,45 @@ def digests(preset, path):
 
 
 def verify(preset, path, every=False):
-    """Rerun a sample of the preset's LTR runs (the first of each setting; ``every``: all), each in a fresh folder
-    under $LTH_RUNS (removed afterwards), and compare each round's ticket with the digests committed in ``path``: one line per
-    run, "bitwise equal" or the first round that differs. Exit 1 if any differs."""
-    import csv
+    """Rerun a sample of the preset's LTR runs (the first of each setting; ``every``: all) in a fresh folder under
+    $LTH_RUNS (removed afterwards), and compare each round's ticket with the digests committed in ``path``: one
+    line per run, "bitwise equal" or the first round that differs. Exit 1 if any differs."""
     import shutil
     import tempfile
+
+    import pandas as pd
 
     from experiments import imp
     from lth.training import NotPortable, make_deterministic
 
-    committed = collections.defaultdict(dict)
-    try:
-        for row in csv.DictReader(open(path)):
-            committed[row["run"]][int(row["round"])] = row["digest"]
-    except FileNotFoundError:
+    if not Path(path).exists():
         sys.exit(f"no committed digests of PRESET={preset} at {path}: `make PRESET={preset} figures` writes them")
+    committed = pd.read_csv(path, dtype=str).groupby("run", sort=False)["digest"].apply(list).to_dict()  # by round
     chosen = runs.of_preset(preset)
     if not every:  # the first run of each setting
         chosen = [r for i, r in enumerate(chosen) if r.setting not in {q.setting for q in chosen[:i]}]
-    portable = {r.config["portable"] for r in chosen}
+    if new := [r for r in chosen if r.id not in committed]:
+        sys.exit(f"{new[0].name} ({new[0].id}) has no digest in {path}: the preset changed since it was rendered")
+    portable = all(r.config["portable"] for r in chosen)
     try:
-        make_deterministic(portable == {True})
+        make_deterministic(portable)
     except NotPortable as e:
         sys.exit(f"this machine is outside the portable baseline, so its runs cannot be compared bitwise: {e}")
-    if portable != {True}:
-        print(f"PRESET={preset} runs native kernels (portable=False): bitwise equal only on a CPU like the one that "
+    if not portable:
+        print(f"PRESET={preset} runs native kernels (portable=False): bitwise only on CPUs like the one that "
               "rendered it")
-    Path(runs.default_dir()).mkdir(parents=True, exist_ok=True)
+    runs.default_dir().mkdir(parents=True, exist_ok=True)
     scratch, differ = Path(tempfile.mkdtemp(prefix="verify-", dir=runs.default_dir())), 0
     for r in chosen:
-        if r.id not in committed:
-            sys.exit(f"{r.name} ({r.id}) has no committed digest in {path}: its values changed since it was rendered")
         if imp.run(r.config, scratch, r).status != "COMPLETED":
             sys.exit(f"{r.name} failed: see {r.folder(scratch)}/run.json")
-        ours = (store.read_json(r.folder(scratch) / "info.json") or {}).get("digests", {})
-        first = next((i for i in sorted(committed[r.id]) if ours.get(str(i)) != committed[r.id][i]), None)
+        recorded = store.read_json(r.folder(scratch) / "info.json")["digests"]
+        ours = [recorded[str(i)] for i in range(len(recorded))]
+        first = next((i for i, (a, b) in enumerate(zip(ours, committed[r.id])) if a != b), None)
         differ += first is not None
-        print(f"{r.name}: " + ("bitwise equal" if first is None else f"differs from round {first} on "
-                               f"({ours.get(str(first))} here, {committed[r.id][first]} committed)"))
+        theirs = committed[r.id][first] if first is not None else None
+        print(f"{r.name}: " + (f"differs from round {first} on ({ours[first]} here, {theirs} committed)"
+                               if theirs else "bitwise equal"))
     shutil.rmtree(scratch)
     if differ:
         sys.exit(f"{differ} of {len(chosen)} runs of PRESET={preset} differ from the digests in {path}")

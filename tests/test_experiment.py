@@ -74,10 +74,13 @@ def test_smoke_run_records_config_metrics_and_artifacts_in_its_own_folder(tmp_pa
     assert ticket["mask"]["fc_layers.0"].dtype == torch.bool and ticket["mask"]["fc"].all()
     assert (ticket["trained"]["fc_layers.0"][~ticket["mask"]["fc_layers.0"]] == 0).all()
 
-    stamp = (run / "round_2.pt").stat().st_mtime_ns
-    again = imp(tmp_path, "smoke", "importance=minmax", "seed=1")  # a completed run is not run again
-    assert again.returncode == 0 and "has already completed" in again.stdout + again.stderr
-    assert (run / "round_2.pt").stat().st_mtime_ns == stamp and len(list(tmp_path.iterdir())) == 1
+    stamps = {f.name: f.stat().st_mtime_ns for f in run.glob("*.pt")}
+    result = json.loads((run / "run.json").read_text())["result"]
+    again = imp(tmp_path, "smoke", "importance=minmax", "seed=1")  # a completed run replays: nothing trains again
+    assert again.returncode == 0 and (run / "completed").exists() and len(list(tmp_path.iterdir())) == 1
+    assert {f.name: f.stat().st_mtime_ns for f in run.glob("*.pt")} == stamps  # loaded, not made again
+    assert json.loads((run / "run.json").read_text())["result"] == result
+    assert json.loads((run / "metrics.json").read_text())["test_accuracy"]["values"] == metrics["test_accuracy"]["values"]
 
 
 def test_identity_is_every_value_that_changes_results_and_nothing_else(tmp_path):

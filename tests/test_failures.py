@@ -137,7 +137,8 @@ def test_a_completed_run_with_a_damaged_file_is_reported_and_computes_it_anew_wh
         analysis.load_runs(tmp_path, "smoke", [runs.Run("smoke", config)])
     p = imp(tmp_path, "smoke")
     assert p.returncode == 0, p.stderr
-    assert f"has completed but 1 of its files cannot be read ({damaged}: " in p.stdout + p.stderr
+    if damaged.endswith(".pt"):  # (Sacred's record, run.json and metrics.json, is written anew by every attempt)
+        assert f"{folder / damaged} cannot be read (" in p.stdout + p.stderr
     assert_same_tickets(tickets(folder, ROUNDS), tickets(reference, ROUNDS))
     assert store.damage(folder, config) == {} and (folder / "completed").exists()
     metrics = lambda f: {k: v["values"] for k, v in json.loads((f / "metrics.json").read_text()).items()}
