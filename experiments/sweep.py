@@ -36,8 +36,8 @@ def listing(preset, metrics=None, tickets=False, reinit=False, tagged=False):
 
 
 def check(preset, download=True):
-    """Stop early, in one line, when a run's config is invalid or the preset's datasets or GPU are missing (the
-    edge where a preset's values enter: a run started from here is not validated again). The rehearsal writes its
+    """Stop early, in one line, when a run's config is invalid (lth.config.validate, which each run's own process
+    calls again in imp.py's config hook) or the preset's datasets or GPU are missing. The rehearsal writes its
     synthetic datasets first."""
     import torch
 

@@ -212,6 +212,42 @@ def table2(acc, with_paper=False, every=5):
     return out[_order(s["importance"])].reset_index().rename_axis(columns=None).fillna("")
 
 
+def differences(acc, against="magnitude"):
+    """Each metric's test accuracy minus ``against``'s, seed by seed (points), one row per run and round: runs of
+    one seed share theta_0, the data order and round 0 bitwise, so the difference is free of the spread between
+    seeds."""
+    keys = ["setting", "round", "seed"]
+    base = acc[acc.importance == against].set_index(keys).test_accuracy.rename("base")
+    d = acc[acc.importance != against].join(base, on=keys)
+    return d.assign(difference=d.test_accuracy - d.base).drop(columns="base")
+
+
+def paired_differences(acc, against="magnitude"):
+    """``differences`` summed up per setting, round and metric: their ``mean``, ``min`` and ``max`` over seeds,
+    ``seeds`` (how many), and ``agree``: how many seeds have the sign of the mean (a difference of 0 agrees with
+    none)."""
+    d, groups = differences(acc, against), ["setting", "round", "importance"]
+    sign = lambda x: (x > 0).astype(int) - (x < 0).astype(int)  # noqa: E731
+    mean_sign = sign(d.groupby(groups, sort=False).difference.transform("mean"))
+    d["agrees"] = (sign(d.difference) == mean_sign) & (mean_sign != 0)
+    out = d.groupby(groups, sort=False).agg(mean=("difference", "mean"), min=("difference", "min"),
+                                            max=("difference", "max"), seeds=("difference", "size"),
+                                            agree=("agrees", "sum"))
+    return out.reset_index()
+
+
+def table2_paired(acc, against="magnitude", every=5):
+    """Table 2's rounds, each metric's paired difference to ``against`` (``paired_differences``) as one cell:
+    "mean [min, max] agree/seeds" in points, e.g. "+0.31 [+0.10, +0.52] 3/3"."""
+    last = acc.groupby("setting")["round"].transform("max")
+    d = paired_differences(acc[(acc["round"] % every == 0) | (acc["round"] == last)], against)
+    d = d[d["round"] > 0]  # round 0 is one network for every metric of a seed
+    d["cell"] = [f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}] {a}/{n}" for m, lo, hi, a, n in
+                 zip(d["mean"], d["min"], d["max"], d["agree"], d["seeds"])]
+    out = d.pivot_table(index=["setting", "round"], columns="importance", values="cell", aggfunc="first")
+    return out[_order(d["importance"])].reset_index().rename_axis(columns=None).fillna("")
+
+
 def table1(runs, with_paper=False):
     """Table 1: [min, max] of the followed layers' weights at init, at the rewind point and trained, mean over
     the magnitude runs; rows in the paper's order (input, first 1x1 shortcut, middle, output), named as the

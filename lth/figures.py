@@ -58,19 +58,26 @@ def table2(runs_dir, preset):
     paper = _reported(runs)
     caption = (f"Table 2: top-1 test accuracy (%) every 5 rounds, mean ± sd over seeds"
                f"{'; ours / paper / difference where the paper reports it' if paper else ''}; {_caption(preset, runs)}")
-    return View(table=analysis.table2(analysis.accuracy(runs), with_paper=paper), caption=caption)
+    acc = analysis.accuracy(runs)
+    paired_caption = ("Table 2, paired: each metric's accuracy minus magnitude's, seed by seed (same theta_0, data "
+                      "order and round 0), in points: mean [min, max] over seeds, and how many seeds agree in sign; "
+                      f"{_caption(preset, runs)}")
+    return View(table=analysis.table2(acc, with_paper=paper), caption=caption,
+                paired=analysis.table2_paired(acc), paired_caption=paired_caption)
 
 
 def figure4(runs_dir, preset):
     """``settings``: per setting, ``accuracy`` (one row per run and round), ``dense`` (the mean accuracy of
-    round 0), ``paper`` (the paper's values, if any), ``fraction`` and ``caption``."""
+    round 0), ``paper`` (the paper's values, if any), ``fraction``, ``caption`` and ``difference`` (each metric's
+    accuracy minus magnitude's, per seed: ``analysis.differences``)."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
     acc, paper = analysis.accuracy(runs), analysis.paper_results("table2")
     views = []
     for setting, df in acc.groupby("setting", sort=False):
         reported = paper[(paper.setting == setting) & (paper.importance != "dense")]
         views.append(View(name=setting, accuracy=df, dense=df[df["round"] == 0].test_accuracy.mean(), paper=reported,
-                          fraction=_fraction(preset, setting), caption=_caption(preset, runs[runs.setting == setting])))
+                          fraction=_fraction(preset, setting), caption=_caption(preset, runs[runs.setting == setting]),
+                          difference=analysis.differences(df)))
     return View(settings=views, data=acc)
 
 

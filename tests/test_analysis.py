@@ -115,3 +115,20 @@ def test_weight_ranges_read_init_rewind_and_trained(tmp_path):
     torch.save({"mask": {}, "trained": {"a": torch.tensor([-3.0, 0.5])}}, tmp_path / "round_0.pt")
     w = analysis.weight_ranges(tmp_path).set_index("stage")
     assert w.loc["init", "min"] == -1.0 and w.loc["rewind", "max"] == 2.5 and w.loc["trained", "min"] == -3.0
+
+
+def test_paired_differences_compare_each_metric_with_magnitude_seed_by_seed():
+    rows = []
+    for seed, (mag, l1, l2) in enumerate([(80.0, 81.0, 79.0), (70.0, 70.5, 71.0), (90.0, 91.5, 89.0)]):
+        for m, acc in (("magnitude", mag), ("l1", l1), ("l2", l2)):
+            rows += [dict(setting="s", importance=m, seed=seed, round=0, test_accuracy=60.0 + seed, sparsity=0.0),
+                     dict(setting="s", importance=m, seed=seed, round=5, test_accuracy=acc, sparsity=67.2)]
+    acc = pd.DataFrame(rows)
+    d = analysis.paired_differences(acc).set_index(["round", "importance"])
+    # the seeds' accuracies spread over 20 points; their differences to magnitude do not
+    assert d.loc[(5, "l1"), ["mean", "min", "max", "seeds", "agree"]].tolist() == [1.0, 0.5, 1.5, 3, 3]
+    assert d.loc[(5, "l2"), ["mean", "min", "max", "seeds", "agree"]].tolist() == pytest.approx([-1 / 3, -1, 1, 3, 2])
+    assert d.loc[(0, "l1"), ["mean", "agree"]].tolist() == [0.0, 0]  # one network per seed: no sign to agree with
+    table = analysis.table2_paired(acc).set_index("round")
+    assert list(table.columns) == ["setting", "l1", "l2"] and list(table.index) == [5]
+    assert table.loc[5, "l1"] == "+1.00 [+0.50, +1.50] 3/3" and table.loc[5, "l2"] == "-0.33 [-1.00, +1.00] 2/3"
