@@ -147,7 +147,7 @@ def collapse(runs):
         rows.append(dict(setting=r.setting, importance=r.importance, seed=r.seed,
                          first_collapse_round=int(first) if first else None,
                          collapsed_layers=", ".join(info[first]) if first else "",
-                         sparsest_layer=sparsest, sparsest_layer_density=100 * final[sparsest]))
+                         sparsest_layer=sparsest, sparsest_layer_density=_significant(100 * final[sparsest])))
     return pd.DataFrame(rows)
 
 
@@ -278,16 +278,38 @@ def table1(runs, with_paper=False):
     return out.drop(columns="layer").rename(columns={"label": "layer"})
 
 
+def _significant(x, digits=3):
+    return float(f"{x:.{digits}g}")
+
+
 def collapse_summary(col):
-    """Per setting and metric: how many runs collapse, the earliest round, and the layers that go first."""
+    """Per setting and metric, for a reader: runs, how many collapsed, the earliest round and the layers that
+    went first, the lowest density of any layer in a last ticket (%, 3 significant digits) and which layers, and a
+    verdict: "collapses in k of n runs (from round r)", or how close the closest run came."""
     g = col.groupby(["setting", "importance"], sort=False)
     out = g.agg(runs=("seed", "size"), collapsed=("first_collapse_round", "count"),
-                first_round=("first_collapse_round", "min"),
+                first=("first_collapse_round", "min"),
                 layers=("collapsed_layers", lambda s: "; ".join(sorted({x for x in s if x}))),
-                min_layer_density=("sparsest_layer_density", "min"),
-                sparsest_layers=("sparsest_layer", lambda s: "; ".join(sorted(set(s))))).reset_index()
-    out["first_round"] = out["first_round"].astype("Int64")
-    return out
+                lowest=("sparsest_layer_density", "min"),
+                sparsest=("sparsest_layer", lambda s: "; ".join(sorted(set(s))))).reset_index()
+    out["verdict"] = [f"collapses in {k} of {n} runs (from round {int(r)})" if k else
+                      f"no collapse in {n} runs; closest: a layer at {_significant(d)} % density"
+                      for k, n, r, d in zip(out.collapsed, out.runs, out["first"], out.lowest)]
+    out["first"] = [str(int(r)) if r == r else "" for r in out["first"]]
+    out["lowest"] = [_significant(d) for d in out.lowest]
+    return out.rename(columns={"collapsed": "collapsed runs", "first": "first collapse (round)",
+                               "layers": "collapsed layers", "lowest": "lowest layer density (%)",
+                               "sparsest": "sparsest layers"})
+
+
+def sparsest_layer(runs):
+    """Per run and round: the density (%) of its sparsest prunable layer, and whether some layer has none left
+    (``collapsed``): how close each run comes to layer collapse over the rounds."""
+    ld = layer_density_table(runs)
+    ld["layer_density"] = 100 - ld.layer_sparsity
+    out = ld.groupby(["setting", "importance", "seed", "round"], sort=False).agg(
+        layer_density=("layer_density", "min"), sparsity=("sparsity", "first")).reset_index()
+    return out.assign(collapsed=out.layer_density == 0)
 
 
 def reinit_results(runs_dir, preset):

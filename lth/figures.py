@@ -131,10 +131,15 @@ def figure10(runs_dir, preset):
 
 def collapse(runs_dir, preset):
     """``runs``: per run, the first round with a fully pruned layer and the sparsest layer of the last ticket;
-    ``table``: per setting and metric, how many runs collapse, when first and which layers."""
+    ``table``: per setting and metric, how many runs collapse, when first and which layers, and a verdict;
+    ``settings``: per setting, ``sparsest`` (each run's sparsest-layer density per round), ``fraction``, ``caption``."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
-    per_run = analysis.collapse(runs)
-    return View(runs=per_run, table=analysis.collapse_summary(per_run), caption=_caption(preset, runs))
+    per_run, sparsest = analysis.collapse(runs), analysis.sparsest_layer(runs)
+    settings = [View(name=setting, sparsest=df, fraction=_fraction(preset, setting),
+                     caption=_caption(preset, runs[runs.setting == setting]))
+                for setting, df in sparsest.groupby("setting", sort=False)]
+    return View(runs=per_run, table=analysis.collapse_summary(per_run), caption=_caption(preset, runs),
+                settings=settings, data=sparsest)
 
 
 # --- Section 5: several tickets from one initialisation ---

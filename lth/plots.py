@@ -5,7 +5,7 @@ that show the range over seeds; figures saved as PNG and PDF with the numbers th
 
 import matplotlib.pyplot as plt
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from lth.importance import IMPORTANCE, PAPER
 from lth.runs import REPOSITORY
@@ -50,6 +50,14 @@ def rounds_axis(ax, rounds, fraction):
     ticks = ticks[::-(-len(ticks) // 5)]  # at most five: legible on a narrow panel
     top.set_xticks(ticks, [_percent(100 * (1 - (1 - fraction) ** r)) for r in ticks])
     top.set_xlabel("sparsity (%)")
+
+
+def log_axis(ax):
+    """A log-scale y axis with ticks at 1, 2 and 5 times the powers of ten, labelled as plain numbers (0.2, 50)."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def diagonal(ax):

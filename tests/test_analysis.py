@@ -99,8 +99,16 @@ def test_collapse_reports_first_round_and_layer(smoke_runs):
     assert set(hit.collapsed_layers) == {"fc_layers.1"} and set(hit.first_collapse_round) == {2}
     s = analysis.collapse_summary(col)
     mag = s[(s.importance == "magnitude")].iloc[0]
-    assert (mag["runs"], mag["collapsed"], mag["first_round"]) == (2, 1, 2)
-    assert mag["min_layer_density"] == 0.0 and mag["sparsest_layers"] == "fc_layers.1"
+    assert (mag["runs"], mag["collapsed runs"], mag["first collapse (round)"]) == (2, 1, "2")
+    assert mag["lowest layer density (%)"] == 0.0 and mag["sparsest layers"] == "fc_layers.1"
+    assert mag["verdict"] == "collapses in 1 of 2 runs (from round 2)"
+    l1 = s[(s.importance == "l1")].iloc[0]
+    assert l1["first collapse (round)"] == "" and l1["verdict"].startswith("no collapse in 2 runs; closest: a layer at ")
+    assert l1["verdict"].endswith(f"{l1['lowest layer density (%)']} % density")
+    closest = analysis.sparsest_layer(analysis.load_runs(smoke_runs, "smoke"))  # fc_layers.1: 1, 0.9, 0, 0
+    assert (closest.groupby(["setting", "importance", "seed"])["round"].count() == 4).all()  # every round of every run
+    assert list(closest.layer_density[:4]) == pytest.approx([100, 70, 0, 0]) and list(closest.collapsed[:4]) == [
+        False, False, True, True]
 
 
 def test_followed_layers_are_the_declared_roles_and_a_dense_output_is_labelled_so(smoke_runs):
