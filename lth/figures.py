@@ -225,13 +225,16 @@ figure6 = figure5  # the same connections; Figure 5 plots their std, Figure 6 th
 
 def figure3(runs_dir, preset):
     """``drift``: per seed, metric and round, the mean distance from theta_0 of the input layer's shared and
-    other unpruned connections, and the share of the ticket's connections that are shared; ``layer``."""
+    other unpruned connections, and the share of the ticket's connections that are shared; ``layer``;
+    ``not_shared``: per metric, the fewest and most connections a "not shared" point rests on (over seeds, rounds)."""
     runs, t, view = _tickets(runs_dir, preset)
     view.layer = analysis.recorded_roles(runs.path.iloc[0])["input"]
     last = int(analysis.accuracy(runs)["round"].max())
     d = tickets.drift_over_rounds(runs, view.layer, range(1, last + 1))
     view.drift = d.assign(connections=d.overlapping.map({True: "shared", False: "not shared"}))
     view.rounds = list(range(1, last + 1))
+    others = d[~d.overlapping].groupby("metric")["count"]
+    view.not_shared = {m: (int(lo), int(hi)) for m, lo, hi in zip(others.min().index, others.min(), others.max())}
     return view
 
 
@@ -244,5 +247,6 @@ def reinit(runs_dir, preset):
     view.table = tickets.survival_summary(survival)
     view.caption = (f"{t['setting']} (preset={preset}): connections shared by the {', '.join(t['metrics'])} tickets "
                     f"of seed {configs[0]['seed']} at round {t['round']} keep theta_0, the others are redrawn (reinit "
-                    f"seeds {', '.join(str(c['reinit_seed']) for c in configs)}), and LTR runs again")
+                    f"seeds {', '.join(str(c['reinit_seed']) for c in configs)}), and LTR runs again; excess over "
+                    "chance in %, blank where fewer than 5 connections are expected by chance")
     return view

@@ -60,6 +60,13 @@ def log_axis(ax):
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def share_y(axes):
+    """One y range for panels that are compared with each other: the union of their own."""
+    lows, highs = zip(*(ax.get_ylim() for ax in axes))
+    for ax in axes:
+        ax.set_ylim(min(lows), max(highs))
+
+
 def diagonal(ax):
     """The line on which a layer is pruned exactly as much as the network."""
     ax.plot([0, 100], [0, 100], ls=":", color="grey", lw=1, label="layer = global")

@@ -264,7 +264,8 @@ def connections(runs, round):
 
 def drift_over_rounds(runs, layer, rounds):
     """Figure 3: per seed, metric and round, the mean |trained - theta_0| in ``layer`` of its shared
-    and its other unpruned connections, and the share of the ticket's connections that are shared.
+    and its other unpruned connections (``count``: how many), and the share of the ticket's connections that are
+    shared.
 
     Convention: the distance is from theta_0, the initialisation (the paper's "initial value"), not
     from the rewind point theta_{0,k} that every round starts from; with k = 1000 of 78,200
@@ -278,7 +279,7 @@ def drift_over_rounds(runs, layer, rounds):
             for m, t in found.items():
                 distance, mask = (t["trained"][layer] - init).abs(), t["mask"][layer]
                 for overlapping, sel in ((True, shared), (False, mask & ~shared)):
-                    rows.append(dict(seed=seed, metric=m, round=r, overlapping=overlapping,
+                    rows.append(dict(seed=seed, metric=m, round=r, overlapping=overlapping, count=int(sel.sum()),
                                      distance=distance[sel].double().mean().item() if sel.any() else math.nan,
                                      shared_of_kept=_div(int(shared.sum()), int(mask.sum()))))
     return pd.DataFrame(rows)
@@ -313,10 +314,13 @@ def jaccard_summary(jac):
     return jac[jac.layer == "all"].groupby(["a", "b"])[["jaccard", "expected_jaccard"]].mean().reset_index().round(4)
 
 
-def survival_summary(survival):
+def survival_summary(survival, min_expected=5):
     """survival_table rows of several metrics and reinit seeds -> per layer (and "all"): mean kept, survived and
-    expected connections, and the excess over chance (%): mean, lowest and highest."""
+    expected connections, and the excess over chance (%): mean, lowest and highest; left blank where fewer than
+    ``min_expected`` connections are expected by chance, too few for a percentage to mean anything."""
     table = survival.groupby(["layer", "depth"], sort=False).agg(
         kept=("kept", "mean"), survived=("survived", "mean"), expected=("expected", "mean"),
         excess_mean=("excess", "mean"), excess_min=("excess", "min"), excess_max=("excess", "max")).reset_index()
+    excess = ["excess_mean", "excess_min", "excess_max"]
+    table[excess] = table[excess].where(table.expected >= min_expected)
     return _by_depth(table).round(2)

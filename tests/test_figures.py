@@ -64,3 +64,20 @@ def test_the_connection_table_is_computed_once_per_sweep(runs, smoke_sweep):
     cache = smoke_sweep / "tables" / "smoke-connections.pkl"
     stamp = cache.stat().st_mtime_ns
     assert figures.connections(runs, "smoke").equals(first) and cache.stat().st_mtime_ns == stamp
+
+
+def test_figure3_counts_the_connections_each_not_shared_point_rests_on(runs):
+    v = figures.figure3(runs, "smoke")
+    assert set(v.not_shared) == set(presets.TICKETS["smoke"]["metrics"])
+    others = v.drift[~v.drift.overlapping]
+    for m, (lo, hi) in v.not_shared.items():
+        assert (lo, hi) == (others[others.metric == m]["count"].min(), others[others.metric == m]["count"].max())
+    # a shared point and a not-shared one of a ticket together are its unpruned connections in the layer
+    assert (v.drift[v.drift.overlapping]["count"] > 0).all()
+
+
+def test_table2_pairs_each_metric_with_magnitude_seed_by_seed(runs):
+    v = figures.table2(runs, "smoke")
+    assert list(v.paired.columns) == ["setting", "round", *[m for m in presets.METRICS if m != "magnitude"]]
+    assert "seed by seed" in v.paired_caption and "preset=smoke" in v.paired_caption
+    assert len(v.paired) and all(cell.endswith("/2") for cell in v.paired.l1)  # two seeds each

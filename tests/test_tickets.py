@@ -287,8 +287,10 @@ def test_survival_summary_spans_metrics_and_reinit_seeds():
     keep = mask(conv=[T, T, F, F], fc=[[T, F, T], [F, F, F]])
     new = {"magnitude": mask(conv=[T, F, F, F], fc=[[T, T, T], [F, F, F]]), "l1": mask(conv=[T, T, F, T], fc=[[F, F, T], [T, F, F]])}
     s = pd.concat([tickets.survival_table(keep, new).assign(reinit_seed=1), tickets.survival_table(keep, new).assign(reinit_seed=2)])
-    table = tickets.survival_summary(s).set_index("layer")
+    table = tickets.survival_summary(s, min_expected=0).set_index("layer")
     assert list(table.index) == ["conv", "fc", "all"]
+    few = tickets.survival_summary(s).set_index("layer")  # 1 to 2 connections expected by chance: no percentage
+    assert few[["excess_mean", "excess_min", "excess_max"]].isna().all().all() and few.loc["conv", "kept"] == 2
     per_metric = tickets.survival_table(keep, new).set_index(["metric", "layer"])
     excess = [per_metric.loc[(m, "conv"), "excess"] for m in new]
     assert table.loc["conv", "excess_min"] == round(min(excess), 2) and table.loc["conv", "excess_max"] == round(max(excess), 2)
