@@ -25,9 +25,22 @@ def _seeds(runs):
     return ", ".join(map(str, sorted(runs["seed"].unique())))
 
 
+# How a reader names the models and datasets (captions and titles; tables keep the settings' ids).
+NAMES = {"lenet_300_100": "LeNet-300-100", "resnet8_16": "ResNet-8-16", "resnet20": "ResNet-20", "vgg16": "VGG-16",
+         "resnet18": "ResNet-18", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+         "tinyimagenet": "TinyImageNet"}
+
+
+def setting_name(preset, setting):
+    """A setting as a reader names it, e.g. "ResNet-20 on CIFAR-10"."""
+    s = presets.check(preset)["settings"][setting]
+    return f"{NAMES.get(s['model'], s['model'])} on {NAMES.get(s['dataset'], s['dataset'])}"
+
+
 def _caption(preset, runs):
-    """Which preset, settings and seeds a figure shows, e.g. "lenet_300_100_mnist (preset=paper, seeds 0, 1, 2)"."""
-    return f"{', '.join(runs['setting'].unique())} (preset={preset}, seeds {_seeds(runs)})"
+    """Which preset, settings and seeds a figure shows, e.g. "LeNet-300-100 on MNIST (preset=paper, seeds 0, 1, 2)"."""
+    names = ", ".join(setting_name(preset, s) for s in runs["setting"].unique())
+    return f"{names} (preset={preset}, seeds {_seeds(runs)})"
 
 
 def _fraction(preset, setting):
@@ -149,9 +162,10 @@ def _tickets(runs_dir, preset):
     t = presets.TICKETS[preset]
     runs = analysis.ticket_runs(_dir(runs_dir), preset)
     tickets.by_seed(runs)  # raises unless the metrics of a seed start from one dense network
-    checked = (f"{t['setting']}, seeds {_seeds(runs)}: init.pt and round 0 are bitwise equal across "
-               f"{', '.join(t['metrics'])}")
-    caption = f"{t['setting']} (preset={preset}, tickets of {', '.join(t['metrics'])}, seeds {_seeds(runs)})"
+    checked = (f"{setting_name(preset, t['setting'])}, seeds {_seeds(runs)}: init.pt and round 0 are bitwise equal "
+               f"across {', '.join(t['metrics'])}")
+    caption = (f"{setting_name(preset, t['setting'])} (preset={preset}, tickets of {', '.join(t['metrics'])}, "
+               f"seeds {_seeds(runs)})")
     return runs, t, View(checked=checked, caption=caption, round=t["round"],
                          sparsity=100 * (1 - (1 - _fraction(preset, t["setting"])) ** t["round"]),
                          fraction=_fraction(preset, t["setting"]))
@@ -226,7 +240,8 @@ figure6 = figure5  # the same connections; Figure 5 plots their std, Figure 6 th
 def figure3(runs_dir, preset):
     """``drift``: per seed, metric and round, the mean distance from theta_0 of the input layer's shared and
     other unpruned connections, and the share of the ticket's connections that are shared; ``layer``;
-    ``not_shared``: per metric, the fewest and most connections a "not shared" point rests on (over seeds, rounds)."""
+    ``not_shared``: per metric, the fewest and most connections a "not shared" point rests on (over seeds, rounds),
+    ``titles``, the metric panels' titles that say so, and ``metrics``, the panels in order."""
     runs, t, view = _tickets(runs_dir, preset)
     view.layer = analysis.recorded_roles(runs.path.iloc[0])["input"]
     last = int(analysis.accuracy(runs)["round"].max())
@@ -235,6 +250,9 @@ def figure3(runs_dir, preset):
     view.rounds = list(range(1, last + 1))
     others = d[~d.overlapping].groupby("metric")["count"]
     view.not_shared = {m: (int(lo), int(hi)) for m, lo, hi in zip(others.min().index, others.min(), others.max())}
+    view.titles = {m: f"{m}: {view.layer} (not shared: {lo}-{hi} connections)"
+                   for m, (lo, hi) in view.not_shared.items()}
+    view.metrics = [m for m in presets.METRICS if m in view.titles]  # the panels, in the registry's order
     return view
 
 
@@ -245,7 +263,8 @@ def reinit(runs_dir, preset):
     configs = [r.config for r in runs_.reinits(preset)]
     survival = analysis.reinit_results(_dir(runs_dir), preset)
     view.table = tickets.survival_summary(survival)
-    view.caption = (f"{t['setting']} (preset={preset}): connections shared by the {', '.join(t['metrics'])} tickets "
+    view.caption = (f"{setting_name(preset, t['setting'])} (preset={preset}): connections shared by the "
+                    f"{', '.join(t['metrics'])} tickets "
                     f"of seed {configs[0]['seed']} at round {t['round']} keep theta_0, the others are redrawn (reinit "
                     f"seeds {', '.join(str(c['reinit_seed']) for c in configs)}), and LTR runs again; excess over "
                     "chance in %, blank where fewer than 5 connections are expected by chance")

@@ -33,7 +33,7 @@ def test_figure4_gives_each_setting_its_dense_line_fraction_and_caption(runs):
     v = figures.figure4(runs, "smoke")
     assert [s.name for s in v.settings] == SETTINGS
     for s in v.settings:
-        assert s.fraction == 0.2 and len(s.paper) == 0 and s.caption.startswith(s.name)
+        assert s.fraction == 0.2 and len(s.paper) == 0 and s.caption.startswith(figures.setting_name("smoke", s.name))
         assert s.dense == pytest.approx(s.accuracy[s.accuracy["round"] == 0].test_accuracy.mean())
 
 

@@ -7,11 +7,12 @@ import shutil
 import pandas as pd
 
 OUTPUTS = {  # notebook -> what it must write
-    "table1": ["table1.csv", "table1.md"], "table2": ["table2.csv", "table2.md"],
+    "table1": ["table1.csv", "table1.md"],
+    "table2": ["table2.csv", "table2.md", "table2_paired.csv", "table2_paired.md"],
     "figure2": ["figure2.png", "figure2.pdf", "figure2.csv"], "figure4": ["figure4.png", "figure4.pdf", "figure4.csv"],
     "figure8": ["figure8.png", "figure8.pdf", "figure8.csv"], "figure9": ["figure9.png", "figure9.pdf", "figure9.csv"],
     "figure10": ["figure10.png", "figure10.pdf", "figure10.csv"],
-    "collapse": ["collapse.csv", "collapse.md", "collapse_runs.csv"],
+    "collapse": ["collapse.csv", "collapse.md", "collapse_runs.csv", "collapse.png", "collapse.pdf"],
     "overlap": ["overlap.csv", "overlap.md", "jaccard.csv"], "figure1": ["figure1.png", "figure1.pdf", "figure1.csv"],
     "figure3": ["figure3.png", "figure3.pdf", "figure3.csv"], "figure5": ["figure5.png", "figure5.pdf"],
     "figure6": ["figure6.png", "figure6.pdf"], "figure7": ["figure7.png", "figure7.pdf", "figure7.csv"],
