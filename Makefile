@@ -16,6 +16,9 @@ MAKEFLAGS += --jobs=$(JOBS) --output-sync=line
 ifneq ($(filter-out local slurm,$(LAUNCHER)),)
 $(error LAUNCHER=$(LAUNCHER) is not valid; valid: local, slurm)
 endif
+ifneq ($(filter-out all,$(VERIFY)),)
+$(error VERIFY=$(VERIFY) is not valid; valid: all (every run), or unset (a sample))
+endif
 
 # The preset's runs, listed once with the system Python (lth/presets.py and lth/runs.py need nothing installed):
 # each run id tagged with each group it is in (run:<id>, magnitude:<id>, ticket:<id>, reinit:<id>). A run is done

@@ -255,6 +255,8 @@ def main():
     parser.add_argument("--incomplete-fails", action="store_true",
                         help="submit: exit 1 afterwards unless every run has completed (what a figure needs)")
     args = parser.parse_args()
+    if args.command == "digests" and len(args.ids) != 1:
+        parser.error("digests takes one CSV file to write, e.g. figures/small/digests.csv")
     COMMANDS[args.command](args)
 
 

@@ -86,3 +86,12 @@ def test_verify_on_a_machine_outside_the_baseline_says_so_in_one_line(monkeypatc
     with pytest.raises(SystemExit, match=r"^this machine is outside the portable baseline, so its runs cannot be "
                                          r"compared bitwise: portable=True needs"):
         sweep.verify("smoke", COMMITTED)
+
+
+def test_verify_and_digests_refuse_a_bad_value_in_one_line(make):
+    p = make("verify", PRESET="smoke", VERIFY="yes")
+    assert p.returncode != 0 and "VERIFY=yes is not valid; valid: all (every run), or unset (a sample)" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "experiments.sweep", "digests", "smoke"], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert p.returncode == 2 and p.stderr.strip().endswith("digests takes one CSV file to write, e.g. "
+                                                           "figures/small/digests.csv")
