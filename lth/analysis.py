@@ -26,7 +26,8 @@ class MissingRuns(FileNotFoundError):
 
 
 def load_runs(runs_dir, preset, runs=None):
-    """One row per run of the preset (or of ``runs``, lth.runs records): setting, importance, seed, path.
+    """One row per run of the preset (or of ``runs``, lth.runs records): setting, importance, seed, rounds (an LTR
+    run's last round), path.
 
     Raises MissingRuns, one line saying how many are missing and the command that runs them,
     unless every run has completed: a figure never shows a partial sweep; and lth.store.Damaged, likewise,
@@ -42,8 +43,8 @@ def load_runs(runs_dir, preset, runs=None):
         raise store.Damaged(f"{len(damaged)} of the {len(runs)} runs this needs have files that cannot be read (e.g. "
                             f"{r.folder(runs_dir) / next(iter(damage))}: {next(iter(damage.values()))}): run `python -m "
                             f"experiments.sweep run {preset} {ids}`, which computes them anew")
-    return pd.DataFrame([dict(setting=r.setting, importance=r.importance, seed=r.seed, path=r.folder(runs_dir))
-                         for r in runs])
+    return pd.DataFrame([dict(setting=r.setting, importance=r.importance, seed=r.seed, rounds=r.config.get("rounds"),
+                              path=r.folder(runs_dir)) for r in runs])
 
 
 def ticket_runs(runs_dir, preset):
@@ -85,8 +86,7 @@ def digests(runs_dir, preset):
     rows = []
     for r in load_runs(runs_dir, preset).itertuples():
         recorded = _info(r.path).get("digests", {})
-        config = dict(presets.DEFAULT, **presets.check(preset)["settings"][r.setting])
-        for i in range(config["rounds"] + 1):
+        for i in range(r.rounds + 1):
             d = recorded.get(str(i)) or tickets.digest(tickets.load_ticket(r.path, i))
             rows.append(dict(run=Path(r.path).name, round=i, digest=d))
     return pd.DataFrame(rows)

@@ -111,9 +111,11 @@ class Reinit(_Record):
 
 def of_preset(preset, metrics=None, settings=None):
     """The LTR runs a preset needs (or those of some metrics or settings), by setting, metric and seed, each
-    reading the preset's datasets (``presets.data_root``)."""
+    reading the preset's datasets (``presets.data_root``); a metric in the preset's ``rounds_of`` stops there."""
     p, root = presets.check(preset), presets.data_root(preset)
-    return [Run(name, dict(setting, importance=m, seed=s, data_root=root))
+    cut = p.get("rounds_of", {})
+    return [Run(name, dict(setting, importance=m, seed=s, data_root=root,
+                           rounds=min(setting["rounds"], cut.get(m, setting["rounds"]))))
             for name, setting in p["settings"].items() if settings is None or name in settings
             for m in p.get("metrics_of", {}).get(name, p["metrics"]) if metrics is None or m in metrics
             for s in p["seeds"]]
