@@ -38,7 +38,7 @@ CHECKED := $(LTH_RUNS)/.checked-$(PRESET)
 ACCURACY_NOTEBOOKS := table2 figure2 figure4 figure8 figure9 figure10 collapse
 TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 # reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
-NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS)
+NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims
 FIGS ?= figures/$(PRESET)
 .PHONY: install test bench runs figures verify clean $(NOTEBOOKS)
 
@@ -92,6 +92,7 @@ $(addprefix $(FIGS)/,$(addsuffix .ipynb,$(ACCURACY_NOTEBOOKS))): $(ALL_RUNS)
 $(addprefix $(FIGS)/,$(addsuffix .ipynb,$(TICKET_NOTEBOOKS))): $(TICKET_RUNS) lth/tickets.py
 $(FIGS)/figure1.ipynb $(FIGS)/figure5.ipynb $(FIGS)/figure6.ipynb: $(CONNECTIONS)
 $(FIGS)/reinit.ipynb: $(REINITS) lth/tickets.py
+$(FIGS)/claims.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/claims.py
 $(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py lth/figures.py lth/analysis.py lth/plots.py | install
 	@mkdir -p $(FIGS)
 	@# A notebook that fails is removed: nothing is left that looks rendered (make renders it again next time).

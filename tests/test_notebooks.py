@@ -16,7 +16,7 @@ OUTPUTS = {  # notebook -> what it must write
     "overlap": ["overlap.csv", "overlap.md", "jaccard.csv"], "figure1": ["figure1.png", "figure1.pdf", "figure1.csv"],
     "figure3": ["figure3.png", "figure3.pdf", "figure3.csv"], "figure5": ["figure5.png", "figure5.pdf"],
     "figure6": ["figure6.png", "figure6.pdf"], "figure7": ["figure7.png", "figure7.pdf", "figure7.csv"],
-    "reinit": ["reinit.csv", "reinit.md"],
+    "reinit": ["reinit.csv", "reinit.md"], "claims": ["claims.csv", "claims.md"],
 }
 
 
