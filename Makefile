@@ -40,7 +40,7 @@ TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 # reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
 NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims
 FIGS ?= figures/$(PRESET)
-.PHONY: install test bench runs figures verify clean $(NOTEBOOKS)
+.PHONY: install test bench runs figures verify readme clean $(NOTEBOOKS)
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -108,6 +108,10 @@ verify: | $(CHECKED)
 	$(PY) -m experiments.sweep verify $(PRESET) $(FIGS)/digests.csv $(if $(filter all,$(VERIFY)),--all)
 
 figures: $(NOTEBOOKS) $(FIGS)/digests.csv
+
+# The README's claim table is figures/small/claims.md, pasted in by this (tests/test_claims.py checks they agree).
+readme: figures/small/claims.md | install
+	$(PY) -c "from lth import claims; claims.into_readme('README.md', 'figures/small/claims.md')"
 
 clean:
 	rm -rf $(VENV)

@@ -15,6 +15,7 @@ network's density. Numbers are means over seeds unless a range is given.
 """
 
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -478,3 +479,14 @@ def title(preset):
     cut = "".join(f"; {m} to round {r}" for m, r in p.get("rounds_of", {}).items())
     return (f"The paper's claims on the {preset} preset ({settings}{cut}; seeds {', '.join(map(str, p['seeds']))}), "
             "computed by lth/claims.py")
+
+
+README_START, README_END = "<!-- figures/small/claims.md -->", "<!-- end of figures/small/claims.md -->"
+
+
+def into_readme(readme, claims_md):
+    """Put the content of ``claims_md`` between the README's markers (`make readme`): the README's claim table is
+    that file, never a hand-kept copy (tests/test_claims.py checks)."""
+    text, table = Path(readme).read_text(), Path(claims_md).read_text().strip()
+    head, rest = text.split(README_START + "\n")
+    Path(readme).write_text(f"{head}{README_START}\n{table}\n{README_END}{rest.split(README_END, 1)[1]}")

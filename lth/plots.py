@@ -100,9 +100,28 @@ def _folder(figures_dir):
     return folder
 
 
+# What each figure shows, as its title says it above the notebook's own (``save``).
+TITLES = {
+    "figure1": "Figure 1: the final tickets' shared and not-shared connections, their trained values over the rounds",
+    "figure2": "Figure 2: selected layers' sparsity against the global sparsity",
+    "figure3": "Figure 3: the first conv layer's connections, distance from theta_0 over the rounds",
+    "figure4": "Figure 4: top-1 test accuracy of the tickets over the pruning rounds",
+    "figure5": "Figure 5: std of each connection's trained values over the rounds, at three sparsities",
+    "figure6": "Figure 6: connections whose trained values flip sign over the rounds, at three sparsities",
+    "figure7": "Figure 7: share of a ticket's connections that every ticket keeps, over the rounds",
+    "figure8": "Figure 8: each layer's sparsity in the final ticket, input to output",
+    "figure9": "Figure 9: input, middle and output layers' sparsity against the global sparsity",
+    "figure10": "Figure 10: the 1x1 shortcut convolutions' sparsity against the global sparsity",
+    "collapse": "Layer collapse (Section 3.1.3): each metric's sparsest layer over the rounds",
+}
+
+
 def save(fig, figures_dir, name, data=None):
-    """PNG and PDF (with no creation date: same runs, same bytes), and ``data``, what the figure plots, as CSV."""
+    """PNG and PDF (with no creation date: same runs, same bytes), and ``data``, what the figure plots, as CSV. The
+    figure's title (``TITLES``) goes above the notebook's own."""
     folder = _folder(figures_dir)
+    if name in TITLES:
+        fig.suptitle("\n".join(t for t in (TITLES[name], fig.get_suptitle()) if t))
     for ext, metadata in (("png", {}), ("pdf", {"CreationDate": None})):
         with atomic(folder / f"{name}.{ext}") as tmp:
             fig.savefig(tmp, format=ext, bbox_inches="tight", metadata=metadata)
@@ -145,5 +164,6 @@ def connections_by_metric(c, plot, y, ylabel, **kw):
         plot(c[c.metric == m], x="round", y=y, hue="connections", hue_order=list(CONNECTIONS), palette=CONNECTIONS,
              ax=ax, **kw)
         ax.set(title=m, xlabel="pruning round", ylabel=ylabel)
+    share_y(axes)  # the metrics' panels are compared
     legend_outside(fig, axes)
     return fig

@@ -96,3 +96,11 @@ def test_pruned_less_holds_the_magnitude_exception_to_the_paper():
     ours = layers({"conv": kept, "fc": kept, "sc": dict(kept, magnitude=60.0)})  # magnitude keeps its shortcut most
     verdict, failing = claims.verdict(claims.pruned_less(evidence(layers=ours, roles=roles))[1])
     assert verdict == "partly" and failing == ["magnitude prunes sc on ResNet-8-16 more than the others (reversed)"]
+
+
+def test_the_readmes_claim_table_is_the_committed_claims_md():
+    from lth.runs import REPOSITORY
+
+    readme = (REPOSITORY / "README.md").read_text()
+    table = readme.split(claims.README_START + "\n")[1].split("\n" + claims.README_END)[0]
+    assert table == (REPOSITORY / "figures" / "small" / "claims.md").read_text().strip()
