@@ -42,9 +42,13 @@ def validate(config):
             raise ConfigError(f"{key}={c[key]!r} is not valid; valid: {valid}")
 
     gpus = ["cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))] if torch.cuda.is_available() else []
-    for key, options in (("model", models.MODELS), ("dataset", data.DATASETS), ("importance", importance.IMPORTANCE),
-                         ("device", ["cpu", *gpus])):
+    for key, options in (("model", models.MODELS), ("dataset", data.DATASETS), ("device", ["cpu", *gpus])):
         need(key, c[key] in options, ", ".join(options))
+    need("importance", isinstance(c["importance"], str), importance.valid())
+    try:
+        importance.get(c["importance"])
+    except importance.MetricError as e:
+        raise ConfigError(str(e)) from None
     for key in ("epochs", "batch_size", "rounds"):
         need(key, _is_int(c[key]) and c[key] >= 1, "an integer >= 1")
     for key in ("train_size", "test_size"):

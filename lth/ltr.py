@@ -47,6 +47,7 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
     rewind(theta_0)
     theta_0k = cached(workdir / store.REWIND, pretrain)  # 2. pretrain k iterations: the rewind point
     mask = full_mask(model, layers)
+    init, rewound = ({n: state[f"{n}.weight"] for n in layers} for state in (theta_0, theta_0k))  # for the metric
     tickets = []
     bar = tqdm(range(rounds + 1), desc="LTR", unit="round", disable=None)
     for i in bar:  # 3. each round: rewind, train, score with the importance metric and prune
@@ -58,7 +59,7 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
             log(i, ticket, path)
         if i < rounds:
             mask = prune(ticket["trained"], ticket["mask"], importance, fraction, seed=derive_seed(seed, "prune", i),
-                         dense=dense)
+                         dense=dense, init=init, rewind=rewound)
     rewind(theta_0k, mask)
     store.remove_checkpoint(checkpoint)
     return tickets

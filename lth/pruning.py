@@ -40,7 +40,7 @@ def apply_mask(model, mask):
         w.mul_(m.to(w.device, w.dtype))
 
 
-def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0, dense=()):
+def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0, dense=(), init=None, rewind=None):
     """The next, sparser mask: remove the ``ceil(fraction * remaining)`` lowest-scored weights.
 
     The budget is OpenLTH's ``sparse_global``: *remaining* counts every weight still in the mask,
@@ -53,17 +53,28 @@ def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0, dense=())
     normalisations see only what is left), then all scores are pooled. Ties are broken by position:
     earlier layers, then lower flat indices, are pruned first. ``seed`` seeds the ``random`` metric.
     When fewer weights are left outside ``dense`` than the budget, all of them go.
+
+    ``importance``: a name (``lth.importance.get``: registered, or ``"module:function"``) or a function. A metric
+    of two arguments also gets its layer's context (``lth.importance.Layer``), which reads theta_0 and
+    theta_{0,k} from ``init`` and ``rewind`` ({layer: weight tensor}, shared, not copied).
     """
     if not 0 < fraction < 1:
         raise ValueError(f"pruning fraction {fraction!r} is outside (0, 1)")
     score = importance_.get(importance) if isinstance(importance, str) else importance
+    with_layer = importance_.arity(score) == 2
     budget = math.ceil(fraction * sum(int(m.sum()) for m in mask.values()))
     pruned = [n for n in mask if n not in dense]
     kept = {n: weights[n][mask[n]].abs().double() for n in pruned}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        scores = [score(a) if a.numel() else a for a in kept.values()]
-    for name, s in zip(pruned, scores):
+        scores = [a if not a.numel() else
+                  score(a, importance_.Layer(n, mask[n], weights[n], (init or {}).get(n), (rewind or {}).get(n)))
+                  if with_layer else score(a) for n, a in kept.items()]
+    for name, s, a in zip(pruned, scores, kept.values()):
+        if getattr(s, "shape", None) != a.shape:
+            metric = importance if isinstance(importance, str) else getattr(importance, "__name__", repr(importance))
+            raise NonFiniteScores(f"importance {metric} gave scores of shape {tuple(getattr(s, 'shape', ()))} in layer "
+                                  f"{name} for {a.numel()} unpruned weights; a metric gives one score per weight")
         if bad := int((~s.isfinite()).sum()):
             metric = importance if isinstance(importance, str) else getattr(importance, "__name__", repr(importance))
             raise NonFiniteScores(f"importance {metric} gave {bad} non-finite scores in layer {name} (of "
@@ -79,7 +90,8 @@ def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0, dense=())
 
 
 class NonFiniteScores(ValueError):
-    """An importance metric scored some weights NaN or infinite: no ranking, hence no mask, follows from them."""
+    """An importance metric scored some weights NaN or infinite, or gave not one score per weight: no ranking,
+    hence no mask, follows from them."""
 
 
 def density(mask):

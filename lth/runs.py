@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from lth import presets, store
+from lth import importance, presets, store
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -30,20 +30,23 @@ def _digest(values):
 
 def canonical(config):
     """The values of ``config`` that change results (every key of ``presets.DEFAULT``), typed as there (``lr=1``
-    is ``lr=1.0``); ``init`` becomes a digest of the file's content, so that its path does not matter."""
+    is ``lr=1.0``); ``init`` becomes a digest of the file's content, so that its path does not matter, and a metric
+    of your own (``module:function``) adds a digest of its source."""
     values = {k: config.get(k, default) for k, default in presets.DEFAULT.items()}
     for k, default in presets.DEFAULT.items():
         if isinstance(default, float) and isinstance(values[k], int) and not isinstance(values[k], bool):
             values[k] = float(values[k])
     if values["init"] is not None:
         values["init"] = hashlib.sha1(Path(values["init"]).read_bytes()).hexdigest()
+    if source := importance.source_digest(values["importance"]):  # a metric of your own: editing it reruns it
+        values["importance_source"] = source
     return {k: v for k, v in values.items() if k not in presets.LATER or v != presets.LATER[k]}
 
 
 def run_id(config):
     """The run's name: readable model, dataset, metric and seed, then a digest of every result-changing value."""
     v = canonical(config)
-    return f"{v['model']}-{v['dataset']}-{v['importance']}-{v['seed']}-{_digest(v)}"
+    return f"{v['model']}-{v['dataset']}-{v['importance'].replace(':', '.')}-{v['seed']}-{_digest(v)}"
 
 
 class _Record:

@@ -242,3 +242,21 @@ def test_paper_preset_without_a_gpu_stops_at_once_saying_what_is_missing(tmp_pat
                        capture_output=True, text=True, env={**os.environ, "LTH_DATA": str(tmp_path)}, timeout=300)
     assert p.returncode == 1
     assert p.stderr.count("\n") == 1 and "needs a CUDA GPU" in p.stderr and "cifar10 not found" in p.stderr, p.stderr
+
+
+def test_a_metric_from_your_own_module_runs_ltr_and_a_broken_one_is_one_line_and_no_folder(tmp_path, monkeypatch):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "mymetrics.py").write_text("def per_row(a, layer):\n    return a / layer.weight.abs().max()\n")
+    monkeypatch.setenv("PYTHONPATH", str(own))
+    runs_dir = tmp_path / "runs"
+    p = imp(runs_dir, "smoke", "importance=mymetrics:per_row")
+    assert p.returncode == 0, p.stderr
+    [run] = list(runs_dir.iterdir())
+    assert run.name.startswith("lenet_300_100-fashion_mnist-mymetrics.per_row-0-") and (run / "completed").exists()
+    for arg, says in (("importance=mymetrics:nothing", "has no function 'nothing'"),
+                      ("importance=nosuch.module:f", "module 'nosuch.module' does not import")):
+        p = imp(tmp_path / "broken", "smoke", arg)
+        errors = [line for line in p.stderr.splitlines() if line.strip()]
+        assert p.returncode != 0 and len(errors) == 1 and says in errors[0] and "Traceback" not in p.stderr, p.stderr
+        assert not (tmp_path / "broken").exists() or not any((tmp_path / "broken").iterdir())

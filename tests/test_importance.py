@@ -1,6 +1,7 @@
 """The importance metrics of PAPER.md section 2, against hand-computed values and their properties."""
 
 import math
+import sys
 
 import pytest
 import torch
@@ -68,3 +69,98 @@ def test_unknown_metric_is_one_line_naming_the_valid_ones():
         importance.get("magnitud")
     msg = str(e.value)
     assert "\n" not in msg and "'magnitud'" in msg and all(n in msg for n in IMPORTANCE)
+
+
+# --- Metrics that see their layer (lth.importance.Layer), Zhou et al.'s, and a metric from your own module ---
+
+def _layer_case(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    shape = (6, 5)
+    trained, init, rewind = (torch.randn(shape, generator=g) for _ in range(3))
+    mask = torch.rand(shape, generator=g) > 0.3
+    return trained, init, rewind, mask
+
+
+@pytest.mark.parametrize("name, direct", [
+    ("large_init", lambda w, w0, wk: wk.abs()),
+    ("large_init_large_final", lambda w, w0, wk: torch.minimum(wk.abs(), w.abs())),
+    ("magnitude_increase", lambda w, w0, wk: w.abs() - wk.abs()),
+    ("movement", lambda w, w0, wk: (w - wk).abs()),
+])
+def test_zhou_et_al_metrics_prune_as_their_formula_computed_directly(name, direct):
+    from lth.pruning import prune
+
+    trained, init, rewind, mask = _layer_case()
+    new = prune({"fc": trained}, {"fc": mask}, name, fraction=0.4, init={"fc": init}, rewind={"fc": rewind})["fc"]
+    scores = direct(trained.double(), init.double(), rewind.double())[mask]
+    budget = math.ceil(0.4 * int(mask.sum()))
+    expected = mask.clone()
+    expected[mask] = torch.ones(int(mask.sum()), dtype=torch.bool).index_fill_(
+        0, torch.sort(scores, stable=True).indices[:budget], False)
+    assert torch.equal(new, expected) and int(new.sum()) == int(mask.sum()) - budget
+    assert name in importance.OPTIONAL and name not in IMPORTANCE  # offered by name, run by no preset by default
+
+
+def test_a_metric_sees_its_layer_and_reads_only_what_it_needs():
+    from lth.pruning import prune
+
+    trained, init, rewind, mask = _layer_case(1)
+    seen = {}
+
+    def per_row(a, layer):  # a per-neuron normalisation: needs the shape and the mask, not theta_0
+        seen.update(name=layer.name, shape=layer.shape)
+        rows = torch.arange(layer.shape[0]).repeat_interleave(layer.shape[1]).reshape(layer.shape)[layer.mask]
+        assert torch.equal(layer.weight.abs(), a)
+        return a / torch.zeros(layer.shape[0], dtype=a.dtype).index_add_(0, rows, a)[rows]
+
+    prune({"fc": trained}, {"fc": mask}, per_row)  # no init or rewind given: none read
+    assert seen == {"name": "fc", "shape": (6, 5)}
+    with pytest.raises(ValueError, match="^layer fc: no init weights were given to lth.pruning.prune"):
+        prune({"fc": trained}, {"fc": mask}, lambda a, layer: layer.init)
+
+
+def test_the_paper_metrics_keep_their_one_argument_form():
+    assert all(importance.arity(f) == 1 for f in IMPORTANCE.values())
+    assert all(importance.arity(f) == 2 for f in importance.OPTIONAL.values())
+
+
+@pytest.fixture
+def own_module(tmp_path, monkeypatch):
+    """A module of the user's, ``mymetrics``, on sys.path (as PYTHONPATH puts it)."""
+    path = tmp_path / "mymetrics.py"
+    path.write_text("def score(a):\n    return a.sqrt()\n\n\ndef three(a, b, c):\n    return a\n\n\nvalue = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield path
+    sys.modules.pop("mymetrics", None)
+
+
+def test_a_metric_from_your_own_module_prunes_and_its_source_names_its_runs(own_module):
+    from lth import runs
+    from lth.pruning import prune
+
+    trained, _, _, mask = _layer_case(2)
+    ours = prune({"fc": trained}, {"fc": mask}, "mymetrics:score")
+    assert torch.equal(ours["fc"], prune({"fc": trained}, {"fc": mask}, lambda a: a.sqrt())["fc"])
+    config = dict(importance="mymetrics:score")
+    before = runs.run_id(config)
+    assert "-mymetrics.score-" in before and ":" not in before
+    own_module.write_text(own_module.read_text() + "\n\ndef other(a):\n    return a\n")  # another function: same id
+    assert runs.run_id(config) == before
+    own_module.write_text(own_module.read_text().replace("a.sqrt()", "a.sqrt() + 1"))  # the function edited
+    assert runs.run_id(config) != before
+
+
+@pytest.mark.parametrize("name, says", [
+    ("nosuchmodule:score", "module 'nosuchmodule' does not import"),
+    ("mymetrics:nothing", "module 'mymetrics' has no function 'nothing'"),
+    ("mymetrics:three", "must be a function f(a) or f(a, layer)"),
+    ("mymetrics:value", "must be a function f(a) or f(a, layer)"),
+])
+def test_a_metric_that_cannot_be_used_is_one_line(own_module, name, says):
+    from lth import config
+
+    with pytest.raises(importance.MetricError) as e:
+        importance.get(name)
+    assert says in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(config.ConfigError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        config.validate(dict(config.defaults(), importance=name))
