@@ -132,12 +132,13 @@ def get(name):
         return IMPORTANCE.get(name) or OPTIONAL[name]
     module, function = name.split(":", 1)
     try:
-        f = getattr(importlib.import_module(module), function)
-    except ImportError as e:
-        raise MetricError(f"importance {name!r}: module {module!r} does not import ({e}); is it on PYTHONPATH "
-                          "where the run runs?") from None
-    except AttributeError:
-        raise MetricError(f"importance {name!r}: module {module!r} has no function {function!r}") from None
+        found = importlib.import_module(module)
+    except Exception as e:  # not found, or its own code fails: a SyntaxError, a failing import of its own
+        raise MetricError(f"importance {name!r}: module {module!r} does not import ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else ''}); is it on PYTHONPATH where the run runs?") from None
+    if not hasattr(found, function):
+        raise MetricError(f"importance {name!r}: module {module!r} has no function {function!r}")
+    f = getattr(found, function)
     arity(f, name)
     return f
 

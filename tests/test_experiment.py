@@ -247,14 +247,18 @@ def test_paper_preset_without_a_gpu_stops_at_once_saying_what_is_missing(tmp_pat
 def test_a_metric_from_your_own_module_runs_ltr_and_a_broken_one_is_one_line_and_no_folder(tmp_path, monkeypatch):
     own = tmp_path / "own"
     own.mkdir()
-    (own / "mymetrics.py").write_text("def per_row(a, layer):\n    return a / layer.weight.abs().max()\n")
+    readme = (ROOT / "README.md").read_text()  # the README's example, as it stands there
+    example = "  # mymetrics.py" + readme.split("  # mymetrics.py")[1].split("  ```")[0]
+    (own / "mymetrics.py").write_text("\n".join(line.removeprefix("  ") for line in example.splitlines()))
     monkeypatch.setenv("PYTHONPATH", str(own))
     runs_dir = tmp_path / "runs"
     p = imp(runs_dir, "smoke", "importance=mymetrics:per_row")
     assert p.returncode == 0, p.stderr
     [run] = list(runs_dir.iterdir())
     assert run.name.startswith("lenet_300_100-fashion_mnist-mymetrics.per_row-0-") and (run / "completed").exists()
+    (own / "broken.py").write_text("def f(a):\n    return a +\n")
     for arg, says in (("importance=mymetrics:nothing", "has no function 'nothing'"),
+                      ("importance=broken:f", "module 'broken' does not import (SyntaxError: invalid syntax"),
                       ("importance=nosuch.module:f", "module 'nosuch.module' does not import")):
         p = imp(tmp_path / "broken", "smoke", arg)
         errors = [line for line in p.stderr.splitlines() if line.strip()]
