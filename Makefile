@@ -24,7 +24,12 @@ endif
 # each run id tagged with each group it is in (run:<id>, magnitude:<id>, ticket:<id>, reinit:<id>). A run is done
 # when its folder, named by its identity, holds `completed`: deleting the folder or changing a value of the preset
 # (which changes the id) makes make run it again.
-SWEEP := $(PYTHON) -m experiments.sweep
+# METRICS=magnitude,l1,mymodule:score: the metrics a preset runs and its figures show, instead of its own.
+ifdef METRICS
+export LTH_METRICS := $(METRICS)
+endif
+# $(shell) does not pass make's exports on (make 4.3): the variables that name runs go with it.
+SWEEP := LTH_METRICS='$(LTH_METRICS)' PYTHONPATH='$(PYTHONPATH)' $(PYTHON) -m experiments.sweep
 RUN_LIST := $(shell $(SWEEP) list $(PRESET) --tagged 2>/dev/null)
 ifneq ($(.SHELLSTATUS),0)
 $(error PRESET: $(shell $(SWEEP) list $(PRESET) 2>&1 | tail -n 1))
@@ -33,14 +38,15 @@ completed = $(patsubst $(1):%,$(LTH_RUNS)/%/completed,$(filter $(1):%,$(RUN_LIST
 ALL_RUNS := $(call completed,run)
 TICKET_RUNS := $(call completed,ticket)
 REINITS := $(call completed,reinit)
+EXTRA_RUNS := $(call completed,extra)
 CHECKED := $(LTH_RUNS)/.checked-$(PRESET)
 
 ACCURACY_NOTEBOOKS := table2 figure2 figure4 figure8 figure9 figure10 collapse
 TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 # reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
-NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims
+NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims extra
 FIGS ?= figures/$(PRESET)
-.PHONY: install test bench runs figures verify readme clean $(NOTEBOOKS)
+.PHONY: install test bench runs figures verify readme clean FORCE $(NOTEBOOKS)
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -56,7 +62,7 @@ bench: install
 	$(PY) benchmarks/bench.py
 
 # Stops early, in one line, on an invalid value in the preset or when its data or GPU is missing.
-$(CHECKED): lth/presets.py | install
+$(CHECKED): lth/presets.py $(if $(METRICS),FORCE) | install
 	$(PY) -m experiments.sweep check $(PRESET)
 	@mkdir -p $(@D) && touch $@
 
@@ -78,7 +84,7 @@ else
 $(LTH_RUNS)/%/completed: | $(CHECKED)
 	$(PY) -m experiments.sweep run $(PRESET) $*
 $(REINITS): $(TICKET_RUNS)
-runs: $(ALL_RUNS) $(REINITS)
+runs: $(ALL_RUNS) $(EXTRA_RUNS) $(REINITS)
 endif
 
 # A notebook depends on its runs, on the preset (which setting, rounds and layers it shows) and on the library
@@ -93,6 +99,7 @@ $(addprefix $(FIGS)/,$(addsuffix .ipynb,$(TICKET_NOTEBOOKS))): $(TICKET_RUNS) lt
 $(FIGS)/figure1.ipynb $(FIGS)/figure5.ipynb $(FIGS)/figure6.ipynb: $(CONNECTIONS)
 $(FIGS)/reinit.ipynb: $(REINITS) lth/tickets.py
 $(FIGS)/claims.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/claims.py
+$(FIGS)/extra.ipynb: $(call completed,magnitude) $(EXTRA_RUNS)
 $(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py lth/figures.py lth/analysis.py lth/plots.py | install
 	@mkdir -p $(FIGS)
 	@# A notebook that fails is removed: nothing is left that looks rendered (make renders it again next time).
@@ -101,7 +108,7 @@ $(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py lth/figures.py lth/analysis.py
 
 # Every LTR run's tickets' digests, committed with the figures; `make verify` reruns a sample (VERIFY=all: every run)
 # in a fresh folder and compares, run by run: "bitwise equal", or the first round that differs.
-$(FIGS)/digests.csv: $(ALL_RUNS) lth/tickets.py | install
+$(FIGS)/digests.csv: $(ALL_RUNS) $(EXTRA_RUNS) lth/tickets.py | install
 	@mkdir -p $(FIGS)
 	$(PY) -m experiments.sweep digests $(PRESET) $@
 verify: | $(CHECKED)

@@ -24,11 +24,12 @@ from lth import presets, runs, store
 def listing(preset, metrics=None, tickets=False, reinit=False, tagged=False):
     """Run ids, one a line: the preset's LTR runs (or those of some metrics, or Section 5's), or its
     reinitialisations; ``tagged``: every run once, its id prefixed by each group it is in (``run:``,
-    ``magnitude:``, ``ticket:``, ``reinit:``), what the Makefile reads in one call."""
+    ``magnitude:``, ``ticket:``, ``extra:``, ``reinit:``), what the Makefile reads in one call."""
     if tagged:
         ticket_ids = {r.id for r in runs.ticket_runs(preset)}
         return "\n".join([f"{tag}:{r.id}" for r in runs.of_preset(preset) for tag in
                           ["run"] + ["magnitude"] * (r.importance == "magnitude") + ["ticket"] * (r.id in ticket_ids)]
+                         + [f"extra:{r.id}" for r in runs.of_preset(preset, extra=True)]
                          + [f"reinit:{r.id}" for r in runs.reinits(preset)])
     chosen = (runs.reinits(preset) if reinit else runs.ticket_runs(preset) if tickets
               else runs.of_preset(preset, metrics and metrics.split(",")))
@@ -44,7 +45,7 @@ def check(preset, download=True):
     from lth import config, data, synthetic
 
     p, root = presets.check(preset), presets.data_root(preset)
-    for r in runs.of_preset(preset):
+    for r in runs.of_preset(preset) + runs.of_preset(preset, extra=True):
         try:
             config.validate(r.config)
         except config.ConfigError as e:
@@ -198,7 +199,7 @@ def verify(preset, path, every=False):
     if not Path(path).exists():
         sys.exit(f"no committed digests of PRESET={preset} at {path}: `make PRESET={preset} figures` writes them")
     committed = pd.read_csv(path, dtype=str).groupby("run", sort=False)["digest"].apply(list).to_dict()  # by round
-    chosen = runs.of_preset(preset)
+    chosen = runs.of_preset(preset) + runs.of_preset(preset, extra=True)
     if not every:  # the first run of each setting
         chosen = [r for i, r in enumerate(chosen) if r.setting not in {q.setting for q in chosen[:i]}]
     if new := [r for r in chosen if r.id not in committed]:

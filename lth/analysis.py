@@ -81,10 +81,11 @@ def _info(run_path):
 
 
 def digests(runs_dir, preset):
-    """One row per LTR run of the preset and round: run id, round, digest of its ticket (``tickets.digest``, as the
-    run recorded it in info.json; computed from its round file where an older run did not)."""
+    """One row per LTR run of the preset (``extra`` ones included) and round: run id, round, digest of its ticket
+    (``tickets.digest``, as the run recorded it in info.json; computed from its round file where an older run did
+    not)."""
     rows = []
-    for r in load_runs(runs_dir, preset).itertuples():
+    for r in load_runs(runs_dir, preset, runs_.of_preset(preset) + runs_.of_preset(preset, extra=True)).itertuples():
         recorded = _info(r.path).get("digests", {})
         for i in range(r.rounds + 1):
             d = recorded.get(str(i)) or tickets.digest(tickets.load_ticket(r.path, i))
@@ -192,7 +193,7 @@ def compare_with_paper(table2):
 
 
 def _order(importance):
-    return (["dense"] if "dense" in set(importance) else []) + [m for m in presets.METRICS if m in set(importance)]
+    return (["dense"] if "dense" in set(importance) else []) + presets.ordered(m for m in importance if m != "dense")
 
 
 def table2(acc, with_paper=False, every=5):

@@ -33,9 +33,11 @@ def evaluations(config):
 
 
 def configs(preset, setting):
-    """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs, and where Section 5
-    compares tickets, one rerun of LTR up to the ticket's round per partial reinitialisation and metric."""
-    out = [r.config for r in runs.of_preset(preset, settings=[setting])]
+    """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs (``extra`` ones included), and
+    where Section 5 compares tickets, one rerun of LTR up to the ticket's round per partial reinitialisation and
+    metric."""
+    out = [r.config for r in runs.of_preset(preset, settings=[setting]) + runs.of_preset(preset, extra=True)
+           if r.setting == setting]
     return out + [dict(out[0], rounds=r.config["round"]) for r in runs.reinits(preset) if r.setting == setting
                   for _ in r.originals]
 

@@ -162,6 +162,22 @@ def collapse(runs_dir, preset):
                 settings=settings, data=sparsest)
 
 
+def extra(runs_dir, preset):
+    """``table`` and ``paired``: as Table 2's, for the preset's ``extra`` metrics (beyond the registry's, e.g. Zhou
+    et al.'s) and magnitude on the one setting that runs them; None where the preset names none."""
+    records = runs_.of_preset(preset, extra=True)
+    if not records:
+        return None
+    runs = analysis.load_runs(_dir(runs_dir), preset, runs_.of_preset(preset, ["magnitude"], [records[0].setting])
+                              + records)
+    acc = analysis.accuracy(runs)
+    caption = f"the metrics beyond the paper's against magnitude; {_caption(preset, runs)}"
+    return View(table=analysis.table2(acc), paired=analysis.table2_paired(acc),
+                caption=f"Top-1 test accuracy (%) every 5 rounds, mean ± sd over seeds, of {caption}",
+                paired_caption=f"Each metric's accuracy minus magnitude's, seed by seed, in points: mean [min, max] "
+                               f"over seeds, and how many seeds agree in sign, of {caption}")
+
+
 # --- Section 5: several tickets from one initialisation ---
 
 def _tickets(runs_dir, preset):
@@ -259,7 +275,7 @@ def figure3(runs_dir, preset):
     view.not_shared = {m: (int(lo), int(hi)) for m, lo, hi in zip(others.min().index, others.min(), others.max())}
     view.titles = {m: f"{m}: {view.layer} (not shared: {lo}-{hi} connections)"
                    for m, (lo, hi) in view.not_shared.items()}
-    view.metrics = [m for m in presets.METRICS if m in view.titles]  # the panels, in the registry's order
+    view.metrics = presets.ordered(view.titles)  # the panels, in the registry's order
     return view
 
 

@@ -7,14 +7,16 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from lth.importance import IMPORTANCE, PAPER
+from lth.importance import IMPORTANCE, OPTIONAL, PAPER
+from lth.presets import ordered
 from lth.runs import REPOSITORY
 from lth.store import atomic, write_atomic
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: too pale on white), then grey for the control.
-_COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9"]
-_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-METRICS = list(IMPORTANCE)  # the registry's order: the order of every legend and table
+_COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9", "#882255", "#44AA99",
+            "#999933", "#AA4499"]  # then four of Paul Tol's muted colours for the optional metrics
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
+METRICS = [*IMPORTANCE, *OPTIONAL]  # the registry's metrics (IMPORTANCE, then OPTIONAL), in its order: each keeps its style
 PALETTE = {m: _COLOURS[i % len(_COLOURS)] for i, m in enumerate(METRICS)}
 MARKERS = {m: _MARKERS[i % len(_MARKERS)] for i, m in enumerate(METRICS)}
 DASHES = {m: "" if m in PAPER else (4, 2) for m in METRICS}  # the paper's metrics solid, the others dashed
@@ -26,15 +28,26 @@ plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "font.size": 10, "ax
 
 
 def metrics_in(df, column="importance"):
-    """The metrics present in ``df``, in the registry's order."""
-    return [m for m in METRICS if m in set(df[column])]
+    """The metrics present in ``df``, in the registry's order, then metrics of your own (``module:function``)."""
+    return ordered(df[column].unique())
+
+
+def colour(metric):
+    """A metric's colour: the registry's, or for a metric of your own one after the registry's, by its name."""
+    return PALETTE.get(metric) or _COLOURS[(len(METRICS) + sum(map(ord, metric))) % len(_COLOURS)]
+
+
+def _styles(order):
+    """seaborn's palette, dashes and markers for the metrics ``order``, a metric of your own dotted."""
+    return dict(palette={m: colour(m) for m in order}, dashes={m: DASHES.get(m, (1, 1)) for m in order},
+                markers={m: MARKERS.get(m, "*") for m in order})
 
 
 def lines(df, x, y, ax, hue="importance", **kw):
     """Mean over seeds with the range over seeds as a band, one line per metric, each in its own style."""
     order = metrics_in(df, hue)
-    sns.lineplot(df, x=x, y=y, hue=hue, style=hue, hue_order=order, style_order=order, palette=PALETTE,
-                 dashes=DASHES, markers=MARKERS, errorbar=RANGE, markersize=5, ax=ax, **kw)
+    sns.lineplot(df, x=x, y=y, hue=hue, style=hue, hue_order=order, style_order=order, **_styles(order),
+                 errorbar=RANGE, markersize=5, ax=ax, **kw)
 
 
 def _percent(p):

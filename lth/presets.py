@@ -55,6 +55,20 @@ SMOKE = dict(epochs=1, rounds=2, train_size=2048, test_size=1000, rewind_iter=4)
 # Every metric of the registry (lth/importance.py), in its order: a metric added there is run by every preset.
 METRICS, PAPER_METRICS = list(importance.IMPORTANCE), list(importance.PAPER)
 
+
+def ordered(names):
+    """Metric names in the registry's order (``IMPORTANCE``, then ``OPTIONAL``), then any others (``module:function``)
+    as given: the order of every legend, table column and run list."""
+    names, known = list(dict.fromkeys(names)), [*importance.IMPORTANCE, *importance.OPTIONAL]
+    return [m for m in known if m in names] + [m for m in names if m not in known]
+
+
+def metrics(preset):
+    """The metrics a preset runs: ``$LTH_METRICS`` (comma-separated; `make ... METRICS=magnitude,l1,mod:f`) where
+    it is set, else the preset's own."""
+    chosen = os.environ.get("LTH_METRICS", "").strip()
+    return ordered(m.strip() for m in chosen.split(",") if m.strip()) if chosen else check(preset)["metrics"]
+
 # CPU, offline, Fashion-MNIST: LeNet-300-100 and a ResNet with 1x1 shortcuts, each trained to within about a point
 # of what 40 or 32 epochs reach on the same images (0.9 and 1.2 points; the learning rate drops for the last epoch):
 # LeNet on 30,000 images for 4 epochs at batch 64 and lr 0.2 (twice the paper's steps: at batch 128 it stayed 1.7
@@ -76,16 +90,17 @@ _REHEARSAL = {name: {**DEFAULT, **s, "train_size": 64, "test_size": 32, "epochs"
 
 PRESETS = {
     # ``rounds_of``: fewer rounds for some metrics (lth.runs.of_preset).
+    # ``extra``: metrics beyond the registry's, run on one setting for the `extra` table only (make extra).
     "small": dict(seeds=[0, 1, 2], metrics=METRICS, rounds_of={"random": 10}, settings={
         "lenet_300_100_fashion_mnist": dict(DEFAULT, **_SMALL_LENET),
         "resnet8_16_fashion_mnist": dict(DEFAULT, **_SMALL_RESNET),
-    }),
+    }, extra=dict(setting="lenet_300_100_fashion_mnist", metrics=list(importance.OPTIONAL))),
     "paper": dict(seeds=[0, 1, 2], metrics=METRICS, settings={n: dict(DEFAULT, **s) for n, s in PAPER.items()}),
     # For CI: every notebook end to end in minutes.
     "smoke": dict(seeds=[0, 1], metrics=METRICS, settings={
         "lenet_300_100_fashion_mnist": {**DEFAULT, **SMOKE, "rounds": 3},
         "resnet8_16_fashion_mnist": {**DEFAULT, **_SMALL_RESNET, **SMOKE, "milestones": [], "rounds": 3},
-    }),
+    }, extra=dict(setting="lenet_300_100_fashion_mnist", metrics=["movement"])),
     # The paper preset's whole path (its four settings to their last round, every paper-preset notebook) on tiny
     # synthetic data that it writes itself (`synthetic`: images per split) under $LTH_DATA/rehearsal: one seed,
     # every metric on the two cheap settings, magnitude on VGG-16, the three Section 5 compares on ResNet-18.

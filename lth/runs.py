@@ -112,15 +112,19 @@ class Reinit(_Record):
         return f"reinit-{c['setting']}-{c['seed']}-{c['reinit_seed']}-{_digest(values)}"
 
 
-def of_preset(preset, metrics=None, settings=None):
-    """The LTR runs a preset needs (or those of some metrics or settings), by setting, metric and seed, each
-    reading the preset's datasets (``presets.data_root``); a metric in the preset's ``rounds_of`` stops there."""
+def of_preset(preset, metrics=None, settings=None, extra=False):
+    """The LTR runs a preset needs, by setting, metric and seed, each reading the preset's datasets
+    (``presets.data_root``): of its metrics (``presets.metrics``; ``metrics``: of these instead, where a setting
+    runs them) and settings (or ``settings``); a metric in the preset's ``rounds_of`` stops there. ``extra``: the
+    runs of the preset's ``extra`` metrics instead, on its one setting (their own table, `make extra`)."""
     p, root = presets.check(preset), presets.data_root(preset)
-    cut = p.get("rounds_of", {})
+    cut, chosen = p.get("rounds_of", {}), metrics or presets.metrics(preset)
+    if extra:
+        chosen, settings = (p["extra"]["metrics"], [p["extra"]["setting"]]) if "extra" in p else ([], [])
     return [Run(name, dict(setting, importance=m, seed=s, data_root=root,
                            rounds=min(setting["rounds"], cut.get(m, setting["rounds"]))))
             for name, setting in p["settings"].items() if settings is None or name in settings
-            for m in p.get("metrics_of", {}).get(name, p["metrics"]) if metrics is None or m in metrics
+            for m in chosen if extra or m in p.get("metrics_of", {}).get(name, [m])
             for s in p["seeds"]]
 
 
@@ -141,4 +145,4 @@ def reinits(preset):
 
 def every(preset):
     """Every run a preset needs, its LTR runs first (the reinitialisations start from some of them)."""
-    return of_preset(preset) + reinits(preset)
+    return of_preset(preset) + of_preset(preset, extra=True) + reinits(preset)

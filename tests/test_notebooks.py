@@ -17,7 +17,13 @@ OUTPUTS = {  # notebook -> what it must write
     "figure3": ["figure3.png", "figure3.pdf", "figure3.csv"], "figure5": ["figure5.png", "figure5.pdf"],
     "figure6": ["figure6.png", "figure6.pdf"], "figure7": ["figure7.png", "figure7.pdf", "figure7.csv"],
     "reinit": ["reinit.csv", "reinit.md"], "claims": ["claims.csv", "claims.md"],
+    "extra": ["extra.csv", "extra.md", "extra_paired.csv", "extra_paired.md"],
 }
+
+
+def header(table):
+    """The header row of a Markdown table file."""
+    return next(line for line in table.read_text().splitlines() if line.startswith("| "))
 
 
 def code_lines(notebook):
@@ -62,10 +68,27 @@ def test_a_metric_added_the_readmes_way_is_in_every_table_and_figure(tmp_path, m
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     ran = [line for line in p.stdout.splitlines() if "sweep run" in line]
     assert len(ran) == 4 and all("-sqrt_l1-" in line for line in ran), ran  # 2 settings x 2 seeds
-    assert "sqrt_l1" in (figs / "table2.md").read_text().splitlines()[2]  # a column of Table 2
+    assert "sqrt_l1" in header(figs / "table2.md")  # a column of Table 2
     for figure in ("figure4", "figure8", "figure9"):
         assert "sqrt_l1" in set(pd.read_csv(figs / f"{figure}.csv").importance), figure
     assert "sqrt_l1" in set(pd.read_csv(figs / "collapse.csv").importance)
+
+
+def test_a_metric_of_your_own_joins_table2_and_figure4_by_a_make_variable(tmp_path, make, smoke_sweep):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "mymetrics.py").write_text("def sqrt(a):\n    return a.sqrt()\n")
+    figs, env = tmp_path / "figures", dict(PRESET="smoke", LTH_RUNS=str(tmp_path / "runs"), PYTHONPATH=str(own))
+    shutil.copytree(smoke_sweep, tmp_path / "runs")  # magnitude and l1 have run already: only the new metric runs
+    p = make("table2", "figure4", METRICS="magnitude,l1,mymetrics:sqrt", FIGS=str(figs), **env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    ran = [line for line in p.stdout.splitlines() if "sweep run" in line]
+    assert len(ran) == 4 and all("-mymetrics.sqrt-" in line for line in ran), ran  # 2 settings x 2 seeds
+    assert [c.strip() for c in header(figs / "table2.md").split("|")[4:7]] == ["magnitude", "l1", "mymetrics:sqrt"]
+    assert set(pd.read_csv(figs / "figure4.csv").importance) == {"magnitude", "l1", "mymetrics:sqrt"}
+    bad = make("table2", METRICS="magnitude,bogus", FIGS=str(figs), **env)
+    errors = [line for line in bad.stderr.splitlines() if line.strip() and not line.startswith("make")]
+    assert bad.returncode != 0 and len(errors) == 1 and "importance='bogus' is not valid" in errors[0], bad.stderr
 
 
 def test_a_notebook_that_fails_leaves_nothing_that_looks_rendered(tmp_path, make, repo_copy, smoke_sweep):
