@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lth import analysis, figures, presets, tickets
+from lth import analysis, figures, presets, runs as runs_
 
 HOLDS, FAILS, REVERSED, NOT_SHOWN = "holds", "fails", "reversed", "not shown"
 GAP, LESS = 1.0, 2.0
@@ -55,7 +55,7 @@ class Evidence:
 
     @cached_property
     def names(self):
-        return {s: figures.setting_name(self.preset, s) for s in self.roles}
+        return {s: figures.setting_name(self.preset, s) for s in presets.check(self.preset)["settings"]}
 
     @cached_property
     def short(self):
@@ -88,7 +88,8 @@ class Evidence:
     def ranges(self):
         """Per followed layer (role) and stage: the mean over the magnitude runs of its weights' max - min."""
         rows = []
-        for r in self.runs[self.runs.importance == "magnitude"].itertuples():
+        magnitude = runs_.of_preset(self.preset, ["magnitude"])  # only these: Table 1's notebook needs no other run
+        for r in analysis.load_runs(figures._dir(self.runs_dir), self.preset, magnitude).itertuples():
             w = analysis.weight_ranges(r.path)
             for role, layer in analysis.followed_layers(r.path).items():
                 rows.append(w[w.layer == layer].assign(setting=r.setting, role=role))
