@@ -72,6 +72,8 @@ def run(preset, ids):
     known = {r.id: r for r in runs.every(preset)}
     if unknown := [i for i in ids if i not in known]:
         sys.exit(f"{unknown[0]!r} is not a run of preset {preset!r}; see `python -m experiments.sweep list {preset}`")
+    if not all(store.is_completed(known[i].folder()) for i in ids):
+        fits(preset)
     for r in (known[i] for i in ids):
         print(f"{r.name}: {r.folder()}")
         if store.is_completed(r.folder()) and not store.damage(r.folder(), r.config):
@@ -87,6 +89,7 @@ def submit(preset, incomplete_fails=False):
     from experiments import slurm
 
     runs_dir = runs.default_dir().resolve()
+    fits(preset)
     with store.exclusive(runs_dir / ".submit.lock"):  # one submission at a time (make -j)
         n, waiting, done = slurm.submit_missing(preset, runs_dir)
     total = n + waiting + done
@@ -158,14 +161,38 @@ def plan(preset):
     make_deterministic(next(iter(settings.values()))["portable"])  # as runs train: one CPU thread, their kernels
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
     timings = {setting: cost.seconds_per_epoch(dict(config.defaults(), **s), device) for setting, s in settings.items()}
-    rows = cost.price(preset, timings)  # the arithmetic benchmarks/gpu.py prices with too
-    print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'s/epoch':>9} {unit:>10}   "
+    rows, disk = cost.price(preset, timings), cost.disk(preset)  # price: the arithmetic benchmarks/gpu.py uses too
+    print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'s/epoch':>9} {unit:>10} {'disk GB':>8}   "
           f"(measured on {cost.device_name(device)})")
     for setting, n, epochs, per_epoch, hours in rows:
-        print(f"{setting:<30} {n:>5} {epochs:>10,.1f} {per_epoch:>9.2f} {hours:>10.2f}")
+        print(f"{setting:<30} {n:>5} {epochs:>10,.1f} {per_epoch:>9.2f} {hours:>10.2f} {disk[setting] / 1e9:>8.2f}")
     print(f"{'total':<30} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} {'':>9} "
-          f"{sum(r[4] for r in rows):>10.2f}")
+          f"{sum(r[4] for r in rows):>10.2f} {sum(disk.values()) / 1e9:>8.2f}")
+    print(_disk_line(preset))
     return rows
+
+
+def _disk_line(preset):
+    """How much disk the preset still needs under $LTH_RUNS against what its filesystem has free, and whether it
+    fits."""
+    import shutil
+
+    from lth import cost
+
+    runs_dir = runs.default_dir().resolve()
+    existing = next(p for p in (runs_dir, *runs_dir.parents) if p.exists())
+    need, free = cost.remaining_bytes(preset, runs_dir), shutil.disk_usage(existing).free
+    return (f"disk: {need / 1e9:.2f} GB still to write under {runs_dir}, {free / 1e9:.2f} GB free there: "
+            + ("fits" if need <= free else "does not fit"))
+
+
+def fits(preset):
+    """Exit with one line, before anything runs, where the runs of the preset that have not completed need more
+    disk than $LTH_RUNS's filesystem has free (what is there already counted)."""
+    line = _disk_line(preset)
+    if line.endswith("does not fit"):
+        sys.exit(f"PRESET={preset} {line}: free space, or set LTH_RUNS to a larger filesystem "
+                 "(`python -m experiments.sweep plan` prices each setting)")
 
 
 def tables(preset):

@@ -6,13 +6,14 @@ on the present device; ``price`` multiplies such timings out over a preset's run
 ``plan`` with the times of ``seconds_per_epoch``, benchmarks/gpu.py with its own).
 """
 
+import functools
 import math
 import platform
 import time
 
 import torch
 
-from lth import data as data_, models, presets, pruning, runs
+from lth import data as data_, models, presets, pruning, runs, store
 from lth.training import Hparams, evaluate, train
 
 
@@ -40,6 +41,57 @@ def configs(preset, setting):
            if r.setting == setting]
     return out + [dict(out[0], rounds=r.config["round"]) for r in runs.reinits(preset) if r.setting == setting
                   for _ in r.originals]
+
+
+def stored_bytes(config):
+    """Bytes the folder of a completed LTR run of ``config`` holds: theta_0 and theta_{0,k} (4 bytes per value of
+    the model's state) and, per round, the ticket's mask and trained weights (1 + 4 bytes per prunable weight),
+    which lth/ltr.py keeps, and torch.save's own bytes; Sacred's small files left out. Within 1 % of a small run's
+    folder (tests/test_sweep.py).
+    A running run also holds a checkpoint (its state and momentum) until it completes."""
+    channels, size, classes = data_.SHAPES[config["dataset"]][:3]
+    with torch.device("meta"):  # shapes only: nothing allocated, nothing drawn
+        model = models.build(config["model"], channels, size, classes)
+    state = model.state_dict().values()
+    layers = pruning.prunable_layers(model)
+    prunable = sum(model.get_submodule(n).weight.numel() for n in layers)
+    # torch.save's own bytes: about 1.4 KB a file and 0.29 KB a tensor (its record and alignment; measured)
+    init = 4 * sum(t.numel() for t in state) + 1400 + 290 * len(state)
+    return 2 * init + (config["rounds"] + 1) * (5 * prunable + 1400 + 2 * 290 * len(layers))
+
+
+@functools.cache
+def _bytes_per_round(model, dataset):
+    """(bytes of a run of 0 rounds, bytes each further round adds) of a model on a dataset."""
+    c = dict(model=model, dataset=dataset)
+    first = stored_bytes(dict(c, rounds=0))
+    return first, stored_bytes(dict(c, rounds=1)) - first
+
+
+def run_bytes(config):
+    """``stored_bytes``, each model built once."""
+    first, per_round = _bytes_per_round(config["model"], config["dataset"])
+    return first + config["rounds"] * per_round
+
+
+def disk(preset):
+    """{setting: bytes its runs hold once completed}: its LTR runs and the reinitialisations' reruns (``configs``)."""
+    return {setting: sum(map(run_bytes, configs(preset, setting))) for setting in presets.check(preset)["settings"]}
+
+
+def remaining_bytes(preset, runs_dir):
+    """Bytes the preset's runs still need under ``runs_dir``: each LTR run that has not completed, less what its
+    folder holds already, and the reruns of each reinitialisation that has not."""
+    need = 0
+    for r in runs.of_preset(preset) + runs.of_preset(preset, extra=True):
+        folder = r.folder(runs_dir)
+        if not store.is_completed(folder):
+            held = sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.is_dir() else 0
+            need += max(0, run_bytes(r.config) - held)
+    for r in runs.reinits(preset):
+        if not store.is_completed(r.folder(runs_dir)):
+            need += sum(run_bytes(dict(o.config, rounds=r.config["round"])) for o in r.originals)
+    return need
 
 
 def price(preset, timings):

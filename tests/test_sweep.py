@@ -82,15 +82,46 @@ def test_a_figure_of_an_incomplete_sweep_stops_with_how_many_are_missing(tmp_pat
         analysis.load_runs(tmp_path, "smoke")
 
 
-def test_plan_prices_every_setting_from_a_timed_epoch():
-    p = sweep("plan", "smoke")
+def test_plan_prices_every_setting_from_a_timed_epoch_and_the_disk_its_runs_need(tmp_path):
+    p = sweep("plan", "smoke", env={**os.environ, "LTH_RUNS": str(tmp_path)})
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
-    assert "CPU-hours" in lines[0] and lines[-1].startswith("total")
-    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
+    assert "CPU-hours" in lines[0] and "disk GB" in lines[0] and lines[-2].startswith("total")
+    rows = {line.split()[0]: line.split() for line in lines[1:-2]}
     lenet = rows["lenet_300_100_fashion_mnist"]
-    assert int(lenet[1]) == 14 and float(lenet[2].replace(",", "")) == 14 * 4 * (16 - 4) / 16 + 14 * 4 / 16
+    n = 14 + 2  # 7 metrics x 2 seeds, and the extra metric's 2 seeds
+    assert int(lenet[1]) == n and float(lenet[2].replace(",", "")) == n * 4 * (16 - 4) / 16 + n * 4 / 16
     assert float(lenet[3]) > 0 and int(rows["resnet8_16_fashion_mnist"][1]) == 14 + 3  # with the reinit's reruns
+    disk = sum(cost.disk("smoke").values())
+    assert float(lines[-2].split()[-1]) == round(disk / 1e9, 2) > 0
+    assert re.fullmatch(rf"disk: {disk / 1e9:.2f} GB still to write under {tmp_path}, [0-9.]+ GB free there: fits",
+                        lines[-1]), lines[-1]
+
+
+def test_a_run_folder_holds_what_the_plan_says_to_within_a_percent(tmp_path):
+    from experiments import imp
+
+    record = runs.of_preset("smoke", ["magnitude"])[-1]  # resnet8_16: many small tensors
+    assert imp.run(record.config, tmp_path, record).status == "COMPLETED"
+    held = sum(f.stat().st_size for f in record.folder(tmp_path).glob("*.pt"))
+    assert abs(cost.stored_bytes(record.config) / held - 1) < 0.01
+
+
+def test_runs_that_cannot_fit_on_the_disk_are_refused_before_the_first_starts(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True, text=True)
+    if p.returncode:
+        pytest.skip(f"cannot mount a small tmpfs: {p.stderr.strip()}")
+    try:
+        first = runs.of_preset("smoke")[0]
+        p = sweep("run", "smoke", first.id, env={**os.environ, "LTH_RUNS": str(disk)})
+        assert p.returncode == 1 and not any(disk.iterdir()), p.stdout + p.stderr
+        assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+        assert re.match(rf"PRESET=smoke disk: [0-9.]+ GB still to write under {disk}, 0.00 GB free there: does not fit",
+                        p.stderr), p.stderr
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_plan_times_an_epoch_smaller_than_a_batch_as_the_one_short_batch_it_is(monkeypatch):
