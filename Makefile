@@ -70,6 +70,9 @@ $(CHECKED): lth/presets.py $(if $(METRICS),FORCE) | install
 # as Slurm's own SBATCH_PARTITION, SBATCH_ACCOUNT, ..., SBATCH_TIMELIMIT (which also work set directly).
 $(foreach v,PARTITION ACCOUNT QOS CONSTRAINT,$(if $($(v)),$(eval export SBATCH_$(v) := $($(v)))))
 $(if $(TIME),$(eval export SBATCH_TIMELIMIT := $(TIME)))
+# A job's resources instead of lth/presets.py's RESOURCES (MEM=16G CPUS=4 GPUS=1 GRES=gpu:a100:1 MAX_JOBS=8, the
+# last the jobs of a setting running at once), passed on as LTH_MEM, LTH_CPUS, ... (which also work set directly).
+$(foreach v,MEM CPUS GPUS GRES MAX_JOBS,$(if $($(v)),$(eval export LTH_$(v) := $($(v)))))
 
 ifeq ($(LAUNCHER),slurm)
 # Submits every missing run (not those queued or running), then stops: the same make command renders the figure

@@ -8,6 +8,10 @@ again; either way the run resumes from its last per-epoch checkpoint. A submitte
 (``slurm_job``), so that a run already queued or running is not submitted twice. Logs: $LTH_RUNS/slurm/.
 """
 
+import contextlib
+import io
+import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,6 +20,57 @@ import submitit
 from lth import presets, runs, store
 
 JOB_FILE = "slurm_job"
+# Overrides of RESOURCES for one submission: make's MEM, CPUS, GPUS, GRES and MAX_JOBS, exported as these.
+OVERRIDES = dict(mem="LTH_MEM", cpus="LTH_CPUS", gpus="LTH_GPUS", gres="LTH_GRES", max_jobs="LTH_MAX_JOBS")
+
+
+class Refused(RuntimeError):
+    """Slurm would not take a request, or a request's value is invalid: one line per setting."""
+
+
+def request(preset, setting):
+    """The Slurm request of each run of ``setting``: lth/presets.py's RESOURCES, with the overrides set in the
+    environment (``OVERRIDES``). Refused, one line, on an invalid override."""
+    res, env = presets.resources(preset, setting), {k: os.environ.get(v, "").strip() for k, v in OVERRIDES.items()}
+    checks = dict(mem=(r"\d+[KMGT]?", "memory per job as Slurm's --mem takes it, e.g. 4000M or 16G"),
+                  cpus=(r"[1-9]\d*", "CPUs per job, an integer >= 1"), gpus=(r"\d+", "GPUs per job, an integer >= 0"),
+                  gres=(r"\S+", "a --gres string, e.g. gpu:a100:1"), max_jobs=(r"[1-9]\d*", "an integer >= 1"))
+    for key, (pattern, valid) in checks.items():
+        if env[key] and not re.fullmatch(pattern, env[key]):
+            raise Refused(f"{key.upper()}={env[key]} ({OVERRIDES[key]}) is not valid; valid: {valid}")
+    return dict(mem=env["mem"] or f"{res['mem_gb']}G", cpus=int(env["cpus"] or res["cpus"]),
+                gpus=int(env["gpus"] or res["gpus"]), gres=env["gres"] or None, minutes=res["minutes"],
+                max_jobs=int(env["max_jobs"] or 256))
+
+
+def options(req):
+    """The sbatch options of a ``request`` (partition, account, ... come from Slurm's own SBATCH_* variables)."""
+    gpus = [f"--gres={req['gres']}"] if req["gres"] else [f"--gpus-per-node={req['gpus']}"] if req["gpus"] else []
+    return [f"--mem={req['mem']}", f"--cpus-per-task={req['cpus']}", *gpus, f"--time={req['minutes']}"]
+
+
+def _describe(setting, req):
+    where = f" on partition {os.environ['SBATCH_PARTITION']}" if os.environ.get("SBATCH_PARTITION") else ""
+    return f"{setting}: {' '.join(options(req))}{where}"
+
+
+def refusals(preset, settings):
+    """One line per setting whose request Slurm would refuse (``sbatch --test-only`` with the same options), with
+    Slurm's reason and what to set; [] where every one would be accepted."""
+    lines = []
+    for setting in settings:
+        req = request(preset, setting)
+        p = subprocess.run(["sbatch", "--test-only", *options(req), "--wrap", "true"], capture_output=True, text=True)
+        if p.returncode:
+            lines.append(f"{_describe(setting, req).replace(': ', ': Slurm refuses ', 1)}: {_reason(p.stderr)}; "
+                         "set MEM=, CPUS=, GPUS=, GRES=, TIME= or PARTITION= (README: On a Slurm cluster)")
+    return lines
+
+
+def _reason(stderr):
+    """Slurm's reason, from its last error line ("sbatch: error: Batch job submission failed: <reason>")."""
+    errors = [line for line in stderr.splitlines() if line.strip()] or ["no reason given"]
+    return errors[-1].split("failed: ")[-1].removeprefix("sbatch: error: ").strip()
 
 
 class Job(submitit.helpers.Checkpointable):
@@ -61,6 +116,8 @@ def submit_missing(preset, runs_dir):
         else:
             todo.append(r)
     waiting = len(jobs)
+    if lines := refusals(preset, dict.fromkeys(r.setting for r in todo)):
+        raise Refused("\n".join(lines))
     ticket_ids = {t.id for t in runs.ticket_runs(preset)}
     for kind in ("imp", "reinit"):
         after = sorted(j for i, j in jobs.items() if i in ticket_ids and j)
@@ -73,13 +130,19 @@ def submit(preset, items, runs_dir, after=()):
     ``after`` (afterok). Returns {run id: job id}."""
     executor, submitted = submitit.AutoExecutor(folder=Path(runs_dir) / "slurm", cluster="slurm"), {}
     for setting in dict.fromkeys(r.setting for r in items):
-        group = [r for r in items if r.setting == setting]
-        res = presets.resources(preset, setting)
-        extra = {"requeue": True} | ({"dependency": "afterok:" + ":".join(after)} if after else {})
-        executor.update_parameters(name=f"lth-{setting}", timeout_min=res["minutes"], cpus_per_task=res["cpus"],
-                                   mem_gb=res["mem_gb"], slurm_additional_parameters=extra,
-                                   **({"gpus_per_node": res["gpus"]} if res["gpus"] else {}))
-        for r, j in zip(group, executor.map_array(Job(), group, [str(runs_dir)] * len(group))):
+        group, req = [r for r in items if r.setting == setting], request(preset, setting)
+        extra = {"requeue": True, "mem": req["mem"]} | ({"dependency": "afterok:" + ":".join(after)} if after else {})
+        gpus = {"slurm_gres": req["gres"]} if req["gres"] else {"gpus_per_node": req["gpus"]} if req["gpus"] else {}
+        executor.update_parameters(name=f"lth-{setting}", timeout_min=req["minutes"], cpus_per_task=req["cpus"],
+                                   slurm_array_parallelism=req["max_jobs"], slurm_additional_parameters=extra, **gpus)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # submitit prints sbatch's errors before raising them
+                jobs = executor.map_array(Job(), group, [str(runs_dir)] * len(group))
+        except submitit.core.utils.FailedJobError as e:
+            raise Refused(f"{_describe(setting, req).replace(': ', ': Slurm refuses ', 1)}: {_reason(str(e))}") from None
+        print(f"{_describe(setting, req)}, at most {req['max_jobs']} at once: {len(group)} runs, job array "
+              f"{jobs[0].job_id.split('_')[0]}")
+        for r, j in zip(group, jobs):
             r.folder(runs_dir).mkdir(parents=True, exist_ok=True)
             (r.folder(runs_dir) / JOB_FILE).write_text(j.job_id + "\n")
             submitted[r.id] = j.job_id

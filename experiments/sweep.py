@@ -91,7 +91,10 @@ def submit(preset, incomplete_fails=False):
     runs_dir = runs.default_dir().resolve()
     fits(preset)
     with store.exclusive(runs_dir / ".submit.lock"):  # one submission at a time (make -j)
-        n, waiting, done = slurm.submit_missing(preset, runs_dir)
+        try:
+            n, waiting, done = slurm.submit_missing(preset, runs_dir)
+        except slurm.Refused as e:  # one line per setting, nothing of it submitted
+            sys.exit(str(e))
     total = n + waiting + done
     print(f"PRESET={preset}: {n} runs submitted to Slurm now, {waiting} queued or running already, "
           f"{done} of {total} done (logs: {runs_dir / 'slurm'}); "

@@ -219,3 +219,56 @@ def test_a_preset_on_synthetic_data_runs_end_to_end_its_reinitialisation_include
     [reinit] = runs.reinits("tiny")
     assert store.is_completed(reinit.folder(tmp_path / "runs"))
     assert all(store.is_completed(r.folder(tmp_path / "runs")) for r in runs.every("tiny"))
+
+
+def test_a_request_slurm_refuses_is_one_line_per_setting_and_nothing_is_submitted(slurm, tmp_path, make):
+    env = dict(LTH_RUNS=str(tmp_path / "runs"), PRESET="smoke", LAUNCHER="slurm")
+    p = make("runs", MEM="1000G", **env)  # more than the test node has
+    errors = [line for line in p.stderr.splitlines() if line.strip() and not line.startswith("make")]
+    assert p.returncode != 0 and "Traceback" not in p.stderr and len(errors) == 2, p.stdout + p.stderr
+    for setting, line in zip(("lenet_300_100_fashion_mnist", "resnet8_16_fashion_mnist"), errors):
+        assert line.startswith(f"{setting}: Slurm refuses --mem=1000G --cpus-per-task=1 --time=60: "), line
+        assert "Requested node configuration is not available" in line and "set MEM=" in line, line
+    assert not squeue() and not list((tmp_path / "runs").glob("*/slurm_job"))
+    bad = make("runs", CPUS="two", **env)
+    errors = [line for line in bad.stderr.splitlines() if line.strip() and not line.startswith("make")]
+    assert bad.returncode != 0 and errors == ["CPUS=two (LTH_CPUS) is not valid; valid: CPUs per job, an integer >= 1"]
+
+
+def test_resources_set_for_one_submission_reach_the_jobs_and_the_array_throttle_holds(slurm, tmp_path, monkeypatch):
+    from experiments import slurm as launcher
+
+    records = [r for r in runs.of_preset("smoke") if r.setting == "lenet_300_100_fashion_mnist"][:3]
+    monkeypatch.setenv("LTH_RUNS", str(tmp_path))
+
+    def submitted(**overrides):
+        for key, value in overrides.items():
+            monkeypatch.setenv(f"LTH_{key.upper()}", value)
+        return next(iter(launcher.submit("smoke", records, tmp_path).values())).split("_")[0]
+
+    def show(array):
+        return subprocess.run(["scontrol", "show", "job", array], capture_output=True, text=True, check=True).stdout
+
+    def cancel(array):
+        subprocess.run(["scancel", array], check=True)
+        wait(lambda: not any(j.startswith(f"{array}_") for j in squeue()), "the cancelled jobs to leave the queue")
+
+    array = submitted(mem="2000M", cpus="2")  # the test node has 2 CPUs: one such job at a time
+    assert "MinMemoryNode=2000M" in show(array) and "NumCPUs=2" in show(array), show(array)
+    cancel(array)
+    monkeypatch.setenv("LTH_CPUS", "1")  # two of these fit on the node: only the throttle holds the second back
+    array = submitted(max_jobs="1")
+    try:
+        assert "ArrayTaskId=0-2%1 ArrayTaskThrottle=1" in show(array), show(array)
+        seen = []
+
+        def held_back():  # one task running, another pending on the throttle, in one view of the queue
+            out = subprocess.run(["squeue", "--noheader", "--array", "--format=%i %T %r"], capture_output=True,
+                                 text=True).stdout
+            seen.append([line.split()[1:] for line in out.splitlines() if line.startswith(f"{array}_")])
+            return ["RUNNING", "None"] in seen[-1] and ["PENDING", "JobArrayTaskLimit"] in seen[-1]
+
+        wait(held_back, "a task running and one held back by the throttle", timeout=120)
+        assert all(sum(state == "RUNNING" for state, _ in view) <= 1 for view in seen), seen
+    finally:
+        cancel(array)
