@@ -301,7 +301,8 @@ def softmax_spiky(e):
         s = _spikes(ld, figures._fraction(e.preset, setting)).groupby(level=0, sort=False).agg(["sum", "size"])
         k, n = s.loc["softmax"]
         clauses.append((f"softmax spiky on {e.short[setting]} in {k} of {n} runs", HOLDS if k == n else FAILS))
-        parts.append(f"{e.short[setting]}, runs with a spike: " + ", ".join(f"{m} {a}/{b}" for m, (a, b) in s.iterrows()))
+        counts = ", ".join(f"{m} {a}/{b}" for m, (a, b) in s.iterrows())
+        parts.append(f"{e.short[setting]}, runs with a spike: {counts}")
     return "; ".join(parts), clauses
 
 
@@ -317,7 +318,8 @@ def minmax_tracks(e):
         score = off.groupby(ld.importance).mean().sort_values()
         state = HOLDS if score.index[0] == "minmax" else REVERSED if score.index[-1] == "minmax" else FAILS
         clauses.append((f"minmax closest on {e.short[setting]} (ranks {list(score.index).index('minmax') + 1})", state))
-        parts.append(f"{e.short[setting]}, mean |log10 ratio|: " + ", ".join(f"{m} {v:.2f}" for m, v in score.items()))
+        parts.append(f"{e.short[setting]}, mean abs(log10 layer density / network density): "
+                     + ", ".join(f"{m} {v:.2f}" for m, v in score.items()))
     return "; ".join(parts), clauses
 
 
@@ -334,7 +336,8 @@ def shared_few(e):
     for role in ("input", "output"):
         rank = list(layers.index).index(roles[role]) + 1
         ranks.append(f"{role} {layers[roles[role]]:.1f} % (rank {rank} of {len(layers)})")
-        clauses.append((f"{role} layer ranks {rank}", HOLDS if rank <= 2 else REVERSED if rank > len(layers) / 2 else FAILS))
+        state = HOLDS if rank <= 2 else REVERSED if rank > len(layers) / 2 else FAILS
+        clauses.append((f"{role} layer ranks {rank}", state))
     top = ", ".join(f"{x} {v:.1f} %" for x, v in layers.head(3).items())
     return (f"round {t['round']}: {ov.observed['all']:.1f} % of kept shared (chance {ov.chance['all']:.1f} %); "
             f"{'; '.join(ranks)}; most: {top}"), clauses
@@ -344,7 +347,8 @@ def overlap_over_rounds(e):
     """Figure 7 (the paper shows it without a claim; our reading): the share of a ticket's unpruned connections that
     every ticket keeps falls from round 1 to the last (holds; rises: reversed) and stays above chance at every
     round (holds; else fails), over all layers, mean over seeds."""
-    ov = e.overlap[(e.overlap.layer == "all") & (e.overlap["round"] > 0)].groupby("round")[["observed", "chance"]].mean()
+    ov = e.overlap[(e.overlap.layer == "all") & (e.overlap["round"] > 0)]
+    ov = ov.groupby("round")[["observed", "chance"]].mean()
     first, last = ov.iloc[0], ov.iloc[-1]
     clauses = [("falls", HOLDS if last.observed < first.observed else REVERSED),
                ("above chance", HOLDS if (ov.observed > ov.chance).all() else FAILS)]
@@ -356,12 +360,12 @@ def _groups(c, column, label, digits):
     """Per metric and round of the connection table ``c``: the mean of ``column`` over shared and over not-shared
     connections, pooled over seeds; a clause per metric and round that the shared mean is the lower."""
     g = c.groupby(["metric", "round", "connections"], observed=True, sort=False)[column].mean().unstack("connections")
-    clauses = [(f"{m} round {r}: {row['shared']:.{digits}f} vs {row['not shared']:.{digits}f}",
-                HOLDS if row["shared"] < row["not shared"] else REVERSED if row["shared"] > row["not shared"] else FAILS)
-               for (m, r), row in g.iterrows()]
-    last = g.xs(g.index.get_level_values("round").max(), level="round")
-    return (f"round {g.index.get_level_values('round').max()}, {label} shared vs not: "
-            + ", ".join(f"{m} {row['shared']:.{digits}f} vs {row['not shared']:.{digits}f}" for m, row in last.iterrows())), clauses
+    pair = lambda row: f"{row['shared']:.{digits}f} vs {row['not shared']:.{digits}f}"  # noqa: E731
+    clauses = [(f"{m} round {r}: {pair(row)}", HOLDS if row["shared"] < row["not shared"] else
+                REVERSED if row["shared"] > row["not shared"] else FAILS) for (m, r), row in g.iterrows()]
+    last = g.index.get_level_values("round").max()
+    return (f"round {last}, {label} shared vs not: "
+            + ", ".join(f"{m} {pair(row)}" for m, row in g.xs(last, level="round").iterrows())), clauses
 
 
 def shared_vary_less(e):

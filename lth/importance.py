@@ -134,8 +134,9 @@ def get(name):
     try:
         found = importlib.import_module(module)
     except Exception as e:  # not found, or its own code fails: a SyntaxError, a failing import of its own
-        raise MetricError(f"importance {name!r}: module {module!r} does not import ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0] if str(e) else ''}); is it on PYTHONPATH where the run runs?") from None
+        why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise MetricError(f"importance {name!r}: module {module!r} does not import ({why}); is it on PYTHONPATH "
+                          "where the run runs?") from None
     if not hasattr(found, function):
         raise MetricError(f"importance {name!r}: module {module!r} has no function {function!r}")
     f = getattr(found, function)

@@ -13,8 +13,8 @@ from lth.runs import REPOSITORY
 from lth.store import atomic, write_atomic
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: too pale on white), then grey for the control.
-_COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9", "#882255", "#44AA99",
-            "#999933", "#AA4499"]  # then four of Paul Tol's muted colours for the optional metrics
+_COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9",
+            "#882255", "#44AA99", "#999933", "#AA4499"]  # then four of Paul Tol's muted colours: the optional metrics
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 METRICS = [*IMPORTANCE, *OPTIONAL]  # the registry's metrics (IMPORTANCE, then OPTIONAL), in its order: each keeps its style
 PALETTE = {m: _COLOURS[i % len(_COLOURS)] for i, m in enumerate(METRICS)}
