@@ -5,7 +5,7 @@ that show the range over seeds; figures saved as PNG and PDF with the numbers th
 
 import matplotlib.pyplot as plt
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from lth.importance import IMPORTANCE, OPTIONAL, PAPER
 from lth.presets import ordered
@@ -71,6 +71,16 @@ def log_axis(ax):
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def difference_axis(ax):
+    """A y axis for differences in points: linear within +-2 points, where metrics differ by a point, and
+    logarithmic beyond, where a collapsed run falls by tens (symlog), so that neither hides the other."""
+    ax.set_yscale("symlog", linthresh=2, linscale=1)
+    ax.yaxis.set_major_locator(FixedLocator([s * t for t in (0.5, 1, 2, 10, 50) for s in (-1, 1)] + [0]))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:+g}" if y else "0"))
+    ax.axhline(0, color="k", lw=1)
 
 
 def share_y(axes):
