@@ -125,10 +125,11 @@ def _layer_panels(runs_dir, preset, pick, settings=None):
     for setting in settings or runs.setting.unique():
         path = runs[runs.setting == setting].path.iloc[0]
         for role, layer in pick(path).items():
-            panels.append(View(setting=setting, role=role, layer=layer, label=analysis.layer_label(path, layer),
+            panels.append(View(setting=setting, name=setting_name(preset, setting), role=role, layer=layer,
+                               label=analysis.layer_label(path, layer),
                                sparsity=ld[(ld.setting == setting) & (ld.layer == layer)],
                                caption=_caption(preset, runs[runs.setting == setting])))
-    return View(panels=panels, caption=f"preset={preset}, seeds {_seeds(runs)}",
+    return View(panels=panels, caption=_caption(preset, runs),
                 data=pd.concat([p.sparsity.assign(role=p.role) for p in panels]) if panels else None)
 
 
