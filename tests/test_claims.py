@@ -104,3 +104,19 @@ def test_the_readmes_claim_table_is_the_committed_claims_md():
     readme = (REPOSITORY / "README.md").read_text()
     table = readme.split(claims.README_START + "\n")[1].split("\n" + claims.README_END)[0]
     assert table == (REPOSITORY / "figures" / "small" / "claims.md").read_text().strip()
+
+
+def test_softmax_is_spiky_where_a_layer_waits_then_loses_more_than_a_rounds_share():
+    def run(metric, seed, densities):
+        return [dict(setting=RESNET, importance=metric, seed=seed, round=i, layer="conv", depth=0,
+                     layer_sparsity=100 - d, sparsity=0.0) for i, d in enumerate(densities)]
+
+    waits = [100, 100, 100, 65, 50]  # unpruned for 3 rounds, then 35 % of it in one
+    steady = [100, 80, 64, 51.2, 41]  # 20 % a round: never a spike
+    rows = [r for seed in range(3) for r in run("softmax", seed, waits) + run("magnitude", seed, steady)]
+    e = evidence(layers=pd.DataFrame(rows), roles={RESNET: dict(dense=[])}, preset="smoke")
+    ours, clauses = claims.softmax_spiky(e)
+    assert claims.verdict(clauses)[0] == "reproduced" and "softmax 3/3" in ours and "magnitude 0/3" in ours
+    rows = [r for seed in range(3) for r in run("softmax", seed, steady if seed else waits)]
+    e = evidence(layers=pd.DataFrame(rows), roles={RESNET: dict(dense=[])}, preset="smoke")
+    assert claims.softmax_spiky(e)[1] == [("softmax spiky on ResNet-8-16 in 1 of 3 runs", FAILS)]
