@@ -111,8 +111,11 @@ def figure8(runs_dir, preset):
         path = runs[runs.setting == setting].path.iloc[0]
         final = df[df["round"] == df["round"].max()]
         labels = [analysis.layer_label(path, layer, short=True) for layer in analysis.recorded_layers(path)]
+        short = presets.ordered(set(df.importance) - set(final.importance))  # metrics that stop earlier (rounds_of)
+        caption = _caption(preset, runs[runs.setting == setting]) + (f"\n(not shown: {', '.join(short)}, stopped "
+                                                                     "earlier)" if short else "")
         views.append(View(name=setting, sparsity=final, labels=labels, global_sparsity=final.sparsity.iloc[0],
-                          caption=_caption(preset, runs[runs.setting == setting])))
+                          caption=caption))
     return View(settings=views, data=pd.concat([v.sparsity for v in views]))
 
 

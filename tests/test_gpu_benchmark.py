@@ -128,6 +128,9 @@ def test_price_is_the_arithmetic_of_sweep_plan(monkeypatch, capsys):
     monkeypatch.setattr(training, "make_deterministic", lambda portable=False: None)
     assert sweep.plan("paper") == rows
     printed = capsys.readouterr().out.splitlines()
-    assert printed[1].split() == ["lenet_300_100_mnist", "21", "21,000.0", "0.50", f"{rows[0][4]:.2f}"]
-    assert printed[-1].split()[-1] == f"{sum(r[4] for r in rows):.2f}"
+    disk = cost.disk("paper")
+    assert printed[1].split() == ["lenet_300_100_mnist", "21", "21,000.0", "0.50", f"{rows[0][4]:.2f}",
+                                  f"{disk['lenet_300_100_mnist'] / 1e9:.2f}"]
+    assert printed[-2].split()[-2:] == [f"{sum(r[4] for r in rows):.2f}", f"{sum(disk.values()) / 1e9:.2f}"]
+    assert printed[-1].startswith("disk: ")
     assert cost.price("paper", {"vgg16_cifar10": timings["vgg16_cifar10"]}) == [rows[2]]  # a subset: its rows

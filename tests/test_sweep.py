@@ -70,7 +70,7 @@ def test_status_says_where_each_run_stands(tmp_path):
     assert "interrupted" in lines[names[2]] and "round 3 of 3, epoch 1 of 1" in lines[names[2]]
     assert lines[names[3]].split()[1:3] == ["damaged", "1"] and "(round_1.pt: File is not a zip file)" in lines[names[3]]
     assert lines[names[3]].endswith(f"`python -m experiments.sweep run smoke {damaged.name}` computes them anew")
-    n = len(configs) + len(runs.reinits("smoke"))
+    n = len(runs.every("smoke"))  # the LTR runs, the extra metrics' and the reinitialisations
     assert p.stdout.splitlines()[-1] == f"total: {n} runs: 1 done, 1 damaged, 1 interrupted, 1 failed, {n - 4} missing"
 
 
@@ -229,6 +229,11 @@ def test_a_request_slurm_refuses_is_one_line_per_setting_and_nothing_is_submitte
     for setting, line in zip(("lenet_300_100_fashion_mnist", "resnet8_16_fashion_mnist"), errors):
         assert line.startswith(f"{setting}: Slurm refuses --mem=1000G --cpus-per-task=1 --time=60: "), line
         assert "Requested node configuration is not available" in line and "set MEM=" in line, line
+    assert not squeue() and not list((tmp_path / "runs").glob("*/slurm_job"))
+    gres = make("runs", GRES="gpu:a100:1", **env)  # the test node has no GPUs
+    errors = [line for line in gres.stderr.splitlines() if line.strip() and not line.startswith("make")]
+    assert gres.returncode != 0 and len(errors) == 2 and "Traceback" not in gres.stderr, gres.stdout + gres.stderr
+    assert all("Slurm refuses --mem=8G --cpus-per-task=1 --gres=gpu:a100:1 --time=60: " in line for line in errors)
     assert not squeue() and not list((tmp_path / "runs").glob("*/slurm_job"))
     bad = make("runs", CPUS="two", **env)
     errors = [line for line in bad.stderr.splitlines() if line.strip() and not line.startswith("make")]
