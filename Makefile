@@ -1,7 +1,6 @@
 # `make figures` (or one target: `make figure4`) runs the experiments a figure needs, only those not completed
-# yet, then executes its notebook. PRESET=small (default: CPU, minutes), paper, smoke (CI), rehearsal (the paper
-# preset's path on tiny synthetic data). LAUNCHER=slurm submits the runs to Slurm (README: "Running on a Slurm
-# cluster"). `make test` and `make bench` set everything up themselves (`make install` creates .venv/).
+# yet, then executes its notebook. PRESET=small (default), paper, smoke (CI) or rehearsal; LAUNCHER=slurm submits
+# the runs to Slurm. Every variable is in the README ("Commands"). `make install` creates .venv/.
 PYTHON ?= python3.11
 PRESET ?= small
 LAUNCHER ?= local
@@ -9,8 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LTH_DATA ?= data
 export LTH_RUNS ?= runs
-# A run uses one CPU thread (bitwise the same result however many cores; lth/training.py): make runs as many at
-# once as there are cores. JOBS=1 runs one at a time.
+# A run uses one CPU thread (lth/training.py): make runs as many at once as there are cores.
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --jobs=$(JOBS) --output-sync=line
 ifneq ($(filter-out local slurm,$(LAUNCHER)),)
@@ -20,15 +18,10 @@ ifneq ($(filter-out all,$(VERIFY)),)
 $(error VERIFY=$(VERIFY) is not valid; valid: all (every run), or unset (a sample))
 endif
 
-# The preset's runs, listed once with the system Python (lth/presets.py and lth/runs.py need nothing installed):
-# each run id tagged with each group it is in (run:<id>, magnitude:<id>, ticket:<id>, reinit:<id>). A run is done
-# when its folder, named by its identity, holds `completed`: deleting the folder or changing a value of the preset
-# (which changes the id) makes make run it again.
-# METRICS=magnitude,l1,mymodule:score: the metrics a preset runs and its figures show, instead of its own.
-ifdef METRICS
-export LTH_METRICS := $(METRICS)
-endif
-# $(shell) does not pass make's exports on (make 4.3): the variables that name runs go with it.
+# The preset's runs, listed once with the system Python (nothing installed yet), each id tagged with its group
+# (lth.runs.groups: run:<id>, ticket:<id>, ...). A run is done when its folder, named by its identity, holds
+# `completed`. $(shell) does not pass make's exports on (make 4.3): the variables that name runs go with it.
+$(if $(METRICS),$(eval export LTH_METRICS := $(METRICS)))
 SWEEP := LTH_METRICS='$(LTH_METRICS)' PYTHONPATH='$(PYTHONPATH)' $(PYTHON) -m experiments.sweep
 RUN_LIST := $(shell $(SWEEP) list $(PRESET) --tagged 2>/dev/null)
 ifneq ($(.SHELLSTATUS),0)
@@ -61,37 +54,33 @@ test: install
 bench: install
 	$(PY) benchmarks/bench.py
 
-# Stops early, in one line, on an invalid value in the preset or when its data or GPU is missing.
+# One line, before any run, on an invalid value in the preset or when its data or GPU is missing.
 $(CHECKED): lth/presets.py $(if $(METRICS),FORCE) | install
 	$(PY) -m experiments.sweep check $(PRESET)
 	@mkdir -p $(@D) && touch $@
 
-# Slurm options as make variables (PARTITION=gpu ACCOUNT=... QOS=... CONSTRAINT=... TIME=1-00:00:00), passed on
-# as Slurm's own SBATCH_PARTITION, SBATCH_ACCOUNT, ..., SBATCH_TIMELIMIT (which also work set directly).
+# Slurm's options (PARTITION=gpu ... TIME=1-00:00:00) go on as its own SBATCH_PARTITION, ..., SBATCH_TIMELIMIT; a
+# job's resources instead of lth/presets.py's RESOURCES (MEM=16G CPUS=4 GPUS=1 GRES=... MAX_JOBS=8) as LTH_MEM, ...
 $(foreach v,PARTITION ACCOUNT QOS CONSTRAINT,$(if $($(v)),$(eval export SBATCH_$(v) := $($(v)))))
 $(if $(TIME),$(eval export SBATCH_TIMELIMIT := $(TIME)))
-# A job's resources instead of lth/presets.py's RESOURCES (MEM=16G CPUS=4 GPUS=1 GRES=gpu:a100:1 MAX_JOBS=8, the
-# last the jobs of a setting running at once), passed on as LTH_MEM, LTH_CPUS, ... (which also work set directly).
 $(foreach v,MEM CPUS GPUS GRES MAX_JOBS,$(if $($(v)),$(eval export LTH_$(v) := $($(v)))))
 
+# LAUNCHER=slurm submits every missing run, then stops: the same make command renders once they are done. Locally,
+# one target per run, so that `make -j N` runs independent runs in parallel.
 ifeq ($(LAUNCHER),slurm)
-# Submits every missing run (not those queued or running), then stops: the same make command renders the figure
-# once `python -m experiments.sweep status $(PRESET)` shows every run done.
 runs: | $(CHECKED)
 	$(PY) -m experiments.sweep submit $(PRESET)
 $(LTH_RUNS)/%/completed: | $(CHECKED)
 	@$(PY) -m experiments.sweep submit $(PRESET) --incomplete-fails
 else
-# One target per run, so that `make -j N` runs independent experiments in parallel; Section 5.1's partial
-# reinitialisations start from the completed ticket runs.
 $(LTH_RUNS)/%/completed: | $(CHECKED)
 	$(PY) -m experiments.sweep run $(PRESET) $*
 $(REINITS): $(TICKET_RUNS)
 runs: $(ALL_RUNS) $(EXTRA_RUNS) $(REINITS)
 endif
 
-# A notebook depends on its runs, on the preset (which setting, rounds and layers it shows) and on the library
-# code it calls. Figures 1, 5 and 6 share one table of every kept connection's history, computed once per sweep.
+# A notebook depends on its runs, the preset and the library code it calls. Figures 1, 5 and 6 share one table of
+# every kept connection's history, computed once.
 $(NOTEBOOKS): %: $(FIGS)/%.ipynb
 CONNECTIONS := $(LTH_RUNS)/tables/$(PRESET)-connections.pkl
 $(CONNECTIONS): $(TICKET_RUNS) lth/presets.py lth/tickets.py lth/figures.py | install
@@ -105,13 +94,13 @@ $(FIGS)/claims.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/c
 $(FIGS)/extra.ipynb: $(call completed,magnitude) $(EXTRA_RUNS)
 $(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py lth/figures.py lth/analysis.py lth/plots.py | install
 	@mkdir -p $(FIGS)
-	@# A notebook that fails is removed: nothing is left that looks rendered (make renders it again next time).
+	@# A notebook that fails is removed: nothing is left that looks rendered.
 	$(PY) -m papermill --log-level WARNING $< $@ -p preset $(PRESET) -p runs_dir $(LTH_RUNS) -p figures_dir $(FIGS) \
 		|| { rm -f $@; exit 1; }
 
 # Every LTR run's tickets' digests, committed with the figures; `make verify` reruns a sample (VERIFY=all: every run)
-# in a fresh folder and compares, run by run: "bitwise equal", or the first round that differs.
-$(FIGS)/digests.csv: $(ALL_RUNS) $(EXTRA_RUNS) lth/tickets.py | install
+# and compares them.
+$(FIGS)/digests.csv: $(ALL_RUNS) $(TICKET_RUNS) $(EXTRA_RUNS) lth/tickets.py | install
 	@mkdir -p $(FIGS)
 	$(PY) -m experiments.sweep digests $(PRESET) $@
 verify: | $(CHECKED)
@@ -119,7 +108,7 @@ verify: | $(CHECKED)
 
 figures: $(NOTEBOOKS) $(FIGS)/digests.csv
 
-# The README's claim table is figures/small/claims.md, pasted in by this (tests/test_claims.py checks they agree).
+# The README's claim table is figures/small/claims.md (tests/test_claims.py checks they agree).
 readme: figures/small/claims.md | install
 	$(PY) -c "from lth import claims; claims.into_readme('README.md', 'figures/small/claims.md')"
 

@@ -3,10 +3,8 @@
     python experiments/imp.py with importance=minmax seed=1
     python experiments/imp.py with resnet20_cifar10 importance=l1 seed=2
 
-Each run is recorded in its own folder, $LTH_RUNS/<run id>/ (default runs/; lth.runs names it by
-every config value that changes results). Started again, a killed run resumes from its last
-epoch; a completed run replays its stored rounds, training nothing. From Python:
-``experiments.imp.run(config, runs_dir)``.
+Recorded in $LTH_RUNS/<run id>/ (lth.runs). Started again, a killed run resumes from its last epoch and a
+completed one replays its stored rounds. From Python: ``experiments.imp.run(config, runs_dir)``.
 """
 
 import warnings
@@ -15,9 +13,9 @@ import torch
 
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)  # Sacred 0.8.7 imports it
 from sacred import SETTINGS, Experiment  # noqa: E402
-from sacred.utils import SacredError, apply_backspaces_and_linefeeds  # noqa: E402
+from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
 
-from experiments.observer import RunFolder  # noqa: E402
+from experiments import observer  # noqa: E402
 from lth import config as config_, data as data_, models, presets, pruning, runs, store  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
 from lth.tickets import digest  # noqa: E402
@@ -34,34 +32,19 @@ for name, values in {**presets.PAPER, "smoke": presets.SMOKE}.items():
     ex.add_named_config(name, values)
 
 
-@ex.config_hook
-def validate(config, command_name, logger):
-    """Reject a bad value before any run folder or training exists."""
-    try:
-        config_.validate(config)
-    except config_.ConfigError as e:
-        raise SacredError(str(e), print_traceback=False) from None
-    return {}
-
-
-def fail(message):
-    """End the run as FAILED with one line, no traceback."""
-    raise SacredError(message, print_traceback=False)
+observer.validate_with(ex, config_.validate)
 
 
 @ex.main
 def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, milestones, rewind_iter, rounds,
          prune_fraction, prune_output, importance, seed, train_size, test_size, init, portable, data_root, download,
          device):
-    folder = next((o for o in _run.observers if isinstance(o, RunFolder)), None)
-    if folder is None:
-        fail("imp.py records every run in its own folder: run it as `python experiments/imp.py with ...` "
-             "or through experiments.imp.run(config, runs_dir)")
+    folder = observer.folder(_run)
     try:
         make_deterministic(portable)
         data = data_.load(dataset, data_root, download)
     except (NotPortable, data_.DatasetNotFound) as e:
-        fail(str(e))
+        observer.fail(str(e))
     data = data_.to(data_.subset(data, train_size, test_size), device)
     hp = Hparams(epochs, batch_size, lr, momentum, weight_decay, tuple(milestones), rewind_iter)
     torch.manual_seed(derive_seed(seed, "init"))
@@ -91,25 +74,19 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
         tickets = lottery_ticket_rewinding(net, data, hp, layers, importance=importance, rounds=rounds,
                                            fraction=prune_fraction, seed=seed, workdir=folder.dir, dense=dense, log=log)
     except store.DiskFull as e:
-        fail(e.strerror)
+        observer.fail(e.strerror)
     except (Diverged, pruning.NonFiniteScores, store.Damaged) as e:
-        fail(str(e))
+        observer.fail(str(e))
     return {"test_accuracy": [t["test_accuracy"] for t in tickets],
             "density": [round(pruning.density(t["mask"]), 6) for t in tickets]}
 
 
 def run(config, runs_dir=None, record=None):
     """Run the LTR run of ``config`` (resumed if it was interrupted, replayed if it has completed),
-    recorded under ``runs_dir`` ($LTH_RUNS by default); ``record``: its lth.runs record, where the caller has it.
-    Returns Sacred's Run."""
-    ex.observers[:] = [RunFolder(runs_dir or runs.default_dir(), (lambda _: record) if record else _record)]
-    return ex.run(config_updates=config)
-
-
-def _record(config):
-    return runs.Run(setting=None, config=config)
+    recorded under ``runs_dir`` ($LTH_RUNS by default); ``record``: its lth.runs record, where the caller has it."""
+    return observer.run(ex, config, runs_dir, record)
 
 
 if __name__ == "__main__":
-    ex.observers.append(RunFolder(runs.default_dir(), _record))
+    ex.observers.append(observer.RunFolder(runs.default_dir()))
     ex.run_commandline()

@@ -1,13 +1,11 @@
-"""Sacred's FileStorageObserver, writing into the run's own folder (named by its record's id, lth.runs) instead of a
-numbered one.
+"""What the two experiments share: Sacred's FileStorageObserver writing into the run's own folder (named by its
+record's id, lth.runs) instead of a numbered one, ``run`` with it, a config hook and failing with one line.
 
-- A started run holds the folder's lock until it ends: a second process that starts the same run
-  stops at once with one line, and touches nothing.
-- A run started again, interrupted or completed, resumes: its record (run.json, metrics.json, ...) and
-  ``completed`` are replaced by the new attempt's, while its stored stages and checkpoint stay. So a completed
-  run replays its stages in seconds, trains nothing, and computes anew only a file that cannot be read.
-- JSON files are written atomically, so a kill never leaves a truncated run.json; on a full disk the
-  record is not updated (the run stops at its next checkpoint with one line saying so).
+- A started run holds the folder's lock until it ends: a second process starting it stops with one line.
+- A run started again resumes: its record (run.json, ...) and ``completed`` are replaced by the new attempt's;
+  its stored stages and checkpoint stay, so a completed run replays in seconds.
+- JSON files are written atomically; on a full disk the record is not updated (the run stops at its next
+  checkpoint with one line).
 """
 
 import errno
@@ -19,18 +17,53 @@ from sacred.observers import FileStorageObserver
 from sacred.serializer import flatten
 from sacred.utils import SacredError
 
-from lth import store
+from lth import runs, store
+
+
+def fail(message):
+    """End the run as FAILED with one line, no traceback."""
+    raise SacredError(message, print_traceback=False)
+
+
+def validate_with(ex, check):
+    """Make ``check(config)`` ``ex``'s config hook: a value it refuses (ValueError) stops the run with one line,
+    before any run folder or training exists."""
+
+    @ex.config_hook
+    def validate(config, command_name, logger):
+        try:
+            check(config)
+        except ValueError as e:
+            fail(str(e))
+        return {}
+
+
+def folder(run):
+    """The RunFolder observer of Sacred's ``run``: the run's folder (``.dir``) and record (``.record``)."""
+    found = next((o for o in run.observers if isinstance(o, RunFolder)), None)
+    if found is None:
+        fail(f"{run.experiment_info['name']}.py records every run in its own folder: run it as `python "
+             "experiments/<name>.py with ...` or through its run(config, runs_dir)")
+    return found
+
+
+def run(ex, config, runs_dir=None, record=None):
+    """Run the experiment ``ex`` (imp or reinit) with ``config``, recorded under ``runs_dir`` ($LTH_RUNS by default);
+    ``record``: its lth.runs record, where the caller has it. Returns Sacred's Run."""
+    ex.observers[:] = [RunFolder(runs_dir or runs.default_dir(), record)]
+    return ex.run(config_updates=config)
 
 
 class RunFolder(FileStorageObserver):
-    """``record(config)``: the run's record (lth.runs), kept as ``self.record``."""
+    """The run's record (lth.runs: ``record``, or made from the config) is kept as ``self.record``."""
 
-    def __init__(self, runs_dir, record):
+    def __init__(self, runs_dir, record=None):
         super().__init__(runs_dir, copy_sources=False)
-        self.make_record, self.lock = record, None
+        self.record, self.lock = record, None
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
-        self.record = self.make_record(config)
+        if self.record is None:
+            self.record = runs.Run(None, config) if ex_info["name"] == "imp" else runs.Reinit(config)
         self.dir = str(Path(self.basedir) / self.record.id)
         try:
             self.lock = store.lock(self.dir)

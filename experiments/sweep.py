@@ -22,30 +22,24 @@ from lth import presets, runs, store
 
 
 def listing(preset, metrics=None, tickets=False, reinit=False, tagged=False):
-    """Run ids, one a line: the preset's LTR runs (or those of some metrics, or Section 5's), or its
-    reinitialisations; ``tagged``: every run once, its id prefixed by each group it is in (``run:``,
-    ``magnitude:``, ``ticket:``, ``extra:``, ``reinit:``), what the Makefile reads in one call."""
-    if tagged:
-        ticket_ids = {r.id for r in runs.ticket_runs(preset)}
-        return "\n".join([f"{tag}:{r.id}" for r in runs.of_preset(preset) for tag in
-                          ["run"] + ["magnitude"] * (r.importance == "magnitude") + ["ticket"] * (r.id in ticket_ids)]
-                         + [f"extra:{r.id}" for r in runs.of_preset(preset, extra=True)]
-                         + [f"reinit:{r.id}" for r in runs.reinits(preset)])
-    chosen = (runs.reinits(preset) if reinit else runs.ticket_runs(preset) if tickets
-              else runs.of_preset(preset, metrics and metrics.split(",")))
-    return "\n".join(r.id for r in chosen)
+    """Run ids, one a line, of one group of lth.runs.groups (or of the LTR runs of ``metrics``); ``tagged``: of
+    every group, each prefixed by its group (``ticket:<id>``), what the Makefile reads in one call."""
+    if metrics and not tagged:
+        return "\n".join(r.id for r in runs.of_preset(preset, metrics.split(",")))
+    groups = runs.groups(preset)
+    chosen = groups if tagged else ["reinit" if reinit else "ticket" if tickets else "run"]
+    return "\n".join(f"{g}:{r.id}" if tagged else r.id for g in chosen for r in groups[g])
 
 
 def check(preset, download=True):
-    """Stop early, in one line, when a run's config is invalid (lth.config.validate, which each run's own process
-    calls again in imp.py's config hook) or the preset's datasets or GPU are missing. The rehearsal writes its
-    synthetic datasets first."""
+    """Exit with one line where a run's config is invalid or the preset's datasets or GPU are missing (synthetic
+    datasets are written first)."""
     import torch
 
     from lth import config, data, synthetic
 
     p, root = presets.check(preset), presets.data_root(preset)
-    for r in runs.of_preset(preset) + runs.of_preset(preset, extra=True):
+    for r in runs.every(preset, "imp"):
         try:
             config.validate(r.config)
         except config.ConfigError as e:
@@ -53,7 +47,7 @@ def check(preset, download=True):
     missing = []
     for name in sorted({s["dataset"] for s in p["settings"].values()}):
         if "synthetic" in p:
-            synthetic.write(name, root, p["synthetic"]["train"], p["synthetic"]["test"])
+            synthetic.write(name, root, *p["synthetic"].values())
         try:
             data.load(name, root, download)
         except data.DatasetNotFound as e:
@@ -67,7 +61,7 @@ def check(preset, download=True):
 def run(preset, ids):
     """Run the runs ``ids`` of the preset here, one after the other (completed ones are skipped, unless a file of
     theirs cannot be read: then they run again, which computes it anew)."""
-    from experiments import imp, reinit
+    from experiments import start
 
     known = {r.id: r for r in runs.every(preset)}
     if unknown := [i for i in ids if i not in known]:
@@ -78,14 +72,13 @@ def run(preset, ids):
         print(f"{r.name}: {r.folder()}")
         if store.is_completed(r.folder()) and not store.damage(r.folder(), r.config):
             continue
-        if (imp if r.experiment == "imp" else reinit).run(r.config, record=r).status != "COMPLETED":
+        if start(r).status != "COMPLETED":
             sys.exit(f"{r.name} failed: see {r.folder()}/run.json")
 
 
 def submit(preset, incomplete_fails=False):
-    """Submit to Slurm every run of the preset that has not completed and is not queued or running (the
-    reinitialisations wait for the ticket runs they start from), and say how the preset stands; with
-    ``incomplete_fails``, exit 1 until every run is done (what a figure's make target needs)."""
+    """Submit to Slurm every run of the preset that is not done, queued or running, and say how the preset stands;
+    ``incomplete_fails``: exit 1 until every run is done (what a figure's make target needs)."""
     from experiments import slurm
 
     runs_dir = runs.default_dir().resolve()
@@ -115,39 +108,31 @@ def progress(folder, config):
     return f"round {i} of {config['rounds']}{epoch}"
 
 
-def describe(r, runs_dir, preset, queued):
-    """(state, detail) of one run: done, damaged, running, queued, failed, interrupted or missing."""
-    from experiments import slurm
-
-    folder = r.folder(runs_dir)
-    state, job = store.state(folder), slurm.job(folder)
-    on_slurm = f" (job {job})" if job in queued else ""
-    if state == "completed" and (damage := store.damage(folder, r.config)):
-        name, why = next(iter(damage.items()))
-        return "damaged", (f"{len(damage)} files cannot be read ({name}: {why}); `python -m experiments.sweep run "
-                           f"{preset} {r.id}` computes them anew")
-    if state == "completed":
-        return "done", ""
-    if state == "running":
-        return "running", progress(folder, r.config) + on_slurm
-    if on_slurm:
-        return ("queued", on_slurm.strip()) if queued[job] == "PENDING" else ("running", f"starting{on_slurm}")
-    if state == "missing":
-        return "missing", ""
-    if state == "failed":
-        trace = (store.read_json(folder / "run.json") or {}).get("fail_trace") or [""]
-        return "failed", "".join(trace).strip().splitlines()[-1]
-    return "interrupted", f"stopped at {progress(folder, r.config)}; running it again resumes there"
-
-
 def status(preset):
+    """One line per run (done, damaged, running, queued, interrupted, failed or missing, and where it stands), then
+    the counts."""
     from experiments import slurm
 
-    runs_dir, queued, counts = runs.default_dir(), slurm.queue(), collections.Counter()
+    queued, counts = slurm.queue(), collections.Counter()
     for r in runs.every(preset):
-        state, detail = describe(r, runs_dir, preset, queued)
+        folder, job, detail = r.folder(), slurm.job(r.folder()), ""
+        state, on_slurm = store.state(folder), f" (job {job})" if job in queued else ""
+        if state == "completed" and (damage := store.damage(folder, r.config)):
+            (name, why), state = next(iter(damage.items())), "damaged"
+            detail = (f"{len(damage)} files cannot be read ({name}: {why}); `python -m experiments.sweep run {preset} "
+                      f"{r.id}` computes them anew")
+        elif state == "running":
+            detail = progress(folder, r.config) + on_slurm
+        elif on_slurm and state != "completed":
+            state, detail = ("queued", on_slurm) if queued[job] == "PENDING" else ("running", "starting" + on_slurm)
+        elif state == "failed":
+            detail = "".join((store.read_json(folder / "run.json") or {}).get("fail_trace") or [""]).strip()
+            detail = detail.splitlines()[-1] if detail else ""
+        elif state == "interrupted":
+            detail = f"stopped at {progress(folder, r.config)}; running it again resumes there"
+        state = "done" if state == "completed" else state
         counts[state] += 1
-        print(f"{r.name:<45} {state:<12} {detail}".rstrip())
+        print(f"{r.name:<45} {state:<12} {detail.strip()}".rstrip())
     order = ("done", "damaged", "running", "queued", "interrupted", "failed", "missing")
     print(f"total: {sum(counts.values())} runs: " + ", ".join(f"{counts[s]} {s}" for s in order if counts[s]))
     return counts
@@ -171,35 +156,29 @@ def plan(preset):
         print(f"{setting:<30} {n:>5} {epochs:>10,.1f} {per_epoch:>9.2f} {hours:>10.2f} {disk[setting] / 1e9:>8.2f}")
     print(f"{'total':<30} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} {'':>9} "
           f"{sum(r[4] for r in rows):>10.2f} {sum(disk.values()) / 1e9:>8.2f}")
-    print(_disk_line(preset))
+    print(fits(preset, exit=False))
     return rows
 
 
-def _disk_line(preset):
-    """How much disk the preset still needs under $LTH_RUNS against what its filesystem has free, and whether it
-    fits."""
+def fits(preset, exit=True):
+    """The disk the preset's runs still need under $LTH_RUNS against what is free there; ``exit``: exit with one
+    line, before anything runs, where they do not fit."""
     import shutil
 
     from lth import cost
 
     runs_dir = runs.default_dir().resolve()
-    existing = next(p for p in (runs_dir, *runs_dir.parents) if p.exists())
-    need, free = cost.remaining_bytes(preset, runs_dir), shutil.disk_usage(existing).free
-    return (f"disk: {need / 1e9:.2f} GB still to write under {runs_dir}, {free / 1e9:.2f} GB free there: "
-            + ("fits" if need <= free else "does not fit"))
-
-
-def fits(preset):
-    """Exit with one line, before anything runs, where the runs of the preset that have not completed need more
-    disk than $LTH_RUNS's filesystem has free (what is there already counted)."""
-    line = _disk_line(preset)
-    if line.endswith("does not fit"):
-        sys.exit(f"PRESET={preset} {line}: free space, or set LTH_RUNS to a larger filesystem "
+    need = cost.remaining_bytes(preset, runs_dir)
+    free = shutil.disk_usage(next(p for p in (runs_dir, *runs_dir.parents) if p.exists())).free
+    line = f"disk: {need / 1e9:.2f} GB still to write under {runs_dir}, {free / 1e9:.2f} GB free there: "
+    if exit and need > free:
+        sys.exit(f"PRESET={preset} {line}does not fit: free space, or set LTH_RUNS to a larger filesystem "
                  "(`python -m experiments.sweep plan` prices each setting)")
+    return line + ("fits" if need <= free else "does not fit")
 
 
 def tables(preset):
-    """Compute anew the tables that several notebooks share: Section 5's connection table (Figures 1, 5, 6)."""
+    """Compute Section 5's connection table anew (Figures 1, 5 and 6 share it)."""
     from lth import figures
 
     (runs.default_dir() / "tables" / f"{preset}-connections.pkl").unlink(missing_ok=True)
@@ -215,28 +194,26 @@ def digests(preset, path):
 
 
 def verify(preset, path, every=False):
-    """Rerun a sample of the preset's LTR runs (the first of each setting; ``every``: all) in a fresh folder under
-    $LTH_RUNS (removed afterwards), and compare each round's ticket with the digests committed in ``path``: one
-    line per run, "bitwise equal" or the first round that differs. Exit 1 if any differs."""
+    """Rerun the first LTR run of each setting (``every``: all) in a scratch folder under $LTH_RUNS, and compare
+    each round's ticket with the digests in ``path``: one line per run. Exit 1 if any differs."""
     import shutil
     import tempfile
 
     import pandas as pd
 
-    from experiments import imp
+    from experiments import start
     from lth.training import NotPortable, make_deterministic
 
     if not Path(path).exists():
         sys.exit(f"no committed digests of PRESET={preset} at {path}: `make PRESET={preset} figures` writes them")
     committed = pd.read_csv(path, dtype=str).groupby("run", sort=False)["digest"].apply(list).to_dict()  # by round
-    chosen = runs.of_preset(preset) + runs.of_preset(preset, extra=True)
+    chosen = runs.every(preset, "imp")
     if not every:  # the first run of each setting
         chosen = [r for i, r in enumerate(chosen) if r.setting not in {q.setting for q in chosen[:i]}]
     if new := [r for r in chosen if r.id not in committed]:
         sys.exit(f"{new[0].name} ({new[0].id}) has no digest in {path}: the preset changed since it was rendered")
-    portable = all(r.config["portable"] for r in chosen)
     try:
-        make_deterministic(portable)
+        make_deterministic(portable := all(r.config["portable"] for r in chosen))
     except NotPortable as e:
         sys.exit(f"this machine is outside the portable baseline, so its runs cannot be compared bitwise: {e}")
     if not portable:
@@ -245,15 +222,14 @@ def verify(preset, path, every=False):
     runs.default_dir().mkdir(parents=True, exist_ok=True)
     scratch, differ = Path(tempfile.mkdtemp(prefix="verify-", dir=runs.default_dir())), 0
     for r in chosen:
-        if imp.run(r.config, scratch, r).status != "COMPLETED":
+        if start(r, scratch).status != "COMPLETED":
             sys.exit(f"{r.name} failed: see {r.folder(scratch)}/run.json")
-        recorded = store.read_json(r.folder(scratch) / "info.json")["digests"]
-        ours = [recorded[str(i)] for i in range(len(recorded))]
-        first = next((i for i, (a, b) in enumerate(zip(ours, committed[r.id])) if a != b), None)
+        ours = store.read_json(r.folder(scratch) / "info.json")["digests"]
+        first = next((i for i, theirs in enumerate(committed[r.id]) if ours.get(str(i)) != theirs), None)
         differ += first is not None
-        theirs = committed[r.id][first] if first is not None else None
-        print(f"{r.name}: " + (f"differs from round {first} on ({ours[first]} here, {theirs} committed)"
-                               if theirs else "bitwise equal"))
+        print(f"{r.name}: " + ("bitwise equal" if first is None else
+                               f"differs from round {first} on ({ours.get(str(first))} here, "
+                               f"{committed[r.id][first]} committed)"))
     shutil.rmtree(scratch)
     if differ:
         sys.exit(f"{differ} of {len(chosen)} runs of PRESET={preset} differ from the digests in {path}")
@@ -272,19 +248,20 @@ COMMANDS = {
 }
 
 
+FLAGS = {"--tickets": "only the runs Section 5 compares (list)", "--reinit": "only Section 5.1's reinitialisations "
+         "(list)", "--tagged": "every run, tagged with its group (list: make)", "--all": "rerun every run, not a "
+         "sample (verify)", "--no-download": "check only what is on disk (check)", "--incomplete-fails": "exit 1 "
+         "afterwards unless every run has completed (submit: what a figure needs)"}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("preset", choices=list(presets.PRESETS))
     parser.add_argument("ids", nargs="*", help="run ids (run); the digests' CSV file (digests, verify)")
-    parser.add_argument("--metrics", help="comma-separated importance metrics (list only)")
-    parser.add_argument("--tickets", action="store_true", help="only the runs Section 5 compares (list only)")
-    parser.add_argument("--reinit", action="store_true", help="only Section 5.1's reinitialisations (list only)")
-    parser.add_argument("--tagged", action="store_true", help="every run, tagged with its groups (list only: make)")
-    parser.add_argument("--all", action="store_true", help="rerun every run, not a sample (verify only)")
-    parser.add_argument("--no-download", action="store_true", help="check only what is on disk (check only)")
-    parser.add_argument("--incomplete-fails", action="store_true",
-                        help="submit: exit 1 afterwards unless every run has completed (what a figure needs)")
+    parser.add_argument("--metrics", help="comma-separated importance metrics (list)")
+    for flag, help in FLAGS.items():
+        parser.add_argument(flag, action="store_true", help=help)
     args = parser.parse_args()
     if args.command == "digests" and len(args.ids) != 1:
         parser.error("digests takes one CSV file to write, e.g. figures/small/digests.csv")

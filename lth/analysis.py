@@ -49,7 +49,7 @@ def load_runs(runs_dir, preset, runs=None):
 
 def ticket_runs(runs_dir, preset):
     """The runs Section 5 compares (``presets.TICKETS``): one setting, its metrics, every seed."""
-    return load_runs(runs_dir, preset, runs_.ticket_runs(preset))
+    return load_runs(runs_dir, preset, runs_.groups(preset)["ticket"])
 
 
 def _json(path):
@@ -85,7 +85,7 @@ def digests(runs_dir, preset):
     (``tickets.digest``, as the run recorded it in info.json; computed from its round file where an older run did
     not)."""
     rows = []
-    for r in load_runs(runs_dir, preset, runs_.of_preset(preset) + runs_.of_preset(preset, extra=True)).itertuples():
+    for r in load_runs(runs_dir, preset, runs_.every(preset, "imp")).itertuples():
         recorded = _info(r.path).get("digests", {})
         for i in range(r.rounds + 1):
             d = recorded.get(str(i)) or tickets.digest(tickets.load_ticket(r.path, i))
@@ -315,7 +315,7 @@ def sparsest_layer(runs):
 
 def reinit_results(runs_dir, preset):
     """Survival tables of the preset's partial reinitialisations (experiments/reinit.py), one per reinit seed."""
-    paths = {r.config["reinit_seed"]: r.folder(runs_dir) for r in runs_.reinits(preset)}
+    paths = {r.config["reinit_seed"]: r.folder(runs_dir) for r in runs_.groups(preset)["reinit"]}
     if missing := [s for s, p in paths.items() if not store.is_completed(p)]:
         raise MissingRuns(f"{len(missing)} of the {len(paths)} reinitialisations this needs have not completed under "
                           f"{runs_dir} (reinit seeds {missing}): run `make PRESET={preset} reinit`")

@@ -37,10 +37,9 @@ def configs(preset, setting):
     """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs (``extra`` ones included), and
     where Section 5 compares tickets, one rerun of LTR up to the ticket's round per partial reinitialisation and
     metric."""
-    out = [r.config for r in runs.of_preset(preset, settings=[setting]) + runs.of_preset(preset, extra=True)
-           if r.setting == setting]
-    return out + [dict(out[0], rounds=r.config["round"]) for r in runs.reinits(preset) if r.setting == setting
-                  for _ in r.originals]
+    every = [r for r in runs.every(preset) if r.setting == setting]
+    out = [r.config for r in every if r.experiment == "imp"]
+    return out + [dict(out[0], rounds=r.config["round"]) for r in every if r.experiment == "reinit" for _ in r.originals]
 
 
 def stored_bytes(config):
@@ -83,14 +82,13 @@ def remaining_bytes(preset, runs_dir):
     """Bytes the preset's runs still need under ``runs_dir``: each LTR run that has not completed, less what its
     folder holds already, and the reruns of each reinitialisation that has not."""
     need = 0
-    for r in runs.of_preset(preset) + runs.of_preset(preset, extra=True):
-        folder = r.folder(runs_dir)
-        if not store.is_completed(folder):
+    for r in (r for r in runs.every(preset) if not store.is_completed(r.folder(runs_dir))):
+        if r.experiment == "reinit":
+            need += sum(run_bytes(dict(o.config, rounds=r.config["round"])) for o in r.originals)
+        else:
+            folder = r.folder(runs_dir)
             held = sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.is_dir() else 0
             need += max(0, run_bytes(r.config) - held)
-    for r in runs.reinits(preset):
-        if not store.is_completed(r.folder(runs_dir)):
-            need += sum(run_bytes(dict(o.config, rounds=r.config["round"])) for o in r.originals)
     return need
 
 

@@ -287,7 +287,7 @@ def reinit(runs_dir, preset):
     """``table``: per layer, how many of the connections kept from theta_0 survive in the new tickets, against
     chance (mean, min and max excess over metrics and reinit seeds); the caption names every seed involved."""
     runs, t, view = _tickets(runs_dir, preset)
-    configs = [r.config for r in runs_.reinits(preset)]
+    configs = [r.config for r in runs_.groups(preset)["reinit"]]
     survival = analysis.reinit_results(_dir(runs_dir), preset)
     view.table = tickets.survival_summary(survival)
     view.caption = (f"{setting_name(preset, t['setting'])} (preset={preset}): connections shared by the "

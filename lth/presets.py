@@ -69,21 +69,15 @@ def metrics(preset):
     chosen = os.environ.get("LTH_METRICS", "").strip()
     return ordered(m.strip() for m in chosen.split(",") if m.strip()) if chosen else check(preset)["metrics"]
 
-# CPU, offline, Fashion-MNIST: LeNet-300-100 and a ResNet with 1x1 shortcuts, each trained to within about a point
-# of what 40 or 32 epochs reach on the same images (0.9 and 1.2 points; the learning rate drops for the last epoch):
-# LeNet on 30,000 images for 4 epochs at batch 64 and lr 0.2 (twice the paper's steps: at batch 128 it stayed 1.7
-# points short), the paper's 24 rounds (99.53 %); the ResNet on 4096 images for 4 epochs, 22 rounds (99.26 %), where
-# magnitude is about 10 points below dense and minmax has collapsed (round 15, 96.48 %, is Section 5's sparsity).
-# The random control stops at round 10 (89.26 %), well behind every metric by then (``rounds_of``). `make figures`
-# from scratch: README, "What the small preset shows".
+# CPU, offline, Fashion-MNIST: LeNet-300-100 (the paper's 24 rounds, 99.53 %) and a ResNet with 1x1 shortcuts (22
+# rounds, 99.26 %), each trained to within about a point of what 40 or 32 epochs reach on the same images; the
+# random control stops at round 10. Why these values, and what they cost: README, "What the small preset shows".
 _SMALL_LENET = dict(epochs=4, batch_size=64, lr=0.2, milestones=[3], train_size=30000, rounds=24)
 _SMALL_RESNET = dict(model="resnet8_16", dataset="fashion_mnist", epochs=4, batch_size=32, milestones=[3],
                      train_size=4096, test_size=2000, momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=22,
                      prune_output=True)
-# The paper's settings at the size of a rehearsal: 64 synthetic images in the dataset's real format (half a batch
-# of 128, a quarter of ResNet-18's 256), 2 epochs of 1 iteration (the learning rate dropping after the first where
-# the paper's drops), rewinding to iteration 1, 32 test images; models, batch sizes, rounds and prune_output as in
-# the paper.
+# The paper's settings at the size of a rehearsal: 64 synthetic training and 32 test images in the dataset's real
+# format, 2 epochs of 1 iteration, rewinding to iteration 1; models, batch sizes, rounds as in the paper.
 _REHEARSAL = {name: {**DEFAULT, **s, "train_size": 64, "test_size": 32, "epochs": 2, "rewind_iter": 1,
                       "milestones": [1] if s["milestones"] else []}
               for name, s in PAPER.items()}
@@ -109,8 +103,7 @@ PRESETS = {
 }
 
 # Slurm resources of one run (`make ... LAUNCHER=slurm`), per preset and setting: GPUs, CPUs, memory and time
-# limit per job (a job that reaches it is requeued and resumes). Partition, account, qos, constraint and a
-# different time limit come from Slurm's own SBATCH_PARTITION, SBATCH_ACCOUNT, ... (see the README).
+# limit per job (a job that reaches it is requeued and resumes). The rest: README, "On a Slurm cluster".
 _CPU_JOB = dict(gpus=0, cpus=2, mem_gb=8, minutes=60)
 _GPU_JOB = dict(gpus=1, cpus=8, mem_gb=32, minutes=24 * 60)
 RESOURCES = {

@@ -1,10 +1,6 @@
-"""A preset's runs as records, and one identity per run: its folder ``$LTH_RUNS/<run id>/``, named by the
-config values that change its results.
-
-``of_preset``, ``ticket_runs``, ``reinits`` and ``every`` give the records (``Run``, ``Reinit``): make, sweep,
-the Slurm launcher, the analysis and the notebooks take runs from these and never parse a name back. ``run_id``
-is the one function that names a run's folder; what the folder holds, and what it says of its run, is
-lth/store.py's. Plain standard library: the Makefile lists run ids before anything is installed.
+"""A preset's runs as records (``Run``, ``Reinit``, by group: ``groups``), each named once by ``run_id``: its
+folder ``$LTH_RUNS/<run id>/`` says which config values change its results. What the folder holds: lth/store.py.
+Plain standard library: the Makefile lists run ids before anything is installed.
 """
 
 import hashlib
@@ -14,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from lth import importance, presets, store
+from lth import importance, presets
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -50,7 +46,7 @@ def run_id(config):
 
 
 class _Record:
-    """What every run record has besides its ``id``: its folder under ``runs_dir`` ($LTH_RUNS by default)."""
+    """A run record's folder under ``runs_dir`` ($LTH_RUNS by default)."""
 
     def folder(self, runs_dir=None):
         return Path(runs_dir or default_dir()) / self.id
@@ -58,8 +54,7 @@ class _Record:
 
 @dataclass(frozen=True, eq=False)
 class Run(_Record):
-    """One LTR run (experiments/imp.py): a setting's config values with an importance metric and a seed.
-    ``name`` is for a reader and never parsed back."""
+    """One LTR run (experiments/imp.py): a setting's config values with an importance metric and a seed."""
 
     setting: str
     config: dict = field(repr=False)
@@ -85,10 +80,10 @@ class Run(_Record):
 @dataclass(frozen=True, eq=False)
 class Reinit(_Record):
     """One partial reinitialisation (experiments/reinit.py) from its config (preset, setting, metrics, seed, round,
-    reinit_seed), with Run's interface. ``originals``: the ticket runs it starts from, one per metric, which its
-    id names by their identity, so that it runs again when their values change."""
+    reinit_seed). Its id names the ticket runs it starts from (``originals``, reusing the records of ``made``)."""
 
     config: dict
+    made: tuple = field(default=(), repr=False)
     experiment = "reinit"
 
     @property
@@ -102,7 +97,8 @@ class Reinit(_Record):
     @cached_property
     def originals(self):
         c = self.config
-        by_metric = {r.importance: r for r in of_preset(c["preset"], c["metrics"], [c["setting"]]) if r.seed == c["seed"]}
+        by_metric = {r.importance: r for r in _reuse(of_preset(c["preset"], c["metrics"], [c["setting"]]), self.made)
+                     if r.seed == c["seed"]}
         return tuple(by_metric[m] for m in c["metrics"])
 
     @cached_property
@@ -113,10 +109,8 @@ class Reinit(_Record):
 
 
 def of_preset(preset, metrics=None, settings=None, extra=False):
-    """The LTR runs a preset needs, by setting, metric and seed, each reading the preset's datasets
-    (``presets.data_root``): of its metrics (``presets.metrics``; ``metrics``: of these instead, where a setting
-    runs them) and settings (or ``settings``); a metric in the preset's ``rounds_of`` stops there. ``extra``: the
-    runs of the preset's ``extra`` metrics instead, on its one setting (their own table, `make extra`)."""
+    """The LTR runs of a preset by setting, metric and seed: of its metrics (``presets.metrics``, or ``metrics``)
+    and settings (or ``settings``), cut to its ``rounds_of``; ``extra``: those of its ``extra`` metrics instead."""
     p, root = presets.check(preset), presets.data_root(preset)
     cut, chosen = p.get("rounds_of", {}), metrics or presets.metrics(preset)
     if extra:
@@ -128,21 +122,26 @@ def of_preset(preset, metrics=None, settings=None, extra=False):
             for s in p["seeds"]]
 
 
-def ticket_runs(preset):
-    """The runs Section 5 compares (lth/presets.py's TICKETS): one setting, its metrics, every seed."""
+def _reuse(records, made):
+    """``records``, each replaced by ``made``'s of the same run: one record, so one id computation, per run."""
+    by_key = {(r.setting, r.importance, r.seed): r for r in made}
+    return [by_key.get((r.setting, r.importance, r.seed), r) for r in records]
+
+
+def groups(preset):
+    """Every run a preset needs, by what needs it: ``run`` (its LTR runs), ``magnitude`` (Table 1), ``ticket``
+    (Section 5's: presets.TICKETS, whatever ``METRICS`` says), ``extra`` and ``reinit`` (Section 5.1's, from the
+    tickets of seed 0). A run in several groups is one record."""
     presets.check(preset)
-    t = presets.TICKETS[preset]
-    return of_preset(preset, t["metrics"], [t["setting"]])
+    t, ltr = presets.TICKETS[preset], of_preset(preset)
+    tickets = _reuse(of_preset(preset, t["metrics"], [t["setting"]]), ltr)
+    reinit = [Reinit(dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
+                          reinit_seed=s), tuple(tickets)) for s in t["reinit_seeds"]]
+    return dict(run=ltr, magnitude=[r for r in ltr if r.importance == "magnitude"], ticket=tickets,
+                extra=of_preset(preset, extra=True), reinit=reinit)
 
 
-def reinits(preset):
-    """The partial reinitialisations Section 5.1 needs: one per reinit seed, from the tickets of seed 0."""
-    presets.check(preset)
-    t = presets.TICKETS[preset]
-    return [Reinit(dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
-                        reinit_seed=s)) for s in t["reinit_seeds"]]
-
-
-def every(preset):
-    """Every run a preset needs, its LTR runs first (the reinitialisations start from some of them)."""
-    return of_preset(preset) + of_preset(preset, extra=True) + reinits(preset)
+def every(preset, experiment=None):
+    """Every run a preset needs, once, LTR runs first; of one ``experiment`` ("imp" or "reinit") where given."""
+    every = list(dict.fromkeys(r for group in groups(preset).values() for r in group))
+    return [r for r in every if experiment in (None, r.experiment)]

@@ -54,7 +54,7 @@ def test_the_smoke_sweeps_digests_are_the_committed_ones(smoke_sweep):
     with open(COMMITTED) as f:
         committed = [(r["run"], int(r["round"]), r["digest"]) for r in csv.DictReader(f)]
     assert list(table.itertuples(index=False, name=None)) == committed
-    every = runs.of_preset("smoke") + runs.of_preset("smoke", extra=True)
+    every = runs.every("smoke", "imp")
     assert len(committed) == sum(r.config["rounds"] + 1 for r in every)
 
 

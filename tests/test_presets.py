@@ -40,3 +40,18 @@ def test_paper_preset_runs_the_four_settings():
 def test_unknown_preset_is_one_line_with_the_valid_names():
     with pytest.raises(ValueError, match="unknown preset 'big'; valid: small, paper, smoke"):
         presets.check("big")
+
+
+def test_a_run_in_several_groups_is_one_record_and_section_5_keeps_its_metrics_whatever_metrics_says(monkeypatch):
+    """lth.runs.groups: a ticket run is the LTR run's own record (one id computation per run and process), the
+    reinitialisations start from those records, and METRICS=magnitude,l1 still runs Section 5's l2 tickets."""
+    g = runs.groups("smoke")
+    assert all(any(t is r for r in g["run"]) for t in g["ticket"])
+    assert all(o in g["ticket"] for r in g["reinit"] for o in r.originals)
+    assert len(runs.every("smoke")) == len(g["run"]) + len(g["extra"]) + len(g["reinit"])
+    monkeypatch.setenv("LTH_METRICS", "magnitude,l1")
+    g = runs.groups("smoke")
+    assert {r.importance for r in g["run"]} == {"magnitude", "l1"}
+    assert {r.importance for r in g["ticket"]} == set(presets.TICKETS["smoke"]["metrics"]) == {"magnitude", "l1", "l2"}
+    l2 = [r.id for r in runs.every("smoke", "imp") if r.importance == "l2"]  # what `sweep run` and make know
+    assert l2 and l2 == [r.id for r in g["ticket"] if r.importance == "l2"]

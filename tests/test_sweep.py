@@ -157,7 +157,7 @@ def test_a_preset_on_slurm_completes_and_a_cancelled_job_is_submitted_again(slur
     assert re.search(rf"\b[1-9]\d* of the {n} runs of PRESET=smoke have not completed", p.stderr), p.stderr
     again = make("runs", **env)  # nothing is submitted twice
     assert again.returncode == 0 and "0 runs submitted to Slurm now" in again.stdout, again.stdout + again.stderr
-    tickets = {r.id for r in runs.ticket_runs("smoke")}  # the reinitialisation waits for these
+    tickets = {r.id for r in runs.groups("smoke")["ticket"]}  # the reinitialisation waits for these
     pending = {job: state for job, state in squeue().items() if state == "PENDING"}
     others = [r.folder(tmp_path / "runs") for r in runs.of_preset("smoke") if r.id not in tickets]
     folder = next(f for f in reversed(others) if (f / "slurm_job").read_text().strip() in pending)
@@ -216,7 +216,7 @@ def test_a_preset_on_synthetic_data_runs_end_to_end_its_reinitialisation_include
     sweep_.check("tiny", download=False)
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["tiny"]
     sweep_.run("tiny", [r.id for r in runs.every("tiny")])  # LTR runs first, then the reinitialisation
-    [reinit] = runs.reinits("tiny")
+    [reinit] = runs.groups("tiny")["reinit"]
     assert store.is_completed(reinit.folder(tmp_path / "runs"))
     assert all(store.is_completed(r.folder(tmp_path / "runs")) for r in runs.every("tiny"))
 
