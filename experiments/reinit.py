@@ -53,7 +53,7 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
     if missing := [r.importance for r, p in zip(originals, paths) if not store.is_completed(p)]:
         observer.fail(f"no completed {setting} run with importance {', '.join(missing)} and seed {seed} under "
                       f"{runs_dir}: run `make PRESET={preset} runs` first")
-    init_path = Path(folder.dir) / "reinit.pt"
+    init_path = Path(folder.dir) / store.REINIT
     try:
         tickets.check_same_dense(paths)
         keep = tickets.overlap([tickets.load_ticket(p, round)["mask"] for p in paths])
@@ -68,9 +68,9 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
             observer.fail(f"the rerun of {r.importance} from the new initialisation failed")
         new_masks[r.importance] = tickets.load_ticket(runs_dir / rerun._id, round)["mask"]
     table = tickets.survival_table(keep, new_masks)
-    with store.atomic(Path(folder.dir) / "survival.csv") as tmp:
+    with store.atomic(Path(folder.dir) / store.SURVIVAL) as tmp:
         table.to_csv(tmp, index=False)
-    _run.add_artifact(Path(folder.dir) / "survival.csv")
+    _run.add_artifact(Path(folder.dir) / store.SURVIVAL)
     return table[table.layer == "all"].to_dict("records")
 
 

@@ -16,7 +16,6 @@ import submitit
 
 from lth import presets, runs, store
 
-JOB_FILE = "slurm_job"
 # Overrides of RESOURCES (make's MEM, CPUS, GPUS, GRES, MAX_JOBS): the variable, its pattern, what is valid.
 OVERRIDES = dict(mem=("LTH_MEM", r"\d+[KMGT]?", "memory per job as Slurm's --mem takes it, e.g. 4000M or 16G"),
                  cpus=("LTH_CPUS", r"[1-9]\d*", "CPUs per job, an integer >= 1"),
@@ -91,7 +90,7 @@ def queue():
 
 def job(folder):
     """The Slurm job id last submitted for the run in ``folder``, or None."""
-    path = Path(folder) / JOB_FILE
+    path = Path(folder) / store.SLURM_JOB
     return path.read_text().strip() if path.exists() else None
 
 
@@ -136,6 +135,6 @@ def submit(preset, items, runs_dir, after=()):
               f"{jobs[0].job_id.split('_')[0]}")
         for r, j in zip(group, jobs):
             r.folder(runs_dir).mkdir(parents=True, exist_ok=True)
-            (r.folder(runs_dir) / JOB_FILE).write_text(j.job_id + "\n")
+            (r.folder(runs_dir) / store.SLURM_JOB).write_text(j.job_id + "\n")
             submitted[r] = j.job_id
     return submitted

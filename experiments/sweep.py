@@ -126,7 +126,7 @@ def status(preset):
         elif on_slurm and state != "completed":
             state, detail = ("queued", on_slurm) if queued[job] == "PENDING" else ("running", "starting" + on_slurm)
         elif state == "failed":
-            detail = "".join((store.read_json(folder / "run.json") or {}).get("fail_trace") or [""]).strip()
+            detail = "".join((store.read_json(folder / store.RUN) or {}).get("fail_trace") or [""]).strip()
             detail = detail.splitlines()[-1] if detail else ""
         elif state == "interrupted":
             detail = f"stopped at {progress(folder, r.config)}; running it again resumes there"
@@ -224,7 +224,7 @@ def verify(preset, path, every=False):
     for r in chosen:
         if start(r, scratch).status != "COMPLETED":
             sys.exit(f"{r.name} failed: see {r.folder(scratch)}/run.json")
-        ours = store.read_json(r.folder(scratch) / "info.json")["digests"]
+        ours = store.read_json(r.folder(scratch) / store.INFO)["digests"]
         first = next((i for i, theirs in enumerate(committed[r.id]) if ours.get(str(i)) != theirs), None)
         differ += first is not None
         print(f"{r.name}: " + ("bitwise equal" if first is None else

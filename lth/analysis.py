@@ -60,7 +60,7 @@ def _json(path):
 
 
 def _metrics(path):
-    return _json(Path(path) / "metrics.json")
+    return _json(Path(path) / store.METRICS)
 
 
 def accuracy(runs):
@@ -76,7 +76,7 @@ def accuracy(runs):
 
 def _info(run_path):
     """What the run put in Sacred's ``_run.info`` (the FileStorageObserver writes it to info.json)."""
-    path = Path(run_path) / "info.json"
+    path = Path(run_path) / store.INFO
     return _json(path) if path.exists() else {}
 
 
@@ -319,5 +319,5 @@ def reinit_results(runs_dir, preset):
     if missing := [s for s, p in paths.items() if not store.is_completed(p)]:
         raise MissingRuns(f"{len(missing)} of the {len(paths)} reinitialisations this needs have not completed under "
                           f"{runs_dir} (reinit seeds {missing}): run `make PRESET={preset} reinit`")
-    return pd.concat([pd.read_csv(p / "survival.csv").assign(reinit_seed=s) for s, p in paths.items()],
+    return pd.concat([pd.read_csv(p / store.SURVIVAL).assign(reinit_seed=s) for s, p in paths.items()],
                      ignore_index=True)

@@ -80,10 +80,9 @@ class Run(_Record):
 @dataclass(frozen=True, eq=False)
 class Reinit(_Record):
     """One partial reinitialisation (experiments/reinit.py) from its config (preset, setting, metrics, seed, round,
-    reinit_seed). Its id names the ticket runs it starts from (``originals``, reusing the records of ``made``)."""
+    reinit_seed). Its id names the ticket runs it starts from (``originals``)."""
 
     config: dict
-    made: tuple = field(default=(), repr=False)
     experiment = "reinit"
 
     @property
@@ -97,8 +96,7 @@ class Reinit(_Record):
     @cached_property
     def originals(self):
         c = self.config
-        by_metric = {r.importance: r for r in _reuse(of_preset(c["preset"], c["metrics"], [c["setting"]]), self.made)
-                     if r.seed == c["seed"]}
+        by_metric = {r.importance: r for r in of_preset(c["preset"], c["metrics"], [c["setting"]]) if r.seed == c["seed"]}
         return tuple(by_metric[m] for m in c["metrics"])
 
     @cached_property
@@ -108,6 +106,16 @@ class Reinit(_Record):
         return f"reinit-{c['setting']}-{c['seed']}-{c['reinit_seed']}-{_digest(values)}"
 
 
+_MADE = {}
+
+
+def _run(setting, config):
+    """The one record of this LTR run in this process, so that its id is computed once however often and by
+    whichever way it is reached (a ticket run is also an LTR run; a notebook loads runs many times). Its id is
+    fixed once computed: a metric's source edited meanwhile counts from the next process."""
+    return _MADE.setdefault(json.dumps([setting, config], sort_keys=True), Run(setting, config))
+
+
 def of_preset(preset, metrics=None, settings=None, extra=False):
     """The LTR runs of a preset by setting, metric and seed: of its metrics (``presets.metrics``, or ``metrics``)
     and settings (or ``settings``), cut to its ``rounds_of``; ``extra``: those of its ``extra`` metrics instead."""
@@ -115,29 +123,23 @@ def of_preset(preset, metrics=None, settings=None, extra=False):
     cut, chosen = p.get("rounds_of", {}), metrics or presets.metrics(preset)
     if extra:
         chosen, settings = (p["extra"]["metrics"], [p["extra"]["setting"]]) if "extra" in p else ([], [])
-    return [Run(name, dict(setting, importance=m, seed=s, data_root=root,
-                           rounds=min(setting["rounds"], cut.get(m, setting["rounds"]))))
+    return [_run(name, dict(setting, importance=m, seed=s, data_root=root,
+                            rounds=min(setting["rounds"], cut.get(m, setting["rounds"]))))
             for name, setting in p["settings"].items() if settings is None or name in settings
             for m in chosen if extra or m in p.get("metrics_of", {}).get(name, [m])
             for s in p["seeds"]]
 
 
-def _reuse(records, made):
-    """``records``, each replaced by ``made``'s of the same run: one record, so one id computation, per run."""
-    by_key = {(r.setting, r.importance, r.seed): r for r in made}
-    return [by_key.get((r.setting, r.importance, r.seed), r) for r in records]
-
-
 def groups(preset):
     """Every run a preset needs, by what needs it: ``run`` (its LTR runs), ``magnitude`` (Table 1), ``ticket``
     (Section 5's: presets.TICKETS, whatever ``METRICS`` says), ``extra`` and ``reinit`` (Section 5.1's, from the
-    tickets of seed 0). A run in several groups is one record."""
+    tickets of seed 0). An LTR run in several groups is one record (``_run``)."""
     presets.check(preset)
     t, ltr = presets.TICKETS[preset], of_preset(preset)
-    tickets = _reuse(of_preset(preset, t["metrics"], [t["setting"]]), ltr)
     reinit = [Reinit(dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
-                          reinit_seed=s), tuple(tickets)) for s in t["reinit_seeds"]]
-    return dict(run=ltr, magnitude=[r for r in ltr if r.importance == "magnitude"], ticket=tickets,
+                          reinit_seed=s)) for s in t["reinit_seeds"]]
+    return dict(run=ltr, magnitude=[r for r in ltr if r.importance == "magnitude"],
+                ticket=of_preset(preset, t["metrics"], [t["setting"]]),
                 extra=of_preset(preset, extra=True), reinit=reinit)
 
 

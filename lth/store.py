@@ -2,8 +2,8 @@
 
 A run's folder (``$LTH_RUNS/<run id>/``, named by lth/runs.py) holds Sacred's record of the run (``RECORD``), its
 artifacts (``init.pt``, theta_0; ``rewind.pt``, theta_{0,k}; ``round_<i>.pt``, each round's ticket), while it
-trains a per-epoch checkpoint with a summary beside it, and once it has completed an empty file ``completed``.
-The data loader, training, the LTR loop, the observer and the analysis all take these names from here.
+trains a per-epoch checkpoint with a summary beside it, once submitted to Slurm its job id, and once it has
+completed an empty file ``completed``. Everything that reads or writes a run folder takes these names from here.
 
 Plain standard library: the Makefile lists run ids before anything is installed.
 """
@@ -20,9 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 COMPLETED = "completed"  # the file a run's folder gets when its run has completed
-RECORD = ("run.json", "config.json", "metrics.json", "info.json", "cout.txt")  # what Sacred's observer writes
+RUN, CONFIG, METRICS, INFO = "run.json", "config.json", "metrics.json", "info.json"  # Sacred's record of the run
+RECORD = (RUN, CONFIG, METRICS, INFO, "cout.txt")  # what Sacred's observer writes
 INIT, REWIND = "init.pt", "rewind.pt"  # theta_0 and theta_{0,k}, the weights every round rewinds to
+REINIT, SURVIVAL = "reinit.pt", "survival.csv"  # a partial reinitialisation's new theta_0 and its table
 CHECKPOINT = "checkpoint.pt"  # a stage's state at the end of its last epoch, while the run trains
+SLURM_JOB = "slurm_job"  # the Slurm job id last submitted for the run (experiments/slurm.py)
 
 
 def checkpoint_summary(checkpoint):
@@ -89,9 +92,9 @@ def files(config):
     (experiments/imp.py, lth/ltr.py) theta_0, theta_{0,k} and every round's ticket; for a partial
     reinitialisation (experiments/reinit.py) its new initialisation and its table."""
     if "rounds" in config:
-        return ["run.json", "config.json", "metrics.json", "info.json", INIT, REWIND,
+        return [RUN, CONFIG, METRICS, INFO, INIT, REWIND,
                 *(round_file(i) for i in range(config["rounds"] + 1))]
-    return ["run.json", "config.json", "reinit.pt", "survival.csv"]
+    return [RUN, CONFIG, REINIT, SURVIVAL]
 
 
 class Damaged(RuntimeError):
@@ -191,9 +194,9 @@ def state(folder):
         return "completed"
     if is_running(folder):
         return "running"
-    if not (Path(folder) / "run.json").exists():
+    if not (Path(folder) / RUN).exists():
         return "missing"
-    return "failed" if (read_json(Path(folder) / "run.json") or {}).get("status") == "FAILED" else "interrupted"
+    return "failed" if (read_json(Path(folder) / RUN) or {}).get("status") == "FAILED" else "interrupted"
 
 
 def progress(folder):

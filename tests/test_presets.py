@@ -1,5 +1,7 @@
 """The paper's settings (PAPER.md section 3) and the presets of `make figures`."""
 
+import json
+
 import pytest
 
 from lth import presets, runs
@@ -55,3 +57,15 @@ def test_a_run_in_several_groups_is_one_record_and_section_5_keeps_its_metrics_w
     assert {r.importance for r in g["ticket"]} == set(presets.TICKETS["smoke"]["metrics"]) == {"magnitude", "l1", "l2"}
     l2 = [r.id for r in runs.every("smoke", "imp") if r.importance == "l2"]  # what `sweep run` and make know
     assert l2 and l2 == [r.id for r in g["ticket"] if r.importance == "l2"]
+
+
+def test_a_run_id_is_computed_once_per_process_however_the_run_is_reached(monkeypatch):
+    """make's list, sweep, the Slurm launcher and a notebook reach runs through groups, every, of_preset and a
+    reinitialisation's originals, many times: each LTR run's id is computed once."""
+    computed = []
+    monkeypatch.setattr(runs, "_MADE", {})
+    monkeypatch.setattr(runs, "run_id", lambda config, real=runs.run_id: computed.append(config) or real(config))
+    for _ in range(3):
+        ids = [r.id for group in runs.groups("smoke").values() for r in group]
+        ids += [r.id for r in runs.every("smoke")] + [r.id for r in runs.of_preset("smoke")]
+    assert len(computed) == len({json.dumps(c, sort_keys=True) for c in computed}) == len(runs.every("smoke", "imp"))
