@@ -40,10 +40,10 @@ def validate_with(ex, check):
 
 def folder(run):
     """The RunFolder observer of Sacred's ``run``: the run's folder (``.dir``) and record (``.record``)."""
-    found = next((o for o in run.observers if isinstance(o, RunFolder)), None)
+    found, name = next((o for o in run.observers if isinstance(o, RunFolder)), None), run.experiment_info["name"]
     if found is None:
-        fail(f"{run.experiment_info['name']}.py records every run in its own folder: run it as `python "
-             "experiments/<name>.py with ...` or through its run(config, runs_dir)")
+        fail(f"{name}.py records every run in its own folder: run it as `python experiments/{name}.py with ...` or "
+             f"through experiments.{name}.run(config, runs_dir)")
     return found
 
 

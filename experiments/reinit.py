@@ -23,6 +23,9 @@ ex = Experiment("reinit", save_git_info=False)
 def validate(config):
     """A ValueError, one line, where the setting, a metric or the seed is not the preset's."""
     p = presets.check(config["preset"])
+    if not isinstance(config["metrics"], list):
+        raise ValueError(f"metrics={config['metrics']!r} is not valid; valid: a list of the preset's metrics, e.g. "
+                         "'[\"magnitude\", \"l1\"]'")
     for key, values, valid in (("setting", [config["setting"]], p["settings"]), ("metrics", config["metrics"],
                                p["metrics"]), ("seed", [config["seed"]], p["seeds"])):
         if bad := [v for v in values if v not in valid]:

@@ -42,10 +42,15 @@ def request(preset, setting):
     return options, int(env["max_jobs"] or 256)
 
 
+def _flags(options):
+    """sbatch's flags for ``request``'s options: ``["--mem=8G", "--cpus-per-task=2", "--time=60"]``."""
+    return [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
+
+
 def _describe(setting, options):
     """``setting: --mem=8G --cpus-per-task=2 --time=60``, and the partition where one is set."""
     where = f" on partition {os.environ['SBATCH_PARTITION']}" if os.environ.get("SBATCH_PARTITION") else ""
-    return f"{setting}: " + " ".join(f"--{k.replace('_', '-')}={v}" for k, v in options.items()) + where
+    return f"{setting}: {' '.join(_flags(options))}{where}"
 
 
 def _refused(setting, options, stderr):
@@ -60,8 +65,8 @@ def refusals(preset, settings):
     lines = []
     for setting in settings:
         options, _ = request(preset, setting)
-        flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
-        p = subprocess.run(["sbatch", "--test-only", *flags, "--wrap", "true"], capture_output=True, text=True)
+        p = subprocess.run(["sbatch", "--test-only", *_flags(options), "--wrap", "true"], capture_output=True,
+                           text=True)
         if p.returncode:
             lines.append(f"{_refused(setting, options, p.stderr)}; set MEM=, CPUS=, GPUS=, GRES=, TIME= or PARTITION= "
                          "(README: On a Slurm cluster)")

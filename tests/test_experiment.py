@@ -264,3 +264,14 @@ def test_a_metric_from_your_own_module_runs_ltr_and_a_broken_one_is_one_line_and
         errors = [line for line in p.stderr.splitlines() if line.strip()]
         assert p.returncode != 0 and len(errors) == 1 and says in errors[0] and "Traceback" not in p.stderr, p.stderr
         assert not (tmp_path / "broken").exists() or not any((tmp_path / "broken").iterdir())
+
+
+@pytest.mark.parametrize("arg, valid", [("setting=nope", "lenet_300_100_fashion_mnist"), ("metrics=[bogus]", "a list"),
+                                        ('metrics=["l1", "bogus"]', "magnitude, l1"), ("seed=7", "0, 1"),
+                                        ("preset=nope", "small, paper")])
+def test_a_bad_reinitialisation_value_is_one_line_naming_the_valid_ones_and_no_folder(tmp_path, arg, valid):
+    cmd = [sys.executable, str(ROOT / "experiments" / "reinit.py"), "with", "preset=smoke", arg]
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "LTH_RUNS": str(tmp_path)}, timeout=120)
+    errors = [line for line in p.stderr.splitlines() if line.strip()]
+    assert p.returncode != 0 and len(errors) == 1 and "valid: " + valid in errors[0], p.stderr
+    assert not any(tmp_path.iterdir())
