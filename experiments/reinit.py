@@ -59,7 +59,7 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
     init_path = Path(folder.dir) / store.REINIT
     try:
         tickets.check_same_dense(paths)
-        keep = tickets.overlap([tickets.load_ticket(p, round)["mask"] for p in paths])
+        keep = tickets.intersection([tickets.load_ticket(p, round)["mask"] for p in paths])
         save(tickets.partial_reinit(tickets.load_file(paths[0] / store.INIT), keep, reinit_seed), init_path)
     except store.Damaged as e:
         observer.fail(str(e))

@@ -1,6 +1,6 @@
 """The runs of a preset (lth/presets.py): list them, check them, run them here or on Slurm, watch them, price them.
 
-    python -m experiments.sweep list small [--metrics magnitude,l1] [--tickets] [--reinit]   # run ids
+    python -m experiments.sweep list small [--tickets] [--reinit]   # run ids (LTH_METRICS=l1,l2: of those metrics)
     python -m experiments.sweep check paper [--no-download]   # every value valid, data (and GPU) there
     python -m experiments.sweep run small <run id> ...         # run these here (completed ones are skipped)
     python -m experiments.sweep submit small                   # submit every missing run to Slurm
@@ -21,11 +21,9 @@ from pathlib import Path
 from lth import presets, runs, store
 
 
-def listing(preset, metrics=None, tickets=False, reinit=False, tagged=False):
-    """Run ids, one a line, of one group of lth.runs.groups (or of the LTR runs of ``metrics``); ``tagged``: of
-    every group, each prefixed by its group (``ticket:<id>``), what the Makefile reads in one call."""
-    if metrics and not tagged:
-        return "\n".join(r.id for r in runs.of_preset(preset, metrics.split(",")))
+def listing(preset, tickets=False, reinit=False, tagged=False):
+    """Run ids, one a line, of one group of lth.runs.groups; ``tagged``: of every group, each prefixed by its group
+    (``ticket:<id>``), what the Makefile reads in one call."""
     groups = runs.groups(preset)
     chosen = groups if tagged else ["reinit" if reinit else "ticket" if tickets else "run"]
     return "\n".join(f"{g}:{r.id}" if tagged else r.id for g in chosen for r in groups[g])
@@ -97,7 +95,7 @@ def submit(preset, incomplete_fails=False):
                  "command again once `python -m experiments.sweep status` shows them done")
 
 
-def progress(folder, config):
+def _where(folder, config):
     """Where an LTR run stands, e.g. "round 3 of 15, epoch 2 of 10", from its files."""
     if "rounds" not in config:
         return ""
@@ -122,14 +120,14 @@ def status(preset):
             detail = (f"{len(damage)} files cannot be read ({name}: {why}); `python -m experiments.sweep run {preset} "
                       f"{r.id}` computes them anew")
         elif state == "running":
-            detail = progress(folder, r.config) + on_slurm
+            detail = _where(folder, r.config) + on_slurm
         elif on_slurm and state != "completed":
             state, detail = ("queued", on_slurm) if queued[job] == "PENDING" else ("running", "starting" + on_slurm)
         elif state == "failed":
             detail = "".join((store.read_json(folder / store.RUN) or {}).get("fail_trace") or [""]).strip()
             detail = detail.splitlines()[-1] if detail else ""
         elif state == "interrupted":
-            detail = f"stopped at {progress(folder, r.config)}; running it again resumes there"
+            detail = f"stopped at {_where(folder, r.config)}; running it again resumes there"
         state = "done" if state == "completed" else state
         counts[state] += 1
         print(f"{r.name:<45} {state:<12} {detail.strip()}".rstrip())
@@ -236,7 +234,7 @@ def verify(preset, path, every=False):
 
 
 COMMANDS = {
-    "list": lambda a: print(listing(a.preset, a.metrics, a.tickets, a.reinit, a.tagged)),
+    "list": lambda a: print(listing(a.preset, a.tickets, a.reinit, a.tagged)),
     "check": lambda a: check(a.preset, download=not a.no_download),
     "run": lambda a: run(a.preset, a.ids),
     "submit": lambda a: submit(a.preset, a.incomplete_fails),
@@ -259,7 +257,6 @@ def main():
     parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("preset", choices=list(presets.PRESETS))
     parser.add_argument("ids", nargs="*", help="run ids (run); the digests' CSV file (digests, verify)")
-    parser.add_argument("--metrics", help="comma-separated importance metrics (list)")
     for flag, help in FLAGS.items():
         parser.add_argument(flag, action="store_true", help=help)
     args = parser.parse_args()

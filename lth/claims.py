@@ -69,7 +69,7 @@ class Evidence:
         return presets.TICKETS[self.preset]["setting"]
 
     @cached_property
-    def overlap(self):
+    def overlap_by_round(self):
         """Figure 7's: per seed and round, all layers and the followed ones."""
         return figures.figure7(self.runs_dir, self.preset).overlap
 
@@ -94,7 +94,7 @@ class Evidence:
     def ranges(self):
         """Per followed layer (role) and stage: the mean over the magnitude runs of its weights' max - min."""
         rows = []
-        magnitude = runs_.of_preset(self.preset, ["magnitude"])  # only these: Table 1's notebook needs no other run
+        magnitude = runs_.groups(self.preset)["magnitude"]  # only these: Table 1's notebook needs no other run
         for r in analysis.load_runs(figures._dir(self.runs_dir), self.preset, magnitude).itertuples():
             w = analysis.weight_ranges(r.path)
             for role, layer in analysis.followed_layers(r.path).items():
@@ -353,7 +353,7 @@ def overlap_over_rounds(e):
     """Figure 7 (the paper shows it without a claim; our reading): the share of a ticket's unpruned connections that
     every ticket keeps falls from round 1 to the last (holds; rises: reversed) and stays above chance at every
     round (holds; else fails), over all layers, mean over seeds."""
-    ov = e.overlap[(e.overlap.layer == "all") & (e.overlap["round"] > 0)]
+    ov = e.overlap_by_round[(e.overlap_by_round.layer == "all") & (e.overlap_by_round["round"] > 0)]
     ov = ov.groupby("round")[["observed", "chance"]].mean()
     first, last = ov.iloc[0], ov.iloc[-1]
     clauses = [("falls", HOLDS if last.observed < first.observed else REVERSED),

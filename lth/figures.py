@@ -64,7 +64,7 @@ def _reported(runs):
 def table1(runs_dir, preset):
     """``table``: [min, max] of the weights of the followed layers (input, first 1x1 shortcut, middle, output)
     at theta_0, theta_{0,k} and trained, mean over the magnitude runs; the paper's ranges beside where it reports them."""
-    runs = analysis.load_runs(_dir(runs_dir), preset, runs_.of_preset(preset, ["magnitude"]))
+    runs = analysis.load_runs(_dir(runs_dir), preset, runs_.groups(preset)["magnitude"])
     paper = _reported(runs)
     caption = (f"Table 1: [min, max] of each followed layer's weights at initialisation, at the rewind point and "
                f"trained, mean over the magnitude runs{' (ours / paper)' if paper else ''}; {_caption(preset, runs)}")

@@ -83,7 +83,7 @@ def _layers(masks):
     return list(masks[0])
 
 
-def overlap(masks):
+def intersection(masks):
     """Layer -> bool tensor: True where the connection is unpruned in every ticket."""
     return {n: torch.stack([m[n].bool() for m in masks]).all(0) for n in _layers(masks)}
 
@@ -105,7 +105,7 @@ def overlap_table(masks):
     the same number overall but not per layer, and the paper does not say which it divides by);
     ``expected`` is the exact expected overlap of random tickets of the same per-layer sizes.
     """
-    names, ov = list(masks), overlap(list(masks.values()))
+    names, ov = list(masks), intersection(list(masks.values()))
     rows = []
     for depth, layer in enumerate(ov):
         kept = [int(masks[m][layer].sum()) for m in names]
@@ -157,7 +157,7 @@ def connection_table(histories, masks, init=None):
     state dict. std is over the trained values of rounds 0..R (correction=0); sign_flip is True unless all
     of them have the same strict sign (0 is a sign of its own); distance = |trained_R - theta_0|.
     """
-    layers, ov = _layers(masks.values()), overlap(list(masks.values()))
+    layers, ov = _layers(masks.values()), intersection(list(masks.values()))
     parts = []
     for metric, mask in masks.items():
         for depth, layer in enumerate(layers):
@@ -275,7 +275,7 @@ def drift_over_rounds(runs, layer, rounds):
         init = load_file(Path(next(iter(paths.values()))) / store.INIT)[f"{layer}.weight"]
         for r in rounds:
             found = {m: load_ticket(p, r) for m, p in paths.items()}
-            shared = overlap([{layer: t["mask"][layer]} for t in found.values()])[layer]
+            shared = intersection([{layer: t["mask"][layer]} for t in found.values()])[layer]
             for m, t in found.items():
                 distance, mask = (t["trained"][layer] - init).abs(), t["mask"][layer]
                 for overlapping, sel in ((True, shared), (False, mask & ~shared)):

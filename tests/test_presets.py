@@ -46,7 +46,8 @@ def test_unknown_preset_is_one_line_with_the_valid_names():
 
 def test_a_run_in_several_groups_is_one_record_and_section_5_keeps_its_metrics_whatever_metrics_says(monkeypatch):
     """lth.runs.groups: a ticket run is the LTR run's own record (one id computation per run and process), the
-    reinitialisations start from those records, and METRICS=magnitude,l1 still runs Section 5's l2 tickets."""
+    reinitialisations start from those records, METRICS=magnitude,l1 still runs Section 5's l2 tickets, and
+    METRICS without magnitude still runs magnitude (Table 1's runs, every paired difference's baseline)."""
     g = runs.groups("smoke")
     assert all(any(t is r for r in g["run"]) for t in g["ticket"])
     assert all(o in g["ticket"] for r in g["reinit"] for o in r.originals)
@@ -57,6 +58,9 @@ def test_a_run_in_several_groups_is_one_record_and_section_5_keeps_its_metrics_w
     assert {r.importance for r in g["ticket"]} == set(presets.TICKETS["smoke"]["metrics"]) == {"magnitude", "l1", "l2"}
     l2 = [r.id for r in runs.every("smoke", "imp") if r.importance == "l2"]  # what `sweep run` and make know
     assert l2 and l2 == [r.id for r in g["ticket"] if r.importance == "l2"]
+    monkeypatch.setenv("LTH_METRICS", "l1, mymetrics:per_row")  # magnitude stays: every comparison's baseline
+    assert presets.metrics("smoke") == ["magnitude", "l1", "mymetrics:per_row"]
+    assert runs.groups("smoke")["magnitude"] == runs.of_preset("smoke", ["magnitude"])  # Table 1's runs are run
 
 
 def test_a_run_id_is_computed_once_per_process_however_the_run_is_reached(monkeypatch):

@@ -25,7 +25,7 @@ def sweep(*args, env=None, cwd=ROOT):
 
 def test_make_runs_a_run_again_when_its_folder_is_deleted_or_its_preset_changes(repo_copy, tmp_path, make):
     env = dict(LTH_RUNS=str(tmp_path / "runs"), PRESET="smoke")
-    first = sweep("list", "smoke", "--metrics", "magnitude", cwd=repo_copy).stdout.split()[0]
+    first = sweep("list", "smoke", cwd=repo_copy).stdout.split()[0]
     target = f"{tmp_path}/runs/{first}/completed"
     p = make(target, cwd=repo_copy, **env)
     assert p.returncode == 0 and f"sweep run smoke {first}" in p.stdout, p.stdout + p.stderr
@@ -38,7 +38,7 @@ def test_make_runs_a_run_again_when_its_folder_is_deleted_or_its_preset_changes(
     source = (repo_copy / "lth" / "presets.py").read_text()
     assert "train_size=2048" in source
     (repo_copy / "lth" / "presets.py").write_text(source.replace("train_size=2048", "train_size=1024"))
-    changed = sweep("list", "smoke", "--metrics", "magnitude", cwd=repo_copy).stdout.split()[0]
+    changed = sweep("list", "smoke", cwd=repo_copy).stdout.split()[0]
     assert changed != first and changed.split("-")[:4] == first.split("-")[:4]  # same run, new values
     planned = make("-n", "runs", cwd=repo_copy, **env).stdout
     assert f"sweep run smoke {changed}" in planned and f"sweep run smoke {first}" not in planned

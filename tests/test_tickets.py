@@ -25,17 +25,17 @@ def three():
     }
 
 
-def test_overlap(three):
-    ov = tickets.overlap(list(three.values()))
+def test_intersection(three):
+    ov = tickets.intersection(list(three.values()))
     assert ov["conv"].tolist() == [T, F, F, F]
     assert ov["fc"].tolist() == [[T, F, F], [F, F, F]]
-    two = tickets.overlap([three["magnitude"], three["l1"]])
+    two = tickets.intersection([three["magnitude"], three["l1"]])
     assert two["fc"].tolist() == [[T, F, T], [F, F, F]]
 
 
 def test_overlap_rejects_different_layers(three):
     with pytest.raises(ValueError):
-        tickets.overlap([three["magnitude"], mask(conv=[T, T, T, T])])
+        tickets.intersection([three["magnitude"], mask(conv=[T, T, T, T])])
 
 
 def test_overlap_table_two_tickets():
@@ -142,7 +142,7 @@ def test_connection_table(histories):
     assert y.loc[("conv", 2), "std"] == 0 and not y.loc[("conv", 2), "sign_flip"]
     assert y.loc[("conv", 0), "distance"] == pytest.approx(2.5)
     # overlapping = unpruned in both tickets: conv[0], fc[0,0], fc[0,1], fc[1,0]
-    ov = tickets.overlap(list(masks.values()))
+    ov = tickets.intersection(list(masks.values()))
     for metric, rows in (("x", x), ("y", y)):
         for (layer, index), flag in rows["overlapping"].items():
             assert flag == bool(ov[layer].flatten()[index]), (metric, layer, index)
