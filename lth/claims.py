@@ -41,6 +41,10 @@ class Evidence:
         return analysis.accuracy(self.runs)
 
     @cached_property
+    def metrics(self):
+        return set(self.acc.importance)
+
+    @cached_property
     def layers(self):
         return analysis.layer_density_table(self.runs)
 
@@ -143,6 +147,22 @@ def _metrics(df):
     return [m for m in presets.PAPER_METRICS if m in set(df)]
 
 
+def needs(*metrics):
+    """The metrics a claim is about: where the runs lack one (``METRICS=...`` leaves it out), it is not shown."""
+    def mark(claim):
+        claim.needs = metrics
+        return claim
+    return mark
+
+
+def judge(e, claim):
+    """``claim(e)``: a line of our numbers and the clauses; where the runs lack a metric the claim is about, a line
+    naming it and no clause."""
+    if absent := [m for m in getattr(claim, "needs", ()) if m not in e.metrics]:
+        return f"no runs of {', '.join(absent)} (METRICS leaves them out)", []
+    return claim(e)
+
+
 # --- The claims, in PAPER.md's order ---
 
 def table1_ranges(e):
@@ -156,6 +176,7 @@ def table1_ranges(e):
     return "; ".join(parts) + " (max - min, at init -> trained)", clauses
 
 
+@needs("l1", "l2")
 def equal_accuracy(e):
     """Table 2, Figure 4: magnitude, l1 and l2 are about equal: at each Table 2 round of each setting, l1 and l2 are
     level with magnitude (holds), or behind or ahead of it (reversed)."""
@@ -190,6 +211,7 @@ def _minmax_softmax(e, settings, early):
     return "; ".join(parts) + " (points vs magnitude)", clauses
 
 
+@needs("minmax", "softmax")
 def fall_behind(e):
     """Table 2, Figure 4: minmax and softmax keep up early and fall behind late: in each setting but LeNet, each is
     not behind magnitude at the first Table 2 round (holds; behind: fails) and behind it at the last (holds; ahead:
@@ -198,6 +220,7 @@ def fall_behind(e):
     return _minmax_softmax(e, settings, early=True) if settings else ("no setting but LeNet", [])
 
 
+@needs("minmax", "softmax")
 def lenet_exception(e):
     """Table 2, Figure 4: ... except on LeNet: on each LeNet setting, minmax and softmax are not behind magnitude at
     the last round (holds; behind: reversed)."""
@@ -205,6 +228,7 @@ def lenet_exception(e):
     return _minmax_softmax(e, settings, early=False) if settings else ("no LeNet setting", [])
 
 
+@needs("l1", "l2", "minmax", "softmax")
 def layer_collapse(e):
     """Section 3.1.3: magnitude collapses a layer in every VGG and ResNet run, in ResNets a 1x1 shortcut; softmax
     collapses too; the importance metrics help avoid it. Clauses, per setting but LeNet: every magnitude run
@@ -251,7 +275,8 @@ def pruned_less(e):
                 v = d.loc[layer, m]
                 if role == "1x1" and m == "magnitude":
                     others = [d.loc[layer, o] for o in metrics if o != m]
-                    state = HOLDS if v < min(others) else REVERSED if v > max(others) else FAILS
+                    state = (NOT_SHOWN if not others else HOLDS if v < min(others) else REVERSED if v > max(others)
+                             else FAILS)
                     clauses.append((f"magnitude prunes {layer} on {e.short[setting]} more than the others", state))
                 else:
                     state = HOLDS if v >= LESS * dens else REVERSED if v < dens else FAILS
@@ -297,6 +322,7 @@ def _spikes(ld, fraction):
     return pd.Series(out)
 
 
+@needs("softmax")
 def softmax_spiky(e):
     """Figures 2, 9, 10: softmax is spiky: in each setting, every softmax run has a layer that stays unpruned for at
     least 2 rounds, then loses more than a round's pruning fraction (20 %) of its weights in one round (holds; some
@@ -312,6 +338,7 @@ def softmax_spiky(e):
     return "; ".join(parts), clauses
 
 
+@needs("minmax")
 def minmax_tracks(e):
     """Figures 2, 8-10: minmax tracks the global sparsity best: per setting, minmax has the smallest mean over
     rounds, seeds and pruned layers of |log10(layer density / network density)| of the paper metrics (holds;
@@ -474,7 +501,7 @@ def evaluate(runs_dir, preset):
     """One row per claim: the claim, the paper's numbers, ours, the verdict, and the clauses that do not hold."""
     e, rows = Evidence(runs_dir, preset), []
     for claim, paper, function in CLAIMS:
-        ours, clauses = function(e)
+        ours, clauses = judge(e, function)
         v, failing = verdict(clauses)
         held = sum(s == HOLDS for _, s in clauses)
         shown = sum(s != NOT_SHOWN for _, s in clauses)

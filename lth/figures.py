@@ -89,7 +89,8 @@ def table2(runs_dir, preset):
 def figure4(runs_dir, preset):
     """``settings``: per setting, ``accuracy`` (one row per run and round), ``dense`` (the mean accuracy of
     round 0), ``paper`` (the paper's values, if any), ``fraction``, ``caption`` and ``difference`` (each metric's
-    accuracy minus magnitude's, per seed: ``analysis.differences``)."""
+    accuracy minus magnitude's, per seed: ``analysis.differences``); ``paired``: whether there is a metric beside
+    magnitude."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
     acc, paper = analysis.accuracy(runs), analysis.paper_results("table2")
     views = []
@@ -98,7 +99,7 @@ def figure4(runs_dir, preset):
         views.append(View(name=setting, accuracy=df, dense=df[df["round"] == 0].test_accuracy.mean(), paper=reported,
                           fraction=_fraction(preset, setting), caption=_caption(preset, runs[runs.setting == setting]),
                           difference=analysis.differences(df)))
-    return View(settings=views, data=acc)
+    return View(settings=views, data=acc, paired=acc.importance.nunique() > 1)
 
 
 def figure8(runs_dir, preset):

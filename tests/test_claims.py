@@ -98,6 +98,24 @@ def test_pruned_less_holds_the_magnitude_exception_to_the_paper():
     assert verdict == "partly" and failing == ["magnitude prunes sc on ResNet-8-16 more than the others (reversed)"]
 
 
+def test_a_claim_about_a_metric_that_metrics_leaves_out_is_not_shown():
+    """METRICS=l1 runs magnitude and l1 only: a claim about l2, minmax or softmax is "not shown", naming what is
+    missing, instead of failing; one about the metrics there is judged on them."""
+    acc = accuracy({})
+    e = evidence(acc=acc[acc.importance.isin(["magnitude", "l1"])], metrics={"magnitude", "l1"})
+    for claim, missing in ((claims.equal_accuracy, "l2"), (claims.fall_behind, "minmax, softmax"),
+                           (claims.layer_collapse, "l2, minmax, softmax"), (claims.softmax_spiky, "softmax")):
+        assert claims.judge(e, claim) == (f"no runs of {missing} (METRICS leaves them out)", [])
+    assert claims.verdict(claims.judge(evidence(acc=acc, metrics=set(METRICS)), claims.equal_accuracy)[1])[0] == \
+        "reproduced"
+    roles = {RESNET: dict(input="conv", output="fc", shortcuts=["sc"], dense=[])}
+    alone = layers({"conv": dict.fromkeys(METRICS, 30.0), "fc": dict.fromkeys(METRICS, 30.0),
+                    "sc": dict.fromkeys(METRICS, 5.0)})
+    alone = alone[alone.importance == "magnitude"]  # METRICS=magnitude: nothing to compare its shortcut with
+    clauses = claims.judge(evidence(layers=alone, roles=roles, metrics={"magnitude"}), claims.pruned_less)[1]
+    assert ("magnitude prunes sc on ResNet-8-16 more than the others", NOT_SHOWN) in clauses
+
+
 def test_the_readmes_claim_table_is_the_committed_claims_md():
     from lth.runs import REPOSITORY
 

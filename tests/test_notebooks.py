@@ -101,3 +101,21 @@ def test_a_notebook_that_fails_leaves_nothing_that_looks_rendered(tmp_path, make
         p = make("table2", **env)
         assert p.returncode != 0 and "broken on purpose" in p.stdout + p.stderr, p.stdout[-2000:] + p.stderr[-2000:]
         assert "papermill" in p.stdout and not (tmp_path / "figures" / "table2.ipynb").exists()
+
+
+def test_metrics_without_magnitude_keeps_it_and_claims_about_metrics_left_out_are_not_shown(tmp_path, make,
+                                                                                              smoke_sweep):
+    """METRICS=l1 still runs and shows magnitude (Table 1's metric, every paired difference's baseline): before,
+    Table 2's paired rows were "+nan" and the claims notebook stopped. METRICS=magnitude draws Figure 4 without
+    its empty difference row."""
+    figs, env = tmp_path / "figures", dict(PRESET="smoke", LTH_RUNS=str(smoke_sweep))
+    p = make("table1", "table2", "claims", METRICS="l1", FIGS=str(figs), **env)
+    assert p.returncode == 0 and "sweep run" not in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
+    assert [c.strip() for c in header(figs / "table2.md").split("|")[4:6]] == ["magnitude", "l1"]
+    assert "nan" not in (figs / "table2_paired.md").read_text()
+    verdicts = pd.read_csv(figs / "claims.csv").set_index("claim")
+    minmax = verdicts.loc["minmax tracks the global sparsity best"]
+    assert minmax.verdict.startswith("not shown") and minmax.ours == "no runs of minmax (METRICS leaves them out)"
+    p = make("figure4", METRICS="magnitude", FIGS=str(figs), **env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert set(pd.read_csv(figs / "figure4.csv").importance) == {"magnitude"}
