@@ -65,9 +65,8 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
         observer.fail(str(e))
 
     new_masks = {}
-    for r in originals:
-        config = dict(r.config, init=str(init_path), rounds=round)  # from the new initialisation, up to ``round``
-        if (rerun := imp.run(config, runs_dir)).status != "COMPLETED":
+    for r, config in zip(originals, folder.record.reruns):
+        if (rerun := imp.run(dict(config, init=str(init_path)), runs_dir)).status != "COMPLETED":
             observer.fail(f"the rerun of {r.importance} from the new initialisation failed")
         new_masks[r.importance] = tickets.load_ticket(runs_dir / rerun._id, round)["mask"]
     table = tickets.survival_table(keep, new_masks)

@@ -34,12 +34,10 @@ def evaluations(config):
 
 
 def configs(preset, setting):
-    """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs (``extra`` ones included), and
-    where Section 5 compares tickets, one rerun of LTR up to the ticket's round per partial reinitialisation and
-    metric."""
+    """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs (``extra`` ones included) and
+    the reinitialisations' reruns."""
     every = [r for r in runs.every(preset) if r.setting == setting]
-    out = [r.config for r in every if r.experiment == "imp"]
-    return out + [dict(out[0], rounds=r.config["round"]) for r in every if r.experiment == "reinit" for _ in r.originals]
+    return [c for r in every for c in ([r.config] if r.experiment == "imp" else r.reruns)]
 
 
 def stored_bytes(config):
@@ -84,7 +82,7 @@ def remaining_bytes(preset, runs_dir):
     need = 0
     for r in (r for r in runs.every(preset) if not store.is_completed(r.folder(runs_dir))):
         if r.experiment == "reinit":
-            need += sum(run_bytes(dict(o.config, rounds=r.config["round"])) for o in r.originals)
+            need += sum(map(run_bytes, r.reruns))
         else:
             folder = r.folder(runs_dir)
             held = sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.is_dir() else 0

@@ -99,6 +99,11 @@ class Reinit(_Record):
         by_metric = {r.importance: r for r in of_preset(c["preset"], c["metrics"], [c["setting"]]) if r.seed == c["seed"]}
         return tuple(by_metric[m] for m in c["metrics"])
 
+    @property
+    def reruns(self):
+        """The configs of its LTR reruns, one per original up to the tickets' round (from its new theta_0: ``init``)."""
+        return [dict(r.config, rounds=self.config["round"]) for r in self.originals]
+
     @cached_property
     def id(self):
         c = self.config
