@@ -83,6 +83,14 @@ def difference_axis(ax):
     ax.axhline(0, color="k", lw=1)
 
 
+def difference_panel(ax, differences, fraction):
+    """Figure 4's lower panel: each metric's accuracy minus magnitude's, seed by seed, over the rounds."""
+    lines(differences, "round", "difference", ax)
+    difference_axis(ax)
+    rounds_axis(ax, differences["round"], fraction)
+    ax.set(ylabel="minus magnitude, same seed (points; log beyond ±2)")
+
+
 def share_y(axes):
     """One y range for panels that are compared with each other: the union of their own."""
     lows, highs = zip(*(ax.get_ylim() for ax in axes))
