@@ -156,7 +156,7 @@ def weight_ranges(run_path):
     """Table 1: [min, max] of each prunable layer's weights at init, at the rewind point and fully trained (round 0)."""
     path = Path(run_path)
     init, rewind = tickets.load_file(path / store.INIT), tickets.load_file(path / store.REWIND)
-    trained = tickets.load_file(path / store.round_file(0))["trained"]
+    trained = tickets.load_ticket(path, 0)["trained"]
     rows = []
     for layer, w in trained.items():
         for stage, t in (("init", init[f"{layer}.weight"]), ("rewind", rewind[f"{layer}.weight"]), ("trained", w)):

@@ -40,40 +40,36 @@ def configs(preset, setting):
     return [c for r in every for c in ([r.config] if r.experiment == "imp" else r.reruns)]
 
 
+@functools.cache
+def _sizes(model_name, dataset):
+    """(values per tensor of the model's state, weights per prunable layer)."""
+    channels, size, classes = data_.SHAPES[dataset][:3]
+    with torch.device("meta"):  # shapes only: nothing allocated, nothing drawn
+        model = models.build(model_name, channels, size, classes)
+    layers = tuple(model.get_submodule(n).weight.numel() for n in pruning.prunable_layers(model))
+    return tuple(t.numel() for t in model.state_dict().values()), layers
+
+
 def stored_bytes(config):
     """Bytes the folder of a completed LTR run of ``config`` holds: theta_0 and theta_{0,k} (4 bytes per value of
-    the model's state) and, per round, the ticket's mask and trained weights (1 + 4 bytes per prunable weight),
-    which lth/ltr.py keeps, and torch.save's own bytes; Sacred's small files left out. Within 1 % of a small run's
-    folder (tests/test_sweep.py).
+    the model's state) and each round's ticket as lth.tickets.pack stores it (a bit per prunable weight for its
+    mask and one per pruned weight for its sign, 4 bytes per unpruned weight; each round prunes
+    ``ceil(prune_fraction x unpruned)``, as lth.pruning.prune does), and torch.save's own bytes; Sacred's small
+    files left out. Within 1 % of a small run's folder (tests/test_sweep.py).
     A running run also holds a checkpoint (its state and momentum) until it completes."""
-    channels, size, classes = data_.SHAPES[config["dataset"]][:3]
-    with torch.device("meta"):  # shapes only: nothing allocated, nothing drawn
-        model = models.build(config["model"], channels, size, classes)
-    state = model.state_dict().values()
-    layers = pruning.prunable_layers(model)
-    prunable = sum(model.get_submodule(n).weight.numel() for n in layers)
+    state, layers = _sizes(config["model"], config["dataset"])
     # torch.save's own bytes: about 1.4 KB a file and 0.29 KB a tensor (its record and alignment; measured)
-    init = 4 * sum(t.numel() for t in state) + 1400 + 290 * len(state)
-    return 2 * init + (config["rounds"] + 1) * (5 * prunable + 1400 + 2 * 290 * len(layers))
-
-
-@functools.cache
-def _bytes_per_round(model, dataset):
-    """(bytes of a run of 0 rounds, bytes each further round adds) of a model on a dataset."""
-    c = dict(model=model, dataset=dataset)
-    first = stored_bytes(dict(c, rounds=0))
-    return first, stored_bytes(dict(c, rounds=1)) - first
-
-
-def run_bytes(config):
-    """``stored_bytes``, each model built once."""
-    first, per_round = _bytes_per_round(config["model"], config["dataset"])
-    return first + config["rounds"] * per_round
+    total, unpruned = 2 * (4 * sum(state) + 1400 + 290 * len(state)), sum(layers)
+    for _ in range(config["rounds"] + 1):
+        total += sum(math.ceil(n / 8) for n in layers) + (sum(layers) - unpruned) / 8 + 4 * unpruned
+        total += 1400 + 3 * 220 * len(layers)  # a mask, values and signs per layer: 220 bytes each (measured)
+        unpruned -= math.ceil(config["prune_fraction"] * unpruned)  # of the dense layers' weights too (OpenLTH)
+    return round(total)
 
 
 def disk(preset):
     """{setting: bytes its runs hold once completed}: its LTR runs and the reinitialisations' reruns (``configs``)."""
-    return {setting: sum(map(run_bytes, configs(preset, setting))) for setting in presets.check(preset)["settings"]}
+    return {setting: sum(map(stored_bytes, configs(preset, setting))) for setting in presets.check(preset)["settings"]}
 
 
 def remaining_bytes(preset, runs_dir):
@@ -82,11 +78,11 @@ def remaining_bytes(preset, runs_dir):
     need = 0
     for r in (r for r in runs.every(preset) if not store.is_completed(r.folder(runs_dir))):
         if r.experiment == "reinit":
-            need += sum(map(run_bytes, r.reruns))
+            need += sum(map(stored_bytes, r.reruns))
         else:
             folder = r.folder(runs_dir)
             held = sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.is_dir() else 0
-            need += max(0, run_bytes(r.config) - held)
+            need += max(0, stored_bytes(r.config) - held)
     return need
 
 

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from lth import store
 from lth.pruning import apply_mask, density, full_mask, prune, weights
+from lth.tickets import pack, unpack
 from lth.training import derive_seed, evaluate, iterations_per_epoch, save, train
 
 
@@ -52,7 +53,7 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
     bar = tqdm(range(rounds + 1), desc="LTR", unit="round", disable=None)
     for i in bar:  # 3. each round: rewind, train, score with the importance metric and prune
         path = workdir / store.round_file(i)
-        ticket = cached(path, lambda: train_ticket(mask, i))
+        ticket = unpack(cached(path, lambda: pack(train_ticket(mask, i))))  # stored sparse, bitwise the same
         tickets.append(ticket)
         bar.set_postfix(accuracy=f"{ticket['test_accuracy']:.2f}", density=f"{density(ticket['mask']):.4f}")
         if log:

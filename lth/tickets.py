@@ -11,6 +11,7 @@ import itertools
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -38,7 +39,41 @@ def digest(ticket):
 
 def load_ticket(run_path, round):
     """Round ``round`` of an LTR run: a dict with ``mask``, ``trained`` (and ``test_accuracy``)."""
-    return load_file(Path(run_path) / store.round_file(round))
+    return unpack(load_file(Path(run_path) / store.round_file(round)))
+
+
+def pack(ticket):
+    """A ticket as its round file stores it: per layer the mask as bits, the trained weights where it is unpruned,
+    and a bit for the sign of each pruned one (a zero, +0.0 or -0.0, as ``lth.pruning.apply_mask`` leaves it): about
+    0.25 + 4 x density bytes per prunable weight instead of 5. ``unpack`` gives the ticket back bitwise; one with a
+    pruned weight that is not zero is stored as it is."""
+    mask, trained = ticket["mask"], ticket["trained"]
+    if any(trained[n][~m].any() for n, m in mask.items()):
+        return ticket
+    return dict(ticket, shapes={n: tuple(m.shape) for n, m in mask.items()},
+                mask={n: _bits(m) for n, m in mask.items()}, trained={n: trained[n][m] for n, m in mask.items()},
+                signs={n: _bits(torch.signbit(trained[n][~m])) for n, m in mask.items()})
+
+
+def unpack(stored):
+    """The ticket of a round file (``pack``); one stored as it is (as every round was before packing) unchanged."""
+    if "shapes" not in stored:
+        return stored
+    mask, trained = {}, {}
+    for n, shape in stored["shapes"].items():
+        mask[n] = _unbits(stored["mask"][n], math.prod(shape)).reshape(shape)
+        trained[n] = torch.zeros(shape, dtype=stored["trained"][n].dtype)
+        trained[n][~mask[n]] = torch.where(_unbits(stored["signs"][n], int((~mask[n]).sum())), -0.0, 0.0)
+        trained[n][mask[n]] = stored["trained"][n]
+    return {k: v for k, v in stored.items() if k not in ("shapes", "signs")} | dict(mask=mask, trained=trained)
+
+
+def _bits(flags):
+    return torch.from_numpy(np.packbits(flags.reshape(-1).numpy()))
+
+
+def _unbits(bits, n):
+    return torch.from_numpy(np.unpackbits(bits.numpy(), count=n).astype(bool))
 
 
 def load_history(run_path, last_round):
@@ -63,8 +98,7 @@ def check_same_dense(run_paths):
     """
     paths = [Path(p) for p in run_paths]
     for file, part in ((store.INIT, None), (store.round_file(0), "trained")):
-        states = [load_file(p / file) for p in paths]
-        states = [s[part] for s in states] if part else states
+        states = [load_ticket(p, 0)[part] if part else load_file(p / file) for p in paths]
         for p, state in zip(paths[1:], states[1:]):
             key = _first_difference(states[0], state)
             if key is not None:

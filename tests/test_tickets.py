@@ -238,6 +238,30 @@ def test_load_ticket_and_history(tmp_path, dense):
         assert torch.equal(history["fc"][i], rounds[i]["fc"])
 
 
+def test_a_round_file_stores_the_ticket_sparse_and_gives_it_back_bitwise(tmp_path, dense):
+    """lth.tickets.pack: the mask as bits, the unpruned weights, a sign bit per pruned zero (apply_mask leaves -0.0
+    where a weight was negative); loaded, the ticket is bitwise the one trained, its digest too."""
+    _, trained = dense
+    g = torch.Generator().manual_seed(1)
+    mask = {n: torch.rand(w.shape, generator=g) < 0.3 for n, w in trained.items()}
+    mask["fc"][0] = True  # a row kept whole
+    ticket = dict(mask=mask, trained={n: w * mask[n] for n, w in trained.items()}, test_accuracy=91.5)
+    assert any(torch.signbit(w[~mask[n]]).any() for n, w in ticket["trained"].items())  # some -0.0 to keep
+    stored = tickets.pack(ticket)
+    assert all(stored["trained"][n].numel() == int(m.sum()) for n, m in mask.items())
+    torch.save(stored, tmp_path / "round_0.pt")
+    back = tickets.load_ticket(tmp_path, 0)
+    assert tickets.digest(back) == tickets.digest(ticket) and back["test_accuracy"] == 91.5
+    assert list(back) == list(ticket) and list(back["mask"]) == list(mask)
+    for n in mask:
+        assert back["mask"][n].dtype == torch.bool and torch.equal(back["mask"][n], mask[n])
+        assert back["trained"][n].numpy().tobytes() == ticket["trained"][n].numpy().tobytes()
+    unmasked = dict(ticket, trained=trained)  # a pruned weight that is not zero: stored as it is
+    assert tickets.pack(unmasked) is unmasked
+    torch.save(ticket, tmp_path / "round_1.pt")  # written before packing: read as it is
+    assert tickets.digest(tickets.load_ticket(tmp_path, 1)) == tickets.digest(ticket)
+
+
 def test_partial_reinit_keeps_theta0_exactly_where_asked_and_redraws_kaiming_elsewhere():
     g = torch.Generator().manual_seed(0)
     theta = {"conv.weight": torch.randn(64, 32, 3, 3, generator=g), "conv.bias": torch.randn(64, generator=g)}
