@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from lth import config, runs, store
+from lth.tickets import load_ticket
 from lth.training import save
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,8 @@ def test_smoke_run_records_config_metrics_and_artifacts_in_its_own_folder(tmp_pa
     for name in ("init.pt", "rewind.pt", "round_0.pt", "round_1.pt", "round_2.pt"):
         assert (run / name).exists(), name
     assert not (run / "checkpoint.pt").exists()
-    ticket = torch.load(run / "round_2.pt")
+    ticket, stored = load_ticket(run, 2), torch.load(run / "round_2.pt")
+    assert stored["trained"]["fc_layers.0"].numel() == ticket["mask"]["fc_layers.0"].sum() < 784 * 300  # sparse
     assert set(ticket["mask"]) == set(ticket["trained"]) == {"fc_layers.0", "fc_layers.1", "fc"}
     assert ticket["mask"]["fc_layers.0"].dtype == torch.bool and ticket["mask"]["fc"].all()
     assert (ticket["trained"]["fc_layers.0"][~ticket["mask"]["fc_layers.0"]] == 0).all()
