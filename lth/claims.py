@@ -515,6 +515,8 @@ def title(preset):
     p = presets.check(preset)
     settings = ", ".join(f"{figures.setting_name(preset, s)} to round {c['rounds']}" for s, c in p["settings"].items())
     cut = "".join(f"; {m} to round {r}" for m, r in p.get("rounds_of", {}).items())
+    chosen = presets.metrics(preset)
+    cut += f"; METRICS: {', '.join(chosen)} only" if chosen != p["metrics"] else ""
     return (f"The paper's claims on the {preset} preset ({settings}{cut}; seeds {', '.join(map(str, p['seeds']))}), "
             "computed by lth/claims.py")
 

@@ -116,6 +116,13 @@ def test_a_claim_about_a_metric_that_metrics_leaves_out_is_not_shown():
     assert ("magnitude prunes sc on ResNet-8-16 more than the others", NOT_SHOWN) in clauses
 
 
+def test_a_claims_table_under_metrics_says_so_in_its_title(monkeypatch):
+    monkeypatch.delenv("LTH_METRICS", raising=False)
+    assert "METRICS" not in claims.title("small")
+    monkeypatch.setenv("LTH_METRICS", "l1")
+    assert "; METRICS: magnitude, l1 only; seeds 0, 1, 2)" in claims.title("small")
+
+
 def test_the_readmes_claim_table_is_the_committed_claims_md():
     from lth.runs import REPOSITORY
 
