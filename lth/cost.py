@@ -50,6 +50,13 @@ def _sizes(model_name, dataset):
     return tuple(t.numel() for t in model.state_dict().values()), layers
 
 
+def _state_bytes(config):
+    """Bytes of one stored state of the config's model (theta_0, theta_{0,k}, a reinitialisation's new theta_0): 4 a
+    value, and torch.save's own bytes, about 1.4 KB a file and 0.29 KB a tensor (its record and alignment; measured)."""
+    state, _ = _sizes(config["model"], config["dataset"])
+    return 4 * sum(state) + 1400 + 290 * len(state)
+
+
 def stored_bytes(config):
     """Bytes the folder of a completed LTR run of ``config`` holds: theta_0 and theta_{0,k} (4 bytes per value of
     the model's state) and each round's ticket as lth.tickets.pack stores it (a bit per prunable weight for its
@@ -57,9 +64,8 @@ def stored_bytes(config):
     ``ceil(prune_fraction x unpruned)``, as lth.pruning.prune does), and torch.save's own bytes; Sacred's small
     files left out. Within 1 % of a small run's folder (tests/test_sweep.py).
     A running run also holds a checkpoint (its state and momentum) until it completes."""
-    state, layers = _sizes(config["model"], config["dataset"])
-    # torch.save's own bytes: about 1.4 KB a file and 0.29 KB a tensor (its record and alignment; measured)
-    total, unpruned = 2 * (4 * sum(state) + 1400 + 290 * len(state)), sum(layers)
+    layers = _sizes(config["model"], config["dataset"])[1]
+    total, unpruned = 2 * _state_bytes(config), sum(layers)
     for _ in range(config["rounds"] + 1):
         total += sum(math.ceil(n / 8) for n in layers) + (sum(layers) - unpruned) / 8 + 4 * unpruned
         total += 1400 + 3 * 220 * len(layers)  # a mask, values and signs per layer: 220 bytes each (measured)
@@ -67,22 +73,28 @@ def stored_bytes(config):
     return round(total)
 
 
+def record_bytes(r):
+    """Bytes the folders of a completed run record hold: an LTR run's (``stored_bytes``), or a reinitialisation's new
+    theta_0 and its reruns'."""
+    if r.experiment == "imp":
+        return stored_bytes(r.config)
+    return _state_bytes(r.reruns[0]) + sum(map(stored_bytes, r.reruns))
+
+
 def disk(preset):
-    """{setting: bytes its runs hold once completed}: its LTR runs and the reinitialisations' reruns (``configs``)."""
-    return {setting: sum(map(stored_bytes, configs(preset, setting))) for setting in presets.check(preset)["settings"]}
+    """{setting: bytes its runs hold once completed}: its LTR runs' and reinitialisations' (``record_bytes``)."""
+    every = runs.every(preset)
+    return {s: sum(record_bytes(r) for r in every if r.setting == s) for s in presets.check(preset)["settings"]}
 
 
 def remaining_bytes(preset, runs_dir):
     """Bytes the preset's runs still need under ``runs_dir``: each LTR run that has not completed, less what its
-    folder holds already, and the reruns of each reinitialisation that has not."""
+    folder holds already, and each reinitialisation that has not (its reruns' folders counted as empty)."""
     need = 0
     for r in (r for r in runs.every(preset) if not store.is_completed(r.folder(runs_dir))):
-        if r.experiment == "reinit":
-            need += sum(map(stored_bytes, r.reruns))
-        else:
-            folder = r.folder(runs_dir)
-            held = sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.is_dir() else 0
-            need += max(0, stored_bytes(r.config) - held)
+        folder = r.folder(runs_dir)
+        held = sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.is_dir() else 0
+        need += max(0, record_bytes(r) - held)
     return need
 
 

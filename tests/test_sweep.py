@@ -219,6 +219,8 @@ def test_a_preset_on_synthetic_data_runs_end_to_end_its_reinitialisation_include
     [reinit] = runs.groups("tiny")["reinit"]
     assert store.is_completed(reinit.folder(tmp_path / "runs"))
     assert all(store.is_completed(r.folder(tmp_path / "runs")) for r in runs.every("tiny"))
+    held = sum(f.stat().st_size for f in (tmp_path / "runs").glob("*/*.pt"))  # the reruns' folders and reinit.pt too
+    assert abs(sum(cost.disk("tiny").values()) / held - 1) < 0.01
 
 
 def test_a_request_slurm_refuses_is_one_line_per_setting_and_nothing_is_submitted(slurm, tmp_path, make):
