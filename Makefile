@@ -1,6 +1,6 @@
 # `make figures` (or one target: `make figure4`) runs the experiments a figure needs, only those not completed
 # yet, then executes its notebook. PRESET=small (default), paper, smoke (CI) or rehearsal; LAUNCHER=slurm submits
-# the runs to Slurm. Every variable is in the README ("Commands"). `make install` creates .venv/.
+# the runs to Slurm. Every variable is in docs/reproducing.md. `make install` creates .venv/.
 PYTHON ?= python3.11
 PRESET ?= small
 LAUNCHER ?= local
@@ -39,7 +39,7 @@ TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 # reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
 NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims extra
 FIGS ?= figures/$(PRESET)
-.PHONY: install test bench runs figures verify readme clean FORCE $(NOTEBOOKS)
+.PHONY: install test check docs bench runs figures verify clean FORCE $(NOTEBOOKS)
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -50,6 +50,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 test: install
 	$(PY) -m pytest -q tests
+
+# The fast tier: the method, without the tests that build sweeps or run make or Slurm (tests/conftest.py).
+check: install
+	$(PY) -m pytest -q -m "not slow" tests
 
 bench: install
 	$(PY) benchmarks/bench.py
@@ -108,9 +112,10 @@ verify: | $(CHECKED)
 
 figures: $(NOTEBOOKS) $(FIGS)/digests.csv
 
-# The README's claim table is figures/small/claims.md (tests/test_claims.py checks they agree).
-readme: figures/small/claims.md | install
-	$(PY) -c "from lth import claims; claims.into_readme('README.md', 'figures/small/claims.md')"
+# Every generated block of README.md and docs/ (lth/docs.py), the measured ones timed here; tests/test_docs.py
+# fails where one is stale.
+docs: install
+	$(PY) -m lth.docs
 
 clean:
 	rm -rf $(VENV)

@@ -33,6 +33,13 @@ def evaluations(config):
     return config["rounds"] + 1
 
 
+def seconds(config, timing):
+    """Seconds one LTR run of ``config`` takes, from ``timing`` = (seconds per training epoch, seconds per test-set
+    pass): its epochs and its test passes."""
+    per_epoch, per_test = timing
+    return epochs(config) * per_epoch + evaluations(config) * per_test
+
+
 def configs(preset, setting):
     """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs (``extra`` ones included) and
     the reinitialisations' reruns."""
@@ -102,16 +109,14 @@ def price(preset, timings):
     """What ``preset`` costs on one device, from ``timings`` = {setting: (seconds per training epoch, seconds per
     test-set pass)}: one row (setting, runs, training epochs, seconds per epoch, hours) per setting of the preset
     that ``timings`` holds, in the preset's order. Hours = (epochs x s/epoch + test passes x s/pass) / 3600,
-    summed over the setting's runs (``configs``)."""
+    summed over the setting's runs (``configs``, ``seconds``)."""
     rows = []
     for setting in presets.check(preset)["settings"]:
         if setting not in timings:
             continue
-        per_epoch, per_test = timings[setting]
         runs = configs(preset, setting)
-        n_epochs = sum(epochs(c) for c in runs)
-        hours = (n_epochs * per_epoch + sum(evaluations(c) for c in runs) * per_test) / 3600
-        rows.append((setting, len(runs), n_epochs, per_epoch, hours))
+        hours = sum(seconds(c, timings[setting]) for c in runs) / 3600
+        rows.append((setting, len(runs), sum(epochs(c) for c in runs), timings[setting][0], hours))
     return rows
 
 

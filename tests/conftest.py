@@ -13,6 +13,17 @@ os.environ.update(PORTABLE)
 ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = os.environ.get("LTH_DATA", str(ROOT / "data"))
 
+# The fast tier, `make check` (pytest -m "not slow"), tests the method: metrics, pruning, the LTR loop, training,
+# determinism, config and identity. Slow: a test that builds the smoke sweep, runs make or Slurm (these fixtures),
+# or is marked so (`pytestmark` in a module, `@pytest.mark.slow` on a test).
+SLOW_FIXTURES = {"smoke_sweep", "make", "repo_copy", "slurm"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def fashion_mnist():

@@ -18,6 +18,8 @@ import pytest
 
 from lth import data, store, synthetic
 
+pytestmark = pytest.mark.slow  # processes at once, archives over HTTP (tests/conftest.py)
+
 PROCESSES = 4
 LOAD = """
 import hashlib, sys, time

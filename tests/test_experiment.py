@@ -15,6 +15,7 @@ import torch
 from lth import config, runs, store
 from lth.tickets import load_ticket
 from lth.training import save
+from test_docs import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 # Epochs of 128 iterations: pretraining (200 iterations) and every round (184) cross epoch boundaries.
@@ -135,6 +136,7 @@ def _parse(value):
     return _convert_value(value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arg", ["epochs=0", "rewind_iter=-5", "milestones=[abc]", "importance=magnitud"])
 def test_a_bad_value_on_the_command_line_is_one_line_a_nonzero_exit_and_no_folder(tmp_path, arg):
     p = imp(tmp_path, "smoke", arg)
@@ -144,6 +146,7 @@ def test_a_bad_value_on_the_command_line_is_one_line_a_nonzero_exit_and_no_folde
     assert not any(tmp_path.iterdir())  # no run folder at all
 
 
+@pytest.mark.slow
 def test_missing_dataset_fails_with_where_to_put_it_and_no_completed_run(tmp_path):
     empty = tmp_path / "nodata"
     p = imp(tmp_path / "runs", "smoke", "dataset=mnist", f"data_root={empty}", "download=False")
@@ -176,6 +179,7 @@ def kill_when(proc, folder, stage, delay=0.0):
     return None if output.exists() else stage
 
 
+@pytest.mark.slow
 def test_a_run_killed_at_several_points_resumes_to_bitwise_the_same_tickets(tmp_path, reference):
     folder = folder_of(tmp_path, *RESUMABLE)
     killed_in = []
@@ -192,6 +196,7 @@ def test_a_run_killed_at_several_points_resumes_to_bitwise_the_same_tickets(tmp_
     assert store.state(folder) == "completed" and not (folder / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_two_processes_starting_one_run_train_it_once(tmp_path, reference):
     first, second = imp(tmp_path, *RESUMABLE, wait=False), imp(tmp_path, *RESUMABLE, wait=False)
     errors = [p.communicate(timeout=300)[1] for p in (first, second)]
@@ -216,6 +221,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(mount)], check=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_the_run_resumes_once_there_is_space(small_disk, reference):
     p = imp(small_disk, *RESUMABLE)
     assert p.returncode != 0
@@ -228,6 +234,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes_once_there_is_space(small_d
     assert_same_tickets(tickets(folder, 3), tickets(reference, 3))
 
 
+@pytest.mark.slow
 def test_reinit_without_its_runs_says_which_are_missing_and_how_to_make_them(tmp_path):
     env = {**os.environ, "LTH_RUNS": str(tmp_path)}
     p = subprocess.run([sys.executable, str(ROOT / "experiments" / "reinit.py"), "with", "preset=smoke"],
@@ -238,6 +245,7 @@ def test_reinit_without_its_runs_says_which_are_missing_and_how_to_make_them(tmp
     assert bad.returncode != 0 and "valid: small, paper, smoke" in bad.stderr, bad.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where no GPU is visible")
 def test_paper_preset_without_a_gpu_stops_at_once_saying_what_is_missing(tmp_path):
     p = subprocess.run([sys.executable, "-m", "experiments.sweep", "check", "paper", "--no-download"],
@@ -246,12 +254,12 @@ def test_paper_preset_without_a_gpu_stops_at_once_saying_what_is_missing(tmp_pat
     assert p.stderr.count("\n") == 1 and "needs a CUDA GPU" in p.stderr and "cifar10 not found" in p.stderr, p.stderr
 
 
+@pytest.mark.slow
 def test_a_metric_from_your_own_module_runs_ltr_and_a_broken_one_is_one_line_and_no_folder(tmp_path, monkeypatch):
     own = tmp_path / "own"
     own.mkdir()
-    readme = (ROOT / "README.md").read_text()  # the README's example, as it stands there
-    example = "  # mymetrics.py" + readme.split("  # mymetrics.py")[1].split("  ```")[0]
-    (own / "mymetrics.py").write_text("\n".join(line.removeprefix("  ") for line in example.splitlines()))
+    [example] = [code for _, _, code, _ in examples("README.md") if code.startswith("# mymetrics.py")]  # the README's
+    (own / "mymetrics.py").write_text(example + "\n")
     monkeypatch.setenv("PYTHONPATH", str(own))
     runs_dir = tmp_path / "runs"
     p = imp(runs_dir, "smoke", "importance=mymetrics:per_row")
@@ -271,6 +279,7 @@ def test_a_metric_from_your_own_module_runs_ltr_and_a_broken_one_is_one_line_and
 @pytest.mark.parametrize("arg, valid", [("setting=nope", "lenet_300_100_fashion_mnist"), ("metrics=[bogus]", "a list"),
                                         ('metrics=["l1", "bogus"]', "magnitude, l1"), ("seed=7", "0, 1"),
                                         ("preset=nope", "small, paper")])
+@pytest.mark.slow
 def test_a_bad_reinitialisation_value_is_one_line_naming_the_valid_ones_and_no_folder(tmp_path, arg, valid):
     cmd = [sys.executable, str(ROOT / "experiments" / "reinit.py"), "with", "preset=smoke", arg]
     p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "LTH_RUNS": str(tmp_path)}, timeout=120)

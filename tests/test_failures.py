@@ -14,6 +14,8 @@ from lth import analysis, data, importance, presets, pruning, runs, store
 from lth.training import Diverged, Hparams, train
 from test_experiment import assert_same_tickets, folder_of, imp, tickets
 
+pytestmark = pytest.mark.slow  # whole runs killed, diverged and damaged (tests/conftest.py)
+
 ROUNDS = 2  # the smoke config's
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from lth import cost, data, presets, training
 
+pytestmark = pytest.mark.slow  # the GPU check's whole path on the CPU (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = list(presets.PAPER)
 

@@ -12,6 +12,8 @@ import pytest
 from lth import analysis, runs, store
 from lth.training import PORTABLE, NotPortable, make_deterministic
 
+pytestmark = pytest.mark.slow  # runs under each vector width, make verify (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "figures" / "smoke" / "digests.csv"
 AVX2 = {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}

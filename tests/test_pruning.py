@@ -138,6 +138,7 @@ def test_openlths_budget_on_lenet_300_100_with_its_output_layer_dense():
     assert (left[14], left[23]) == (8364, 255)  # rounds 15 and 24; counting only the pruned layers: 9329, 1251
 
 
+@pytest.mark.slow
 def test_openlths_budget_on_vgg16_with_its_output_layer_dense():
     model = models.VGG()
     sizes = {n: model.get_submodule(n).weight.numel() for n in pruning.prunable_layers(model)}

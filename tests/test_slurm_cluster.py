@@ -13,6 +13,8 @@ import submitit
 pytest.register_assert_rewrite("slurm_cluster")
 from slurm_cluster import cluster_processes, slurm_cluster  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a real Slurm cluster (tests/conftest.py)
+
 pytest_plugins = ["slurm_cluster"]
 
 

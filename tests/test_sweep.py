@@ -14,6 +14,8 @@ import torch
 
 from lth import config, cost, presets, runs, store
 
+pytestmark = pytest.mark.slow  # whole presets through make and Slurm (tests/conftest.py)
+
 pytest_plugins = ["slurm_cluster"]
 ROOT = Path(__file__).resolve().parents[1]
 

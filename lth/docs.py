@@ -1,0 +1,296 @@
+"""The documentation's generated blocks: every number in README.md and docs/ that changes with the code or the
+machine, written by `make docs` (``python -m lth.docs``) between ``<!-- generated: NAME -->`` and ``<!-- end -->``.
+
+Each NAME is one function of ``BLOCKS`` that returns the block's text: from the code and committed files (the
+claims, the config's defaults and domains, the presets' runs, the paper's numbers), or, where the function takes
+``timings``, from seconds per epoch measured on this machine, and then the block says when and where. Of a
+measured block, tests/test_docs.py compares what does not depend on the machine (``stable``).
+"""
+
+import contextlib
+import datetime
+import io
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from lth import config, cost, presets, runs
+
+ROOT = runs.REPOSITORY
+PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"<!-- generated: ([a-z][a-z0-9-]*) -->(.*?)<!-- end -->", re.S)
+SMALL = ROOT / "figures" / "small"
+
+
+def _table(rows, header):
+    """A Markdown table, cells as given."""
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+# --- Blocks from the code and committed files ---
+
+def claims_summary():
+    """README: each claim of the small preset's claims table and its verdict."""
+    c = pd.read_csv(SMALL / "claims.csv")
+    return _table(zip(c["claim"], c["verdict"].str.replace(" clauses)", ")")), ["claim", "verdict (clauses)"])
+
+
+def claims():
+    """docs/results.md: the small preset's whole claims table, figures/small/claims.md as `make claims` wrote it."""
+    return (SMALL / "claims.md").read_text().strip()
+
+
+def _paper(table):
+    df = pd.read_csv(Path(__file__).with_name("paper_results.csv"), comment="#")
+    return df[df["table"] == table]
+
+
+def paper_table1():
+    """docs/paper.md: Table 1's ranges, from lth/paper_results.csv."""
+    t = _paper("table1")
+    rows = []
+    for layer, g in t.groupby("layer", sort=False):
+        v = dict(zip(g["statistic"], g["value"]))
+        rows.append([f"`{layer}`", *(f"[{v[f'{s} min']:.2f}, {v[f'{s} max']:.2f}]" for s in ("init", "rewind", "trained"))])
+    return _table(rows, ["ResNet-18 layer", "initialisation", "rewind point (1000 it)", "trained (78200 it)"])
+
+
+def paper_table2():
+    """docs/paper.md: Table 2's selected accuracies (%), from lth/paper_results.csv."""
+    t = _paper("table2").astype({"round": int})
+    metrics = [m for m in presets.PAPER_METRICS]
+    rows = []
+    for setting, g in t.groupby("setting", sort=False):
+        dense = g[g["importance"] == "dense"]["value"].iloc[0]
+        for r, gr in g[g["importance"] != "dense"].groupby("round"):
+            v = dict(zip(gr["importance"], gr["value"]))
+            rows.append([setting, dense, r, *(f"{v[m]:.2f}" for m in metrics)])
+    return _table(rows, ["setting", "dense", "round", *metrics])
+
+
+def _valid(key):
+    """What validate says is valid for ``key``: its message for a value no domain admits."""
+    try:
+        config.validate({key: object()})
+    except config.ConfigError as e:
+        return str(e).split("; valid: ", 1)[1]
+    raise AssertionError(f"config.validate accepts any {key}")
+
+
+# Where a default or a domain depends on the machine, the table says so instead of this machine's value.
+_MACHINE = dict(data_root=("`$LTH_DATA`, else the repository's `data/`", "a folder"),
+                device=("`cuda` where PyTorch sees a GPU, else `cpu`", "`cpu`, `cuda`, `cuda:N` (a GPU PyTorch sees)"))
+# The meaning of a value whose line in lth/presets.py's DEFAULT has no comment.
+_MEANING = dict(model="the network (lth/models.py)", dataset="the dataset (lth/data.py)",
+                epochs="training epochs of every round", batch_size="SGD's batch size", lr="SGD's learning rate",
+                momentum="SGD's momentum", weight_decay="SGD's weight decay", prune_fraction="share of the remaining "
+                "weights pruned per round", importance="the importance metric ([metrics](metrics.md))",
+                seed="the only source of randomness: initialisation, data order, augmentation, `random`'s scores",
+                data_root="where datasets live", download="try to download a dataset that is not there",
+                device="where the run trains", test_size="only the first N test examples (None: all)")
+
+
+def _comments():
+    """The comment of each value's line in lth/presets.py's DEFAULT."""
+    source = Path(presets.__file__).read_text().split("DEFAULT = dict(", 1)[1].split("\n)", 1)[0]
+    return dict(re.findall(r"^\s+(\w+)=.*?#\s*(.*)$", source, re.M))
+
+
+def config_table():
+    """docs/configuration.md: every config value of experiments/imp.py, its default, domain and meaning."""
+    comments, rows = _comments(), []
+    for key, default in config.defaults().items():
+        shown, valid = _MACHINE.get(key, (f"`{json.dumps(default)}`", _valid(key)))
+        rows.append([f"`{key}`", shown, valid, comments.get(key) or _MEANING[key]])
+    return _table(rows, ["value", "default", "valid", "meaning"])
+
+
+def presets_table():
+    """docs/reproducing.md: each preset's settings, metrics, seeds and runs."""
+    def plural(n, word):
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    rows = []
+    for name, p in presets.PRESETS.items():
+        settings = "; ".join(f"`{s}`: {plural(c['epochs'], 'epoch')}, {plural(c['rounds'], 'round')}"
+                             for s, c in p["settings"].items())
+        every = runs.every(name)
+        ltr = sum(r.experiment == "imp" for r in every)
+        rows.append([f"`{name}`", settings, ", ".join(map(str, p["seeds"])), ltr, len(every) - ltr, len(every)])
+    return _table(rows, ["preset", "settings", "seeds", "LTR runs", "reinitialisations", "runs in all"])
+
+
+def resources_table():
+    """docs/cluster.md: the Slurm resources of one job, per preset and setting (lth/presets.py's RESOURCES)."""
+    rows = [[f"`{p}`", s, r["gpus"], r["cpus"], r["mem_gb"], r["minutes"] / 60]
+            for p in presets.RESOURCES for s in presets.check(p)["settings"] for r in [presets.resources(p, s)]]
+    return _table(rows, ["preset", "setting", "GPUs", "CPUs", "memory GB", "time limit h"])
+
+
+def quickstart_run():
+    """docs/runs.md: the folder of the quick start's run, `experiments/imp.py with smoke importance=minmax seed=1`."""
+    return runs.run_id(dict(presets.DEFAULT, **presets.SMOKE, importance="minmax", seed=1))
+
+
+# --- Blocks measured on this machine ---
+
+def machine():
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    import torch
+
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{model or platform.machine()} ({os.cpu_count()} cores{gpu}), torch {torch.__version__}"
+
+
+def measured_line():
+    return f"Measured {datetime.date.today().isoformat()} on {machine()} by `make docs`."
+
+
+def _clean_env():
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
+def make_variable(name):
+    """A variable of the Makefile as make expands it."""
+    p = subprocess.run(["make", "--no-print-directory", "-s", "-f", "Makefile", "-f", "-", "print"], cwd=ROOT,
+                       input=f"print:\n\t@echo $({name})\n", capture_output=True, text=True, env=_clean_env())
+    return p.stdout.split()
+
+
+def target_runs(target, preset="small"):
+    """The run ids `make <target>` would run from an empty runs folder (`make -n`)."""
+    with tempfile.TemporaryDirectory() as empty:
+        p = subprocess.run(["make", "--no-print-directory", "-n", target, f"PRESET={preset}", f"LTH_RUNS={empty}"],
+                           cwd=ROOT, capture_output=True, text=True, env=_clean_env(), check=True)
+    return re.findall(rf"-m experiments\.sweep run {preset} (\S+)", p.stdout)
+
+
+def _title(notebook):
+    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    first = "".join(next(c for c in cells if c["cell_type"] == "markdown")["source"]).splitlines()[0]
+    return first.lstrip("# ").strip()
+
+
+def _rendered(notebook):
+    if notebook == "figures":
+        return "[figures/small/](figures/small/)"
+    ext = next(e for e in ("png", "md", "ipynb") if (SMALL / f"{notebook}.{e}").exists())
+    return f"[{ext}](figures/small/{notebook}.{ext})"
+
+
+def _targets_rows():
+    """(target, the paper's item it shows, run ids) of every notebook target, then `figures`."""
+    rows = [(n, _title(n).split(": ")[0], target_runs(n)) for n in make_variable("NOTEBOOKS")]
+    return rows + [("figures", "all of the above", target_runs("figures"))]
+
+
+def targets(timings):
+    """README: each make target, what it shows, the small preset's runs it needs and their time on this machine."""
+    every, cores = {r.id: r for r in runs.every("small")}, os.cpu_count()
+    rows = []
+    for target, title, ids in _targets_rows():
+        seconds = sum(cost.seconds(c, timings[every[i].setting]) for i in ids for c in _configs(every[i]))
+        rows.append([f"`make {target}`", title, len(ids), f"{seconds / 60 / cores:.0f}", _rendered(target)])
+    return (f"{measured_line()} Minutes: the runs' epochs timed as `sweep plan` times them, over {cores} cores.\n\n"
+            + _table(rows, ["target", "paper item", "runs (small)", f"≈ min on {cores} cores", "rendered"]))
+
+
+def _configs(record):
+    return [record.config] if record.experiment == "imp" else record.reruns
+
+
+def _plan(preset):
+    """`python -m experiments.sweep plan <preset>`'s table, its runs folder's line left out."""
+    from experiments import sweep
+
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as empty, contextlib.redirect_stdout(out):
+        os.environ["LTH_RUNS"] = empty
+        sweep.plan(preset)
+    lines = out.getvalue().splitlines()[:-1]
+    return f"{measured_line()}\n\n```text\n$ python -m experiments.sweep plan {preset}\n" + "\n".join(lines) + "\n```"
+
+
+def plan_small(timings):
+    return _plan("small")
+
+
+def plan_paper(timings):
+    return _plan("paper")
+
+
+BLOCKS = {"claims-summary": claims_summary, "claims": claims, "paper-table1": paper_table1,
+          "paper-table2": paper_table2, "config": config_table, "presets": presets_table,
+          "resources": resources_table, "quickstart-run": quickstart_run, "targets": targets,
+          "plan-small": plan_small, "plan-paper": plan_paper}
+MEASURED = ("targets", "plan-small", "plan-paper")
+
+
+def stable(name, text):
+    """What a block holds that does not depend on the machine or the day: of a measured block, its tables' columns
+    that count (targets: target and runs; plans: setting, runs, epochs and disk)."""
+    if name == "targets":
+        return [row.split(" | ")[:3] for row in text.splitlines() if row.startswith("| `make")]
+    if name.startswith("plan-"):
+        return [(w[0], *w[1:3], w[-1]) for w in (line.split() for line in text.splitlines())
+                if w and w[0] not in ("$", "setting", "Measured", "```text", "```")]
+    return text
+
+
+def timings_of(preset):
+    """{setting: (seconds per epoch, seconds per test pass)} of ``preset`` on this machine's CPU, as runs train."""
+    return {s: cost.seconds_per_epoch(dict(config.defaults(), **c), "cpu")
+            for s, c in presets.check(preset)["settings"].items()}
+
+
+def blocks(text):
+    """(name, content) of every generated block of ``text``."""
+    return [(m.group(1), m.group(2)) for m in BLOCK.finditer(text)]
+
+
+def render(name, timings=None):
+    f = BLOCKS[name]
+    return f(timings) if name in MEASURED else f()
+
+
+def fill(text, generated):
+    """``text`` with each block's content replaced by ``generated[name]`` (a block alone on its lines keeps them)."""
+    def one(m):
+        inline = not m.group(2).startswith("\n")
+        return f"<!-- generated: {m.group(1)} -->{generated[m.group(1)] if inline else chr(10) + generated[m.group(1)] + chr(10)}<!-- end -->"
+    return BLOCK.sub(one, text)
+
+
+def main(names=None):
+    """Regenerate the blocks ``names`` (all by default) of every page, measured ones included."""
+    from lth.training import make_deterministic
+
+    make_deterministic(True)  # before the first CPU kernel: the timings are those of portable runs, one thread
+    texts = {page: (ROOT / page).read_text() for page in PAGES}
+    found = {name for text in texts.values() for name, _ in blocks(text)}
+    if unknown := found - set(BLOCKS):
+        sys.exit(f"unknown generated blocks: {', '.join(sorted(unknown))}; known: {', '.join(BLOCKS)}")
+    chosen = found & set(names or found)
+    timings = timings_of("small") if chosen & set(MEASURED) else None
+    generated = {}
+    for page, text in texts.items():
+        current = dict(blocks(text))
+        generated.update({n: render(n, timings) if n in chosen and n not in generated else
+                          generated.get(n, current[n].strip("\n")) for n in current})
+        new = fill(text, generated)
+        if new != text:
+            (ROOT / page).write_text(new)
+            print(f"{page}: {', '.join(n for n in current if n in chosen)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
