@@ -174,7 +174,7 @@ def summary(acc, every=5):
 
 
 def paper_results(table):
-    """The numbers the paper reports (PAPER.md section 4), from the one data file that holds them."""
+    """The numbers the paper reports (docs/paper.md section 4), from the one data file that holds them."""
     df = pd.read_csv(PAPER_RESULTS, comment="#")
     return df[df["table"] == table].drop(columns="table").reset_index(drop=True)
 

@@ -1,4 +1,4 @@
-"""PAPER.md section 4's claims, each computed from a preset's runs: what our runs show, and a verdict.
+"""docs/paper.md section 4's claims, each computed from a preset's runs: what our runs show, and a verdict.
 
 Each claim is a function of ``Evidence`` (the tables of a preset's runs) that splits the claim into clauses and
 returns a line of our numbers and the clauses, each ``HOLDS``, ``FAILS``, ``REVERSED`` (the runs show the opposite)
@@ -163,7 +163,7 @@ def judge(e, claim):
     return claim(e)
 
 
-# --- The claims, in PAPER.md's order ---
+# --- The claims, in docs/paper.md's order ---
 
 def table1_ranges(e):
     """Table 1: the weights' range (max - min) grows with training: each followed layer's range trained is wider
@@ -456,7 +456,7 @@ def survive_reinit(e):
         f"{n} {mean[x]:+.0f} % [{lo[x]:+.0f}, {hi[x]:+.0f}]" for n, x in show if x in mean)), clauses
 
 
-# (claim, the paper's numbers, function): the rows of claims.md, in PAPER.md's order.
+# (claim, the paper's numbers, function): the rows of claims.md, in docs/paper.md's order.
 CLAIMS = [
     ("Table 1: weight ranges grow with training", "ResNet-18: Conv1 [-0.47, 0.41] -> [-1.07, 0.90], FC [-0.30, 0.27]"
      " -> [-0.45, 1.19]", table1_ranges),

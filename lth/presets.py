@@ -34,7 +34,7 @@ DEFAULT = dict(
 # identity at that value (lth.runs.canonical), so that those runs keep their folders.
 LATER = dict(portable=False)
 
-# PAPER.md section 3 (the paper's Appendix A.4), each a named config of experiments/imp.py.
+# docs/paper.md section 3 (the paper's Appendix A.4), each a named config of experiments/imp.py.
 PAPER = {
     "lenet_300_100_mnist": dict(model="lenet_300_100", dataset="mnist", epochs=40, batch_size=128, lr=0.1,
                                 momentum=0.0, milestones=[], weight_decay=0.0, rewind_iter=0, rounds=24,

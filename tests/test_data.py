@@ -83,7 +83,7 @@ def test_cifar10_layout(tmp_path):
     assert ds.train_x.shape == (20, 3, 32, 32) and ds.test_x.shape == (4, 3, 32, 32)
     assert ds.train_x.dtype == torch.uint8 and ds.train_x.is_contiguous()
     assert ds.train_y.dtype == torch.int64 and ds.num_classes == 10 and ds.augment and ds.pad == 4
-    # OpenLTH's CIFAR-10 normalisation is ImageNet's (PAPER.md section 3), not CIFAR-10's own.
+    # OpenLTH's CIFAR-10 normalisation is ImageNet's (docs/paper.md section 3), not CIFAR-10's own.
     assert ds.mean == (0.485, 0.456, 0.406) and ds.std == (0.229, 0.224, 0.225)
     # Rows are channel-major: 1024 red, 1024 green, 1024 blue bytes, each 32 rows of 32.
     # Train image 6 is the 3rd row of data_batch_2; pixel (c=2, h=5, w=7) is byte 2*1024 + 5*32 + 7.

@@ -100,7 +100,7 @@ def test_a_bad_device_or_budget_is_one_line_naming_what_is_valid(tmp_path, args,
 
 
 def paper_hours_by_hand(setting, per_epoch, per_test):
-    """The paper preset's hours of one setting, counted here from PAPER.md's schedule, not by lth.cost."""
+    """The paper preset's hours of one setting, counted here from docs/paper.md's schedule, not by lth.cost."""
     s = presets.PAPER[setting]
     ipe = math.ceil(data.SHAPES[s["dataset"]][3] / s["batch_size"])
     k, m = s["rewind_iter"], s["epochs"] * ipe

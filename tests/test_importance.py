@@ -1,4 +1,4 @@
-"""The importance metrics of PAPER.md section 2, against hand-computed values and their properties."""
+"""The importance metrics of docs/paper.md section 2, against hand-computed values and their properties."""
 
 import math
 import sys

@@ -1,4 +1,4 @@
-"""The models (PAPER.md section 3): OpenLTH's architectures and initialisation, and the layer roles each declares."""
+"""The models (docs/paper.md section 3): OpenLTH's architectures and initialisation, and the roles each declares."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""The paper's settings (PAPER.md section 3) and the presets of `make figures`."""
+"""The paper's settings (docs/paper.md section 3) and the presets of `make figures`."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Masks and pooled pruning (PAPER.md section 1): counts, monotone masks, ties, layer selection,
+"""Masks and pooled pruning (docs/paper.md section 1): counts, monotone masks, ties, layer selection,
 and OpenLTH's budget (layers kept dense count as remaining weights)."""
 
 import math
@@ -166,7 +166,7 @@ def test_prunable_layers_include_shortcuts_and_never_batchnorm():
     assert len(names) == 19 + 2 + 1  # 19 3x3 convs, two 1x1 shortcuts, the output layer
     assert "blocks.3.shortcut.0" in names and "blocks.6.shortcut.0" in names and names[-1] == "fc"
     r18 = pruning.prunable_layers(models.build("resnet18", 3, 64, 200))
-    assert len(r18) == 17 + 3 + 1 and "layer2.0.downsample.0" in r18  # PAPER.md Table 1's layers
+    assert len(r18) == 17 + 3 + 1 and "layer2.0.downsample.0" in r18  # docs/paper.md Table 1's layers
 
 
 def test_apply_mask_zeroes_exactly_the_pruned_weights():

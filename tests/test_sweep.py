@@ -174,7 +174,7 @@ def test_a_preset_on_slurm_completes_and_a_cancelled_job_is_submitted_again(slur
     wait(lambda: store.is_completed(folder), "the resubmitted run")
     assert sweep("status", "smoke", env={**os.environ, **env}).stdout.splitlines()[-1] == f"total: {n} runs: {n} done"
     logs = list((tmp_path / "runs" / "slurm").glob("*_log.out"))
-    assert len(logs) == n  # one per job that ran (the cancelled one never started), where the README says
+    assert len(logs) == n  # one per job that ran (the cancelled one never started), where docs/cluster.md says
 
 
 def test_a_job_requeued_mid_round_resumes_to_the_tickets_of_a_local_run(slurm, tmp_path):

@@ -1,4 +1,4 @@
-"""Training (PAPER.md section 3): masks survive SGD, batches are seeded, schedule, real accuracy."""
+"""Training (docs/paper.md section 3): masks survive SGD, batches are seeded, schedule, real accuracy."""
 
 import pytest
 import torch
