@@ -15,6 +15,7 @@ from sacred import Experiment  # noqa: E402
 
 from experiments import imp, observer  # noqa: E402
 from lth import presets, runs, store, tickets  # noqa: E402
+from lth.portable import NotPortable  # noqa: E402
 from lth.training import make_deterministic, save  # noqa: E402
 
 ex = Experiment("reinit", save_git_info=False)
@@ -51,7 +52,10 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
     folder = observer.folder(_run)
     runs_dir = Path(folder.basedir)
     originals = folder.record.originals  # the ticket runs it starts from, one per metric
-    make_deterministic(dict(presets.DEFAULT, **originals[0].config)["portable"])  # the redraw runs their kernels
+    try:
+        make_deterministic(dict(presets.DEFAULT, **originals[0].config)["portable"])  # the redraw runs their kernels
+    except NotPortable as e:
+        observer.fail(str(e))
     paths = [r.folder(runs_dir) for r in originals]
     if missing := [r.importance for r, p in zip(originals, paths) if not store.is_completed(p)]:
         observer.fail(f"no completed {setting} run with importance {', '.join(missing)} and seed {seed} under "

@@ -50,10 +50,22 @@ def check(preset, download=True):
             data.load(name, root, download)
         except data.DatasetNotFound as e:
             missing.append(str(e))
-    if preset == "paper" and not torch.cuda.is_available():
-        missing.append("PRESET=paper needs a CUDA GPU (thousands of epochs); none is visible to PyTorch")
+    if p.get("gpu") and not torch.cuda.is_available():
+        missing.append(f"PRESET={preset} needs a CUDA GPU (thousands of epochs); none is visible to PyTorch")
     if missing:
         sys.exit(f"PRESET={preset} cannot run: " + "; ".join(missing))
+
+
+def deterministic(portable, why):
+    """``make_deterministic(portable)`` before this process's first kernel; on a CPU outside the portable baseline,
+    exit with one line saying ``why`` that matters."""
+    from lth.portable import NotPortable
+    from lth.training import make_deterministic
+
+    try:
+        make_deterministic(portable)
+    except NotPortable as e:
+        sys.exit(f"this machine is outside the portable baseline, so {why}: {e}")
 
 
 def run(preset, ids):
@@ -64,6 +76,7 @@ def run(preset, ids):
     known = {r.id: r for r in runs.every(preset)}
     if unknown := [i for i in ids if i not in known]:
         sys.exit(f"{unknown[0]!r} is not a run of preset {preset!r}; see `python -m experiments.sweep list {preset}`")
+    deterministic(all(known[i].config.get("portable", True) for i in ids), "these runs cannot run here")
     if not all(store.is_completed(known[i].folder()) for i in ids):
         fits(preset)
     for r in (known[i] for i in ids):
@@ -141,10 +154,10 @@ def plan(preset):
     import torch
 
     from lth import config, cost
-    from lth.training import make_deterministic
 
     device, settings = "cuda" if torch.cuda.is_available() else "cpu", presets.check(preset)["settings"]
-    make_deterministic(next(iter(settings.values()))["portable"])  # as runs train: one CPU thread, their kernels
+    # as runs train: one CPU thread, their kernels
+    deterministic(next(iter(settings.values()))["portable"], "it cannot time the preset's kernels")
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
     timings = {setting: cost.seconds_per_epoch(dict(config.defaults(), **s), device) for setting, s in settings.items()}
     rows, disk = cost.price(preset, timings), cost.disk(preset)  # price: the arithmetic benchmarks/gpu.py uses too
@@ -200,7 +213,6 @@ def verify(preset, path, every=False):
     import pandas as pd
 
     from experiments import start
-    from lth.training import NotPortable, make_deterministic
 
     if not Path(path).exists():
         sys.exit(f"no committed digests of PRESET={preset} at {path}: `make PRESET={preset} figures` writes them")
@@ -210,10 +222,7 @@ def verify(preset, path, every=False):
         chosen = [r for i, r in enumerate(chosen) if r.setting not in {q.setting for q in chosen[:i]}]
     if new := [r for r in chosen if r.id not in committed]:
         sys.exit(f"{new[0].name} ({new[0].id}) has no digest in {path}: the preset changed since it was rendered")
-    try:
-        make_deterministic(portable := all(r.config["portable"] for r in chosen))
-    except NotPortable as e:
-        sys.exit(f"this machine is outside the portable baseline, so its runs cannot be compared bitwise: {e}")
+    deterministic(portable := all(r.config["portable"] for r in chosen), "its runs cannot be compared bitwise")
     if not portable:
         print(f"PRESET={preset} runs native kernels (portable=False): bitwise only on CPUs like the one that "
               "rendered it")

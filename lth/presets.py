@@ -28,7 +28,7 @@ DEFAULT = dict(
     train_size=None,  # only the first N training examples (None: all)
     test_size=None,
     init=None,  # a state dict file to start from instead of a fresh initialisation (Section 5.1's reinit)
-    portable=True,  # CPU kernels bitwise the same on every x86-64 CPU with AVX2 and FMA (lth.training.PORTABLE)
+    portable=True,  # CPU kernels bitwise the same on every x86-64 CPU with AVX2 and FMA (lth.portable)
 )
 # Values added after the first runs were recorded, at the value that reproduces those runs: left out of a run's
 # identity at that value (lth.runs.canonical), so that those runs keep their folders.
@@ -85,11 +85,13 @@ _REHEARSAL = {name: {**DEFAULT, **s, "train_size": 64, "test_size": 32, "epochs"
 PRESETS = {
     # ``rounds_of``: fewer rounds for some metrics (lth.runs.of_preset).
     # ``extra``: metrics beyond the registry's, run on one setting for the `extra` table only (make extra).
+    # ``gpu``: `sweep check` refuses to start it without a CUDA GPU.
     "small": dict(seeds=[0, 1, 2], metrics=METRICS, rounds_of={"random": 10}, settings={
         "lenet_300_100_fashion_mnist": dict(DEFAULT, **_SMALL_LENET),
         "resnet8_16_fashion_mnist": dict(DEFAULT, **_SMALL_RESNET),
     }, extra=dict(setting="lenet_300_100_fashion_mnist", metrics=list(importance.OPTIONAL))),
-    "paper": dict(seeds=[0, 1, 2], metrics=METRICS, settings={n: dict(DEFAULT, **s) for n, s in PAPER.items()}),
+    "paper": dict(seeds=[0, 1, 2], metrics=METRICS, settings={n: dict(DEFAULT, **s) for n, s in PAPER.items()},
+                  gpu=True),
     # For CI: every notebook end to end in minutes.
     "smoke": dict(seeds=[0, 1], metrics=METRICS, settings={
         "lenet_300_100_fashion_mnist": {**DEFAULT, **SMOKE, "rounds": 3},

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from lth import importance, presets
+from lth import importance, portable, presets
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,8 @@ def _digest(values):
 def canonical(config):
     """The values of ``config`` that change results (every key of ``presets.DEFAULT``), typed as there (``lr=1``
     is ``lr=1.0``); ``init`` becomes a digest of the file's content, so that its path does not matter, and a metric
-    of your own (``module:function``) adds a digest of its source."""
+    of your own (``module:function``) adds a digest of its source, and ``portable=True`` the settings it stands for
+    (``lth.portable.PORTABLE``)."""
     values = {k: config.get(k, default) for k, default in presets.DEFAULT.items()}
     for k, default in presets.DEFAULT.items():
         if isinstance(default, float) and isinstance(values[k], int) and not isinstance(values[k], bool):
@@ -36,6 +37,8 @@ def canonical(config):
         values["init"] = hashlib.sha1(Path(values["init"]).read_bytes()).hexdigest()
     if source := importance.source_digest(values["importance"]):  # a metric of your own: editing it reruns it
         values["importance_source"] = source
+    if values["portable"] is True:  # the libraries' settings that make its kernels portable: changing them reruns it
+        values["portable"] = portable.PORTABLE
     return {k: v for k, v in values.items() if k not in presets.LATER or v != presets.LATER[k]}
 
 

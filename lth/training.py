@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from lth import data as data_, store
+from lth import data as data_, portable as portable_, store
 from lth.presets import DEFAULT
 
 
@@ -33,30 +33,16 @@ def derive_seed(seed, *keys):
     return int(np.random.SeedSequence(words).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
-# Portable mode: the CPU kernels an x86-64 CPU with AVX2 and FMA runs, whatever more it has. Each library picks
-# vectorised kernels for the CPU it finds, and kernels of different vector widths sum in different orders: ATen's
-# (and the random draws of weight initialisation), MKL's matrix products (pinned by its conditional numerical
-# reproducibility) and oneDNN's convolutions. Each reads its variable when its first kernel runs.
-PORTABLE = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-
-
-class NotPortable(RuntimeError):
-    """Portable mode cannot hold in this process: the CPU lacks AVX2, or CPU kernels ran before it was set."""
-
-
 def make_deterministic(portable=False):
     """Bitwise-reproducible kernels: same seed and config, same weights (``portable``: on every x86-64 CPU with AVX2
-    and FMA, ``PORTABLE``; else on CPUs of the same kind). Called before the process's first CPU kernel.
+    and FMA, Intel or AMD, ``lth.portable``; else on CPUs of the same kind). Called before the process's first CPU
+    kernel; raises ``lth.portable.NotPortable`` (one line) on a CPU outside the portable baseline.
 
     One CPU thread, also where training runs on a GPU (pruning and its metrics run on the CPU): CPU kernels
     split their sums by thread count, so a run on 2 threads and one on 8 would differ in the last bits (and
     then in their masks). Runs go in parallel instead (`make -j N`)."""
     if portable:
-        os.environ.update(PORTABLE)
-        if (found := torch.backends.cpu.get_cpu_capability()) != "AVX2":
-            raise NotPortable(f"portable=True needs an x86-64 CPU with AVX2 and FMA, set before the process's first "
-                              f"CPU kernel; this process runs {found} kernels (run it with portable=False, whose "
-                              "results are bitwise only on CPUs like this one)")
+        portable_.enable()
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True

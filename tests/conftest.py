@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from lth.training import PORTABLE
+from lth import portable
 
 # Runs are portable by default, and portable mode must be set before a process's first CPU kernel: this test
 # process runs many in-process runs after other tests' kernels, and its subprocesses inherit the setting.
-os.environ.update(PORTABLE)
+os.environ.update(portable.PORTABLE)
 ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = os.environ.get("LTH_DATA", str(ROOT / "data"))
 
@@ -17,6 +17,15 @@ DATA_ROOT = os.environ.get("LTH_DATA", str(ROOT / "data"))
 # determinism, config and identity. Slow: a test that builds the smoke sweep, runs make or Slurm (these fixtures),
 # or is marked so (`pytestmark` in a module, `@pytest.mark.slow` on a test).
 SLOW_FIXTURES = {"smoke_sweep", "make", "repo_copy", "slurm"}
+
+
+def pytest_configure(config):
+    """On a CPU outside the portable baseline, stop with one line before any test module runs a kernel (the first
+    would die on an instruction the CPU lacks)."""
+    try:
+        portable.check_cpu()
+    except portable.NotPortable as e:
+        raise pytest.UsageError(f"the tests run portable kernels: {e}") from None
 
 
 def pytest_collection_modifyitems(items):

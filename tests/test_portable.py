@@ -1,16 +1,18 @@
-"""Portable mode (lth.training.PORTABLE): a run's tickets bitwise the same whatever vector width the CPU offers
+"""Portable mode (lth.portable): a run's tickets bitwise the same whatever vector width the CPU offers
 above AVX2; run digests, and `make verify` against the committed digests."""
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from lth import analysis, runs, store
-from lth.training import PORTABLE, NotPortable, make_deterministic
+from lth import analysis, portable, runs, store
+from lth.portable import PORTABLE, NotPortable
+from lth.training import make_deterministic
 
 pytestmark = pytest.mark.slow  # runs under each vector width, make verify (tests/conftest.py)
 
@@ -45,9 +47,20 @@ def test_native_tickets_differ_between_avx512_and_avx2_which_is_why_portable_mod
     assert native[0] != native[1]
 
 
-def test_portable_mode_refuses_a_cpu_without_avx2_in_one_line(monkeypatch):
-    monkeypatch.setattr("torch.backends.cpu.get_cpu_capability", lambda: "DEFAULT")
-    with pytest.raises(NotPortable, match=r"^portable=True needs an x86-64 CPU with AVX2 and FMA.*DEFAULT kernels"):
+def test_portable_mode_reads_the_cpus_own_flags_and_refuses_one_without_fma_in_one_line(monkeypatch):
+    """The flags of this CPU's CPUID (NumPy's detection), not what ATen reports once told `avx2`; an emulated CPU
+    without AVX2 below."""
+    assert all(portable.cpu_features()[f] for f in portable.NEEDED)  # this machine: AMD EPYC with AVX-512
+    monkeypatch.setattr(portable, "cpu_features", lambda: {"AVX2": True, "FMA3": False})
+    with pytest.raises(NotPortable, match=r"^portable=True needs an x86-64 CPU with AVX2 and FMA; this CPU lacks FMA3 "
+                                          r"\(run with portable=False: .*\)$"):
+        make_deterministic(portable=True)
+
+
+def test_portable_mode_set_after_a_kernel_ran_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr("torch.backends.cpu.get_cpu_capability", lambda: "AVX512")
+    with pytest.raises(NotPortable, match=r"^portable=True must be set before the process's first CPU kernel; this "
+                                          r"process runs AVX512 kernels already$"):
         make_deterministic(portable=True)
 
 
@@ -85,7 +98,7 @@ def test_verify_on_a_machine_outside_the_baseline_says_so_in_one_line(monkeypatc
     from experiments import sweep
 
     monkeypatch.setenv("LTH_RUNS", str(tmp_path))
-    monkeypatch.setattr("torch.backends.cpu.get_cpu_capability", lambda: "DEFAULT")
+    monkeypatch.setattr(portable, "cpu_features", lambda: {})
     with pytest.raises(SystemExit, match=r"^this machine is outside the portable baseline, so its runs cannot be "
                                          r"compared bitwise: portable=True needs"):
         sweep.verify("smoke", COMMITTED)
@@ -98,3 +111,75 @@ def test_verify_and_digests_refuse_a_bad_value_in_one_line(make):
                        cwd=ROOT)
     assert p.returncode == 2 and p.stderr.strip().endswith("digests takes one CSV file to write, e.g. "
                                                            "figures/small/digests.csv")
+
+
+# --- Other CPUs, emulated by Debian's qemu-user: MKL picks its kernels by vendor, ATen trusts what it is told ---
+
+QEMU = shutil.which("qemu-x86_64")
+BASELINE = {  # qemu's CPU model: what it is
+    "Haswell-v4": "Intel, AVX2 + FMA",
+    "EPYC-Rome": "AMD, AVX2 + FMA",
+    "Haswell-v4,vendor=AuthenticAMD": "the Intel model relabelled AMD",
+}
+OUTSIDE = "Nehalem"  # Intel, SSE4.2, no AVX
+ENTRY_POINTS = {  # each entry point on a CPU outside the baseline, as a user types it, and the one line it must end on
+    "imp.py": (["experiments/imp.py", "with", "smoke"], "sacred.utils.SacredError: portable=True needs"),
+    "reinit.py": (["experiments/reinit.py", "with", "preset=smoke"], "sacred.utils.SacredError: portable=True needs"),
+    "sweep run": (["-m", "experiments.sweep", "run", "smoke", runs.of_preset("smoke")[0].id],
+                  "this machine is outside the portable baseline, so these runs cannot run here: portable=True needs"),
+    "sweep verify": (["-m", "experiments.sweep", "verify", "smoke", str(COMMITTED)],
+                     "this machine is outside the portable baseline, so its runs cannot be compared bitwise: "),
+    "plan": (["-m", "experiments.sweep", "plan", "smoke"],
+             "this machine is outside the portable baseline, so it cannot time the preset's kernels: "),
+    "the tests": (["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_ltr.py"],
+                  "ERROR: the tests run portable kernels: portable=True needs"),
+}
+
+
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory):
+    """Every emulated process of this module, started at once (the emulator takes about a minute to import torch):
+    {name: (exit status, stdout, stderr)}; the probe (python -m lth.portable) on each CPU of ``BASELINE``, and each
+    of ``ENTRY_POINTS`` on ``OUTSIDE``."""
+    if not QEMU:
+        if os.environ.get("CI"):
+            pytest.fail("qemu-user is not installed (.ci/run installs it: apt-get install qemu-user)")
+        pytest.skip("needs Debian's qemu-user (apt-get install qemu-user)")
+    env = {k: v for k, v in os.environ.items() if k not in PORTABLE}
+    env["LTH_RUNS"] = str(tmp_path_factory.mktemp("emulated"))
+    jobs = {cpu: [QEMU, "-cpu", cpu, sys.executable, "-m", "lth.portable"] for cpu in BASELINE}
+    jobs |= {name: [QEMU, "-cpu", OUTSIDE, sys.executable, *args] for name, (args, _) in ENTRY_POINTS.items()}
+    started = {name: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True) for name, cmd in jobs.items()}
+    return {name: (p.wait(timeout=1200), *p.communicate()) for name, p in started.items()}
+
+
+def lines(text):
+    """What a process printed, less the emulator's warnings about CPU features it does not emulate."""
+    return [line for line in text.splitlines() if line.strip() and not line.startswith(("qemu-x86_64:", "INFO",
+                                                                                           "WARNING"))]
+
+
+@pytest.mark.parametrize("cpu", BASELINE)
+def test_the_probe_gives_the_committed_bits_on_emulated_intel_and_amd_cpus(emulated, cpu):
+    """The probe runs every CPU kernel of a run (lth.portable.probe): an LTR run's first rounds of LeNet-300-100
+    and ResNet-8-16, with their 10-output products, and every metric's mask. Its digests are the committed ones
+    here, natively, and on each emulated CPU."""
+    native = subprocess.run([sys.executable, "-m", "lth.portable"], cwd=ROOT, capture_output=True, text=True)
+    assert native.returncode == 0, native.stdout + native.stderr
+    status, out, err = emulated[cpu]
+    assert status == 0 and out == native.stdout, f"{cpu} ({BASELINE[cpu]}):\n{out}\n{err[-2000:]}"
+    assert len(lines(out)) == len(portable.committed()) and all(line.endswith("bitwise equal to "
+                                                                              "lth/portable_digests.csv")
+                                                                for line in lines(out))
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_every_entry_point_refuses_an_emulated_cpu_without_avx2_in_one_line(emulated, entry):
+    status, out, err = emulated[entry]
+    errors = lines(err) if entry != "the tests" else lines(out + err)
+    assert status not in (0, -4, 132) and "Traceback" not in err and "Illegal instruction" not in err, err[-3000:]
+    assert len([e for e in errors if "portable=True needs" in e]) == 1, errors
+    assert errors[-1].startswith(ENTRY_POINTS[entry][1]), errors[-1]
+    assert errors[-1].endswith("this CPU lacks AVX2, FMA3 (run with portable=False: its results are bitwise only on "
+                               "CPUs like this one)"), errors[-1]
