@@ -69,7 +69,7 @@ def refusals(preset, settings):
                            text=True)
         if p.returncode:
             lines.append(f"{_refused(setting, options, p.stderr)}; set MEM=, CPUS=, GPUS=, GRES=, TIME= or PARTITION= "
-                         "(README: On a Slurm cluster)")
+                         "(docs/cluster.md)")
     return lines
 
 

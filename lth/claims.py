@@ -5,7 +5,9 @@ returns a line of our numbers and the clauses, each ``HOLDS``, ``FAILS``, ``REVE
 or ``NOT_SHOWN`` (the preset's settings or sparsities do not reach it). Its docstring is the rule. One rule turns
 clauses into a verdict (``verdict``): "reproduced" where every clause that can be shown holds, "contradicted"
 where none holds and some is reversed, "not reproduced" where none holds, "partly" otherwise, and "not shown"
-where no clause can be shown. The failing clauses are named beside the verdict.
+where no clause can be shown. The failing clauses are named beside the verdict. A setting without runs of a
+metric the claim compares (a preset's ``metrics_of`` runs fewer on some settings) gives a not-shown clause naming
+it (``running``), and the line of our numbers says so.
 
 Shared definitions. Accuracies are compared by each metric's paired difference to magnitude, seed by seed (runs of
 a seed share theta_0, the data order and round 0; ``analysis.paired_differences``): a metric is *behind* or *ahead*
@@ -15,7 +17,6 @@ network's density. Numbers are means over seeds unless a range is given.
 """
 
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,11 @@ class Evidence:
     @cached_property
     def metrics(self):
         return set(self.acc.importance)
+
+    @cached_property
+    def metrics_of(self):
+        """{setting: the metrics it has runs of} (a preset's ``metrics_of`` may run fewer on some settings)."""
+        return {s: set(g.importance) for s, g in self.acc.groupby("setting", sort=False)}
 
     @cached_property
     def layers(self):
@@ -155,12 +161,32 @@ def needs(*metrics):
     return mark
 
 
+def running(e, settings, metrics):
+    """Of ``settings``, those with runs of every one of ``metrics``; and a not-shown clause for each other one,
+    naming what it lacks (the rehearsal runs magnitude alone on VGG-16, say)."""
+    shown, clauses = [], []
+    for s in settings:
+        if lacking := presets.ordered(set(metrics) - e.metrics_of.get(s, set())):
+            clauses.append((f"{e.short[s]}: no runs of {', '.join(lacking)} (preset={e.preset} does not run them "
+                            "there)", NOT_SHOWN))
+        else:
+            shown.append(s)
+    return shown, clauses
+
+
+def _line(parts, unit=""):
+    return "; ".join(parts) + unit if parts else ""
+
+
 def judge(e, claim):
-    """``claim(e)``: a line of our numbers and the clauses; where the runs lack a metric the claim is about, a line
-    naming it and no clause."""
-    if absent := [m for m in getattr(claim, "needs", ()) if m not in e.metrics]:
+    """``claim(e)``: a line of our numbers, then what cannot be shown, and the clauses; where the runs lack a metric
+    the claim is about, a line naming it and no clause."""
+    left_out = set(getattr(claim, "needs", ())) - set(presets.metrics(e.preset))
+    if absent := [m for m in getattr(claim, "needs", ()) if m in left_out and m not in e.metrics]:
         return f"no runs of {', '.join(absent)} (METRICS leaves them out)", []
-    return claim(e)
+    ours, clauses = claim(e)
+    lacking = [text for text, s in clauses if s == NOT_SHOWN and ": no runs of " in text]
+    return _line(([ours] if ours else []) + [f"not shown: {t}" for t in lacking]), clauses
 
 
 # --- The claims, in docs/paper.md's order ---
@@ -180,8 +206,9 @@ def table1_ranges(e):
 def equal_accuracy(e):
     """Table 2, Figure 4: magnitude, l1 and l2 are about equal: at each Table 2 round of each setting, l1 and l2 are
     level with magnitude (holds), or behind or ahead of it (reversed)."""
-    g, clauses, parts = gaps(e.acc), [], []
-    for setting in e.names:
+    settings, clauses = running(e, e.names, ("magnitude", "l1", "l2"))
+    g, parts = gaps(e.acc), []
+    for setting in settings:
         for m in ("l1", "l2"):
             rounds = _rounds(e.acc, setting, m)
             for r in rounds:
@@ -190,11 +217,12 @@ def equal_accuracy(e):
                                 HOLDS if row.gap == "level" else REVERSED))
         parts.append(f"{e.short[setting]} round {rounds[-1]}: " + ", ".join(
             f"{m} {_pair(_at(g, setting, m, rounds[-1]))}" for m in ("l1", "l2")))
-    return "; ".join(parts) + " (points vs magnitude: mean [range over seeds] seeds agreeing)", clauses
+    return _line(parts, " (points vs magnitude: mean [range over seeds] seeds agreeing)"), clauses
 
 
 def _minmax_softmax(e, settings, early):
-    g, clauses, parts = gaps(e.acc), [], []
+    settings, clauses = running(e, settings, ("magnitude", "minmax", "softmax"))
+    g, parts = gaps(e.acc), []
     for setting in settings:
         for m in ("minmax", "softmax"):
             rounds = _rounds(e.acc, setting, m)
@@ -208,7 +236,7 @@ def _minmax_softmax(e, settings, early):
                 clauses.append((f"{m} not behind on {e.short[setting]} at round {rounds[-1]}: {last.gap}",
                                 REVERSED if last.gap == "behind" else HOLDS))
             parts.append(f"{e.short[setting]} {m}: round {rounds[0]} {_pair(first)}, round {rounds[-1]} {_pair(last)}")
-    return "; ".join(parts) + " (points vs magnitude)", clauses
+    return _line(parts, " (points vs magnitude)"), clauses
 
 
 @needs("minmax", "softmax")
@@ -235,8 +263,10 @@ def layer_collapse(e):
     collapses (holds; some or none: fails); where the model has 1x1 shortcuts, each collapsing magnitude run's first
     collapsed layers include one (not shown without a collapse); some softmax run collapses; l1, l2 and minmax each
     collapse in fewer runs than magnitude (holds; more: reversed; as many: fails; neither any: not shown)."""
-    clauses, parts = [], []
-    for setting in [s for s in e.names if not _is_lenet(s)]:
+    settings, clauses = running(e, [s for s in e.names if not _is_lenet(s)], ("magnitude", "l1", "l2", "minmax",
+                                                                           "softmax"))
+    parts = []
+    for setting in settings:
         c, name, sc = e.collapse[e.collapse.setting == setting], e.short[setting], e.roles[setting]["shortcuts"]
         n = c.groupby("importance", sort=False).first_collapse_round.count()
         mag = c[c.importance == "magnitude"]
@@ -327,8 +357,10 @@ def softmax_spiky(e):
     """Figures 2, 9, 10: softmax is spiky: in each setting, every softmax run has a layer that stays unpruned for at
     least 2 rounds, then loses more than a round's pruning fraction (20 %) of its weights in one round (holds; some
     runs: fails; none: fails). Layers kept dense are left out; the other metrics' counts are given for contrast."""
-    clauses, parts = [], []
-    for setting, roles in e.roles.items():
+    settings, clauses = running(e, e.roles, ("softmax",))
+    parts = []
+    for setting in settings:
+        roles = e.roles[setting]
         ld = e.layers[(e.layers.setting == setting) & ~e.layers.layer.isin(roles["dense"])]
         s = _spikes(ld, figures._fraction(e.preset, setting)).groupby(level=0, sort=False).agg(["sum", "size"])
         k, n = s.loc["softmax"]
@@ -343,8 +375,10 @@ def minmax_tracks(e):
     """Figures 2, 8-10: minmax tracks the global sparsity best: per setting, minmax has the smallest mean over
     rounds, seeds and pruned layers of |log10(layer density / network density)| of the paper metrics (holds;
     the largest: reversed; else fails). A log ratio, so that 1 % against 0.5 % counts as much as 50 % against 25 %."""
-    clauses, parts = [], []
-    for setting, roles in e.roles.items():
+    settings, clauses = running(e, e.roles, ("magnitude", "minmax"))  # minmax beside another metric at least
+    parts = []
+    for setting in settings:
+        roles = e.roles[setting]
         ld = e.layers[(e.layers.setting == setting) & (e.layers["round"] > 0) & ~e.layers.layer.isin(roles["dense"])]
         ld = ld[ld.importance.isin(presets.PAPER_METRICS)]
         off = (np.log10((100 - ld.layer_sparsity).clip(lower=1e-3) / (100 - ld.sparsity))).abs()
@@ -519,14 +553,3 @@ def title(preset):
     cut += f"; METRICS: {', '.join(chosen)} only" if chosen != p["metrics"] else ""
     return (f"The paper's claims on the {preset} preset ({settings}{cut}; seeds {', '.join(map(str, p['seeds']))}), "
             "computed by lth/claims.py")
-
-
-README_START, README_END = "<!-- figures/small/claims.md -->", "<!-- end of figures/small/claims.md -->"
-
-
-def into_readme(readme, claims_md):
-    """Put the content of ``claims_md`` between the README's markers (`make readme`): the README's claim table is
-    that file, never a hand-kept copy (tests/test_claims.py checks)."""
-    text, table = Path(readme).read_text(), Path(claims_md).read_text().strip()
-    head, rest = text.split(README_START + "\n")
-    Path(readme).write_text(f"{head}{README_START}\n{table}\n{README_END}{rest.split(README_END, 1)[1]}")

@@ -89,16 +89,18 @@ def table2(runs_dir, preset):
 def figure4(runs_dir, preset):
     """``settings``: per setting, ``accuracy`` (one row per run and round), ``dense`` (the mean accuracy of
     round 0), ``paper`` (the paper's values, if any), ``fraction``, ``caption`` and ``difference`` (each metric's
-    accuracy minus magnitude's, per seed: ``analysis.differences``); ``paired``: whether there is a metric beside
-    magnitude."""
+    accuracy minus magnitude's, per seed: ``analysis.differences``; empty where the setting runs magnitude alone,
+    and ``alone`` says so); ``paired``: whether some setting has a metric beside magnitude."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
     acc, paper = analysis.accuracy(runs), analysis.paper_results("table2")
     views = []
     for setting, df in acc.groupby("setting", sort=False):
         reported = paper[(paper.setting == setting) & (paper.importance != "dense")]
+        alone = (f"no paired difference:\npreset={preset} runs\nmagnitude alone on\n{setting_name(preset, setting)}"
+                 if df.importance.nunique() == 1 else "")
         views.append(View(name=setting, accuracy=df, dense=df[df["round"] == 0].test_accuracy.mean(), paper=reported,
                           fraction=_fraction(preset, setting), caption=_caption(preset, runs[runs.setting == setting]),
-                          difference=analysis.differences(df)))
+                          difference=analysis.differences(df), alone=alone))
     return View(settings=views, data=acc, paired=acc.importance.nunique() > 1)
 
 

@@ -83,8 +83,13 @@ def difference_axis(ax):
     ax.axhline(0, color="k", lw=1)
 
 
-def difference_panel(ax, differences, fraction):
-    """Figure 4's lower panel: each metric's accuracy minus magnitude's, seed by seed, over the rounds."""
+def difference_panel(ax, differences, fraction, why=""):
+    """Figure 4's lower panel: each metric's accuracy minus magnitude's, seed by seed, over the rounds; where the
+    setting runs no metric beside magnitude, the panel says ``why`` instead."""
+    if differences.empty:
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
     lines(differences, "round", "difference", ax)
     difference_axis(ax)
     rounds_axis(ax, differences["round"], fraction)
@@ -104,12 +109,17 @@ def diagonal(ax):
 
 
 def legend_outside(fig, axes, columns=4):
-    """One legend for the whole figure, under it (never over the data), with the handles of the first axis;
-    the axes' own legends go."""
-    handles, labels = axes[0].get_legend_handles_labels()
+    """One legend for the whole figure, under it (never over the data), with the handles of every axis (a setting
+    may run fewer metrics than another), metrics in the registry's order, then the rest; the axes' own legends go."""
+    found = {}
     for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            found.setdefault(label, handle)
         if ax.get_legend():
             ax.get_legend().remove()
+    metrics = ordered([label for label in found if label in PALETTE or ":" in label])
+    labels = metrics + [label for label in found if label not in metrics]
+    handles = [found[label] for label in labels]
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), columns), frameon=False)
 
 

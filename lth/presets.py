@@ -71,7 +71,7 @@ def metrics(preset):
 
 # CPU, offline, Fashion-MNIST: LeNet-300-100 (the paper's 24 rounds, 99.53 %) and a ResNet with 1x1 shortcuts (22
 # rounds, 99.26 %), each trained to within about a point of what 40 or 32 epochs reach on the same images; the
-# random control stops at round 10. Why these values, and what they cost: README, "What the small preset shows".
+# random control stops at round 10. Why these values, and what they cost: docs/reproducing.md#presets.
 _SMALL_LENET = dict(epochs=4, batch_size=64, lr=0.2, milestones=[3], train_size=30000, rounds=24)
 _SMALL_RESNET = dict(model="resnet8_16", dataset="fashion_mnist", epochs=4, batch_size=32, milestones=[3],
                      train_size=4096, test_size=2000, momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=22,
@@ -105,7 +105,7 @@ PRESETS = {
 }
 
 # Slurm resources of one run (`make ... LAUNCHER=slurm`), per preset and setting: GPUs, CPUs, memory and time
-# limit per job (a job that reaches it is requeued and resumes). The rest: README, "On a Slurm cluster".
+# limit per job (a job that reaches it is requeued and resumes). The rest: docs/cluster.md.
 _CPU_JOB = dict(gpus=0, cpus=2, mem_gb=8, minutes=60)
 _GPU_JOB = dict(gpus=1, cpus=8, mem_gb=32, minutes=24 * 60)
 RESOURCES = {

@@ -61,9 +61,13 @@ def make():
 
 @pytest.fixture
 def repo_copy(tmp_path):
+    """A copy of the repository's code (``copy_repository``)."""
+    return copy_repository(tmp_path / "repo")
+
+
+def copy_repository(copy):
     """A copy of the repository's code (lth/, experiments/, notebooks/, the Makefile; not its runs or data)
     with this checkout's .venv: `python -m`, make and the notebooks run from it import the copy's code."""
-    copy = tmp_path / "repo"
     for name in ("lth", "experiments", "notebooks"):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Makefile", "pyproject.toml", "requirements.txt"):

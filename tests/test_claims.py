@@ -20,8 +20,10 @@ def accuracy(offsets, rounds=10, seeds=3):
 
 
 def evidence(**tables):
-    names = {LENET: "LeNet-300-100", RESNET: "ResNet-8-16"}
-    return SimpleNamespace(names=names, short=names, **tables)
+    names, runs = {LENET: "LeNet-300-100", RESNET: "ResNet-8-16"}, tables.get("acc", tables.get("layers"))
+    metrics_of = {s: set(g.importance) for s, g in runs.groupby("setting")} if runs is not None else {}
+    return SimpleNamespace(names=names, short=names, metrics_of=metrics_of, preset="smoke",
+                           **dict(dict(metrics=set().union(*metrics_of.values())), **tables))
 
 
 @pytest.mark.parametrize("clauses, expected", [
@@ -43,6 +45,21 @@ def test_equal_accuracy_is_reproduced_within_a_point_and_reversed_by_a_gap_every
     ours, clauses = claims.equal_accuracy(evidence(acc=ahead))
     assert claims.verdict(clauses) == ("partly", ["l1 on ResNet-8-16 at round 10: ahead (reversed)"])
     assert "l1 +3.00 [+2.00, +4.00] 3/3" in ours
+
+
+def test_a_setting_without_runs_of_a_compared_metric_is_not_shown_there_naming_what_it_lacks():
+    """As the rehearsal runs magnitude alone on VGG-16: the other setting is judged, this one is not shown."""
+    acc = accuracy({})
+    acc = acc[(acc.setting == RESNET) | (acc.importance == "magnitude")]  # LeNet: magnitude alone
+    e = evidence(acc=acc)
+    ours, clauses = claims.judge(e, claims.equal_accuracy)
+    lacking = "LeNet-300-100: no runs of l1, l2 (preset=smoke does not run them there)"
+    assert (lacking, NOT_SHOWN) in clauses and ours.endswith(f"; not shown: {lacking}")
+    assert claims.verdict(clauses)[0] == "reproduced" and "ResNet-8-16 round 10: l1" in ours
+    ours, clauses = claims.judge(e, claims.lenet_exception)
+    assert clauses == [("LeNet-300-100: no runs of softmax, minmax (preset=smoke does not run them there)",
+                        NOT_SHOWN)] and ours.startswith("not shown: ")
+    assert claims.verdict(clauses)[0] == "not shown"
 
 
 def test_minmax_and_softmax_falling_behind_late_and_the_lenet_exception():
@@ -98,9 +115,10 @@ def test_pruned_less_holds_the_magnitude_exception_to_the_paper():
     assert verdict == "partly" and failing == ["magnitude prunes sc on ResNet-8-16 more than the others (reversed)"]
 
 
-def test_a_claim_about_a_metric_that_metrics_leaves_out_is_not_shown():
+def test_a_claim_about_a_metric_that_metrics_leaves_out_is_not_shown(monkeypatch):
     """METRICS=l1 runs magnitude and l1 only: a claim about l2, minmax or softmax is "not shown", naming what is
     missing, instead of failing; one about the metrics there is judged on them."""
+    monkeypatch.setenv("LTH_METRICS", "l1")
     acc = accuracy({})
     e = evidence(acc=acc[acc.importance.isin(["magnitude", "l1"])], metrics={"magnitude", "l1"})
     for claim, missing in ((claims.equal_accuracy, "l2"), (claims.fall_behind, "minmax, softmax"),
@@ -123,14 +141,6 @@ def test_a_claims_table_under_metrics_says_so_in_its_title(monkeypatch):
     assert "; METRICS: magnitude, l1 only; seeds 0, 1, 2)" in claims.title("small")
 
 
-def test_the_readmes_claim_table_is_the_committed_claims_md():
-    from lth.runs import REPOSITORY
-
-    readme = (REPOSITORY / "README.md").read_text()
-    table = readme.split(claims.README_START + "\n")[1].split("\n" + claims.README_END)[0]
-    assert table == (REPOSITORY / "figures" / "small" / "claims.md").read_text().strip()
-
-
 def test_softmax_is_spiky_where_a_layer_waits_then_loses_more_than_a_rounds_share():
     def run(metric, seed, densities):
         return [dict(setting=RESNET, importance=metric, seed=seed, round=i, layer="conv", depth=0,
@@ -139,9 +149,9 @@ def test_softmax_is_spiky_where_a_layer_waits_then_loses_more_than_a_rounds_shar
     waits = [100, 100, 100, 65, 50]  # unpruned for 3 rounds, then 35 % of it in one
     steady = [100, 80, 64, 51.2, 41]  # 20 % a round: never a spike
     rows = [r for seed in range(3) for r in run("softmax", seed, waits) + run("magnitude", seed, steady)]
-    e = evidence(layers=pd.DataFrame(rows), roles={RESNET: dict(dense=[])}, preset="smoke")
+    e = evidence(layers=pd.DataFrame(rows), roles={RESNET: dict(dense=[])})
     ours, clauses = claims.softmax_spiky(e)
     assert claims.verdict(clauses)[0] == "reproduced" and "softmax 3/3" in ours and "magnitude 0/3" in ours
     rows = [r for seed in range(3) for r in run("softmax", seed, steady if seed else waits)]
-    e = evidence(layers=pd.DataFrame(rows), roles={RESNET: dict(dense=[])}, preset="smoke")
+    e = evidence(layers=pd.DataFrame(rows), roles={RESNET: dict(dense=[])})
     assert claims.softmax_spiky(e)[1] == [("softmax spiky on ResNet-8-16 in 1 of 3 runs", FAILS)]

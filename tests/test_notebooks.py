@@ -1,10 +1,17 @@
 """`make figures` end to end on the tiny `smoke` preset: every notebook renders its files, a second make renders
-nothing, and a metric added the README's way appears in every table and figure."""
+nothing, and a metric added docs/metrics.md's way appears in every table and figure."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
+import pytest
+
+import conftest
+from lth import figures, presets
 
 OUTPUTS = {  # notebook -> what it must write
     "table1": ["table1.csv", "table1.md"],
@@ -59,7 +66,7 @@ def test_a_metric_added_the_readmes_way_is_in_every_table_and_figure(tmp_path, m
     importance = repo_copy / "lth" / "importance.py"
     registry = "IMPORTANCE = {f.__name__: f for f in (magnitude, l1, l2, softmax, minmax, lamp, random)}"
     assert registry in importance.read_text()
-    importance.write_text(importance.read_text().replace(registry, (  # as the README shows it
+    importance.write_text(importance.read_text().replace(registry, (  # as docs/metrics.md shows it
         "def sqrt_l1(a):\n    return a.sqrt() / a.sqrt().sum()\n\n\n" + registry.replace("random)", "random, sqrt_l1)"))))
     figs = tmp_path / "figures"
     shutil.copytree(smoke_sweep, tmp_path / "runs")  # the registry's metrics have run already: only the new one runs
@@ -119,3 +126,81 @@ def test_metrics_without_magnitude_keeps_it_and_claims_about_metrics_left_out_ar
     p = make("figure4", METRICS="magnitude", FIGS=str(figs), **env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert set(pd.read_csv(figs / "figure4.csv").importance) == {"magnitude"}
+
+
+# Every preset in miniature (appended to a copy's lth/presets.py): the same settings (models, datasets, the paper's
+# numbers where it reports them), metrics, metrics per setting, extra metrics and Section 5's setting, but one seed,
+# 3 rounds of 80 % (2 where the preset stops a metric early) on 64 synthetic training images.
+MINIATURE = """
+
+def _miniature(p):
+    tiny = dict(train_size=64, test_size=32, epochs=2, rewind_iter=1, milestones=[], rounds=3, prune_fraction=0.8)
+    return dict(p, seeds=p["seeds"][:1], synthetic=dict(train=64, test=32), rounds_of={m: 2 for m in p.get("rounds_of", {})},
+                settings={name: dict(s, **tiny) for name, s in p["settings"].items()}, gpu=False)
+
+
+PRESETS = {name: _miniature(p) for name, p in PRESETS.items()}
+TICKETS = {name: dict(t, round=3, reinit_seeds=t["reinit_seeds"][:1]) for name, t in TICKETS.items()}
+"""
+
+
+@pytest.fixture(scope="module")
+def miniature(tmp_path_factory):
+    """A copy of the repository whose presets are every preset in miniature, and one runs folder for them all (the
+    rehearsal's runs are the paper preset's)."""
+    root = tmp_path_factory.mktemp("miniature")
+    copy = conftest.copy_repository(root / "repo")
+    (copy / "lth" / "presets.py").write_text((copy / "lth" / "presets.py").read_text() + MINIATURE)
+    return copy, dict(LTH_RUNS=str(root / "runs"), LTH_DATA=str(root / "data"))
+
+
+@pytest.mark.parametrize("preset", [p for p in presets.PRESETS if p != "smoke"])
+def test_every_preset_renders_every_notebook_in_miniature(tmp_path, make, miniature, preset):
+    """A preset's own shape (which metrics run where, which settings, what the paper reports for them) reaches
+    every notebook: the rehearsal, running magnitude alone on VGG-16, stopped Figure 4 and the claims. Its runs
+    in one process (make would start one per run), then `make figures`. (The smoke preset renders at full size in
+    test_make_figures_renders_every_notebook_and_a_second_make_renders_nothing.)"""
+    copy, env = miniature
+    sweep = [sys.executable, "-m", "experiments.sweep"]
+    subprocess.run([*sweep, "check", preset], cwd=copy, env=os.environ | env, check=True, capture_output=True)
+    tagged = subprocess.run([*sweep, "list", preset, "--tagged"], cwd=copy, env=os.environ | env, check=True,
+                            capture_output=True, text=True).stdout.split()
+    ids = list(dict.fromkeys(t.split(":", 1)[1] for t in tagged))  # every group's, LTR runs first
+    p = subprocess.run([*sweep, "run", preset, *ids], cwd=copy, env=os.environ | env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    figs = tmp_path / "figures"
+    p = make("figures", cwd=copy, PRESET=preset, FIGS=str(figs), **env)
+    assert p.returncode == 0 and "sweep run" not in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
+    for notebook, files in OUTPUTS.items():
+        if notebook != "extra" or "extra" in presets.PRESETS[preset]:
+            assert all((figs / f).stat().st_size > 0 for f in files), notebook
+
+
+METRICS_OF = {"lenet_300_100_fashion_mnist": ["magnitude"], "resnet8_16_fashion_mnist": ["magnitude", "l1", "l2"]}
+
+
+def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says_why(tmp_path, make, repo_copy,
+                                                                                       smoke_sweep, monkeypatch):
+    """The smoke runs, with the smoke preset cut as the rehearsal cuts the paper's: magnitude alone on one setting
+    (the rehearsal's VGG-16), magnitude, l1 and l2 on the other (its ResNet-18). Every notebook renders; Figure 4
+    says why a setting has no difference panel, and a claim about a metric a setting does not run is "not shown"
+    there, naming it."""
+    cut = '"smoke": dict(seeds=[0, 1], metrics=METRICS, '
+    text = (repo_copy / "lth" / "presets.py").read_text()
+    assert cut in text
+    (repo_copy / "lth" / "presets.py").write_text(text.replace(cut, f"{cut}metrics_of={METRICS_OF!r}, "))
+    figs = tmp_path / "figures"
+    p = make("figures", cwd=repo_copy, PRESET="smoke", LTH_RUNS=str(smoke_sweep), FIGS=str(figs))
+    assert p.returncode == 0 and "sweep run" not in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
+    assert all((figs / f).stat().st_size > 0 for files in OUTPUTS.values() for f in files)
+    monkeypatch.setitem(presets.PRESETS["smoke"], "metrics_of", METRICS_OF)  # this process's, for Figure 4's view
+    lenet, resnet = figures.figure4(str(smoke_sweep), "smoke").settings
+    assert lenet.difference.empty and lenet.alone.replace("\n", " ").startswith("no paired difference: preset=smoke runs magnitude alone on LeNet-300-100")
+    assert set(resnet.difference.importance) == {"l1", "l2"} and not resnet.alone
+    claims = pd.read_csv(figs / "claims.csv").set_index("claim").verdict
+    ours = pd.read_csv(figs / "claims.csv").set_index("claim").ours
+    equal = "magnitude, l1 and l2 about equal (Table 2, Figure 4)"
+    assert "not shown: LeNet-300-100: no runs of l1, l2 (preset=smoke does not run them there)" in ours[equal]
+    assert "ResNet-8-16 round 3: l1" in ours[equal] and not claims[equal].startswith("not shown")
+    lenet = claims["... except on LeNet"]
+    assert lenet.startswith("not shown") and "no runs of softmax, minmax" in ours["... except on LeNet"]
