@@ -113,6 +113,8 @@ def main(argv):
     any differs. ``--write``: write them as the committed ones."""
     from lth.training import make_deterministic
 
+    if argv[1:] not in ([], ["--write"]):
+        sys.exit(f"python -m lth.portable takes no argument or --write, not {' '.join(argv[1:])!r}")
     try:
         make_deterministic(portable=True)
     except NotPortable as e:

@@ -183,3 +183,8 @@ def test_every_entry_point_refuses_an_emulated_cpu_without_avx2_in_one_line(emul
     assert errors[-1].startswith(ENTRY_POINTS[entry][1]), errors[-1]
     assert errors[-1].endswith("this CPU lacks AVX2, FMA3 (run with portable=False: its results are bitwise only on "
                                "CPUs like this one)"), errors[-1]
+
+
+def test_the_probe_refuses_an_unknown_argument_in_one_line():
+    p = subprocess.run([sys.executable, "-m", "lth.portable", "--wirte"], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr == "python -m lth.portable takes no argument or --write, not '--wirte'\n"
