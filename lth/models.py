@@ -98,17 +98,19 @@ class CifarResNet(nn.Module):
 
 
 class VGG(nn.Module):
-    """OpenLTH's cifar_vgg_16: 3x3 conv + BatchNorm + ReLU modules, max-pools, one linear layer."""
+    """OpenLTH's cifar_vgg_16: 3x3 conv + BatchNorm + ReLU modules, max-pools, one linear layer. ``width``: the
+    first conv's channels (64 in VGG-16; every layer scales with it)."""
 
     PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
 
-    def __init__(self, in_channels=3, num_classes=10):
+    def __init__(self, in_channels=3, num_classes=10, width=64):
         super().__init__()
         layers, f_in = [], in_channels
         for spec in self.PLAN:
             if spec == "M":
                 layers.append(nn.MaxPool2d(2))
             else:
+                spec = spec * width // 64
                 layers += [nn.Conv2d(f_in, spec, 3, padding=1), nn.BatchNorm2d(spec), nn.ReLU()]
                 f_in = spec
         self.layers = nn.Sequential(*layers)
@@ -146,6 +148,8 @@ MODELS = {
     "resnet8_16": lambda c, size, k: CifarResNet(8, width=16, in_channels=c, num_classes=k, stem_stride=2),
     "resnet20": lambda c, size, k: CifarResNet(20, in_channels=c, num_classes=k),
     "vgg16": lambda c, size, k: VGG(c, k),
+    # For the CPU presets: VGG-16's layout at an eighth of its width (8 to 64 channels, 230 K weights).
+    "vgg16_8": lambda c, size, k: VGG(c, k, width=8),
     "resnet18": lambda c, size, k: ResNet18(c, k),
 }
 

@@ -9,7 +9,8 @@ from lth import models, pruning
 # name -> (in_channels, image size, classes, parameters of OpenLTH's model of that name)
 SHAPES = {"lenet_300_100": (1, 28, 10, 266_610), "resnet20": (3, 32, 10, 272_474), "vgg16": (3, 32, 10, 14_728_266),
           "resnet18": (3, 64, 200, 11_279_112),
-          "resnet8_16": (1, 28, 10, 77_754)}  # OpenLTH's cifar_resnet_8_16 on one input channel
+          "resnet8_16": (1, 28, 10, 77_754),  # OpenLTH's cifar_resnet_8_16 on one input channel
+          "vgg16_8": (1, 28, 10, 232_130)}  # cifar_vgg_16's layout, 8 to 64 channels: 3x3 convs with bias and BN, fc
 
 
 @pytest.mark.parametrize("name", list(models.MODELS))
