@@ -179,6 +179,18 @@ def paper_results(table):
     return df[df["table"] == table].drop(columns="table").reset_index(drop=True)
 
 
+# The paper's setting each model stands for, by the model's name (its longest matching prefix): a CPU preset's
+# smaller models stand for the paper's (resnet8_16 for ResNet-20, vgg16_8 for VGG-16); the one place that says so.
+PAPER_SETTINGS = {"lenet_300_100": "lenet_300_100_mnist", "resnet8": "resnet20_cifar10",
+                  "resnet20": "resnet20_cifar10", "vgg16": "vgg16_cifar10", "resnet18": "resnet18_tinyimagenet"}
+
+
+def paper_setting(model):
+    """The paper's setting (``presets.PAPER``) that a run of ``model`` stands for; None where the paper has none."""
+    prefixes = sorted((p for p in PAPER_SETTINGS if model.startswith(p)), key=len)
+    return PAPER_SETTINGS[prefixes[-1]] if prefixes else None
+
+
 def compare_with_paper(table2):
     """Table 2 as "ours / paper / difference": ``summary`` rows joined with the paper's cells.
 
