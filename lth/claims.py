@@ -811,7 +811,8 @@ def survive_reinit(e):
     over all layers, in the input layer and in the output layer is positive in every one (holds; negative in every
     one: reversed); the output layer's excess is the largest of the layers in every one (holds; else not shown);
     every 1x1 shortcut's excess is below the input layer's in every one (holds; above in every one: reversed).
-    Layers with fewer than 5 expected survivors are left out. The values share one seed's tickets."""
+    Layers with fewer than 5 expected survivors are left out. False "holds": 2^-n for n values were they
+    independent; they share one seed's tickets (Section 5's), so the rate is understated."""
     roles = e.roles[e.ticket_setting]
     s = e.survival[e.survival.expected >= 5]
     by = s.pivot_table(index=["metric", "reinit_seed"], columns="layer", values="excess")
