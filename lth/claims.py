@@ -244,6 +244,24 @@ def _picked(e, which):
     return [s for s in e.names if paper[s] and (which == "all" or (which == "lenet") == _is_lenet(paper[s]))]
 
 
+def _effect(d, name, paper_round, paper_gap, config):
+    """One ``effects`` row's numbers: the paper's gap at ``paper_round`` against ours (``d``: the setting's paired
+    differences of one metric) at the round of its sparsity."""
+    r, gap = our_round(paper_round, config["prune_fraction"]), gap_points(config)
+    expected = "level" if abs(paper_gap) <= GAP else "ahead" if paper_gap > 0 else "behind"
+    row = dict(round=r, sparsity_pct=100 * (1 - (1 - PAPER_FRACTION) ** paper_round), paper_gap_points=paper_gap,
+               expected=expected, gap_points=gap)
+    x, last = d[d["round"] == r].difference.to_numpy(), int(d["round"].max())
+    if not len(x):
+        return dict(row, seeds=0, seeds_agreeing=0, outcome=NOT_SHOWN,
+                    why=f"round {paper_round} not reached ({name} stops at round {last})")
+    sign = np.sign(paper_gap)
+    state, why = level(x, gap) if expected == "level" else direction(x, sign, gap)
+    agreeing = (np.abs(x) < gap).sum() if expected == "level" else (sign * x > 0).sum()
+    return dict(row, our_gap_points=x.mean(), our_low_points=x.min(), our_high_points=x.max(), seeds=len(x),
+                seeds_agreeing=int(agreeing), outcome=state, why=why)
+
+
 def effects(e):
     """One row per (claim, setting, metric, round) where the paper gives a number (Table 2), with its outcome:
     the rows the accuracy claims are judged from, and the results-at-a-glance figure's points.
@@ -256,32 +274,16 @@ def effects(e):
     +-gap_points), seeds, outcome (holds / reversed / fails / not shown, by ``direction`` or ``level``) and
     why (where not shown). A paper round our setting does not reach has no numbers of ours."""
     paper, rows = _paper_table2().set_index(["setting", "round"]), []
-    diffs = analysis.differences(e.acc) if len(e.acc) else pd.DataFrame(columns=["setting", "importance", "round"])
+    diffs = analysis.differences(e.acc)
     for claim, (metrics, which, rounds) in EFFECTS.items():
         for s in _picked(e, which):
             p, config = analysis.paper_setting(e.settings[s]["model"]), e.settings[s]
-            gap = gap_points(config)
-            for m in metrics:
-                if not {m, "magnitude"} <= e.metrics_of.get(s, set()):
-                    continue  # ``running`` names what the setting lacks
+            for m in [m for m in metrics if {m, "magnitude"} <= e.metrics_of.get(s, set())]:  # ``running``: others
                 d = diffs[(diffs.setting == s) & (diffs.importance == m)]
-                last = int(d["round"].max())
                 for pr in _paper_rounds(p, rounds):
-                    r, pgap = our_round(pr, config["prune_fraction"]), paper.loc[(p, pr), m] - paper.loc[(p, pr), "magnitude"]
-                    expected = "level" if abs(pgap) <= GAP else "ahead" if pgap > 0 else "behind"
-                    row = dict(claim=claim, setting=s, paper_setting=p, metric=m, paper_round=pr, round=r,
-                               sparsity_pct=100 * (1 - (1 - PAPER_FRACTION) ** pr), paper_gap_points=pgap,
-                               expected=expected, gap_points=gap)
-                    x = d[d["round"] == r].difference.to_numpy()
-                    if r > last or not len(x):
-                        rows.append(dict(row, seeds=0, seeds_agreeing=0, outcome=NOT_SHOWN,
-                                         why=f"round {pr} not reached ({e.short[s]} stops at round {last})"))
-                        continue
-                    sign = np.sign(pgap)
-                    state, why = level(x, gap) if expected == "level" else direction(x, sign, gap)
-                    agreeing = (np.abs(x) < gap).sum() if expected == "level" else (sign * x > 0).sum()
-                    rows.append(dict(row, our_gap_points=x.mean(), our_low_points=x.min(), our_high_points=x.max(),
-                                     seeds=len(x), seeds_agreeing=int(agreeing), outcome=state, why=why))
+                    gap = paper.loc[(p, pr), m] - paper.loc[(p, pr), "magnitude"]
+                    rows.append(dict(claim=claim, setting=s, paper_setting=p, metric=m, paper_round=pr,
+                                     **_effect(d, e.short[s], pr, gap, config)))
     columns = ["claim", "setting", "paper_setting", "metric", "paper_round", "round", "sparsity_pct",
                "paper_gap_points", "expected", "gap_points", "our_gap_points", "our_low_points", "our_high_points",
                "seeds_agreeing", "seeds", "outcome", "why"]
@@ -306,7 +308,8 @@ def _effect_claim(e, claim, metrics, settings):
         if cells:
             parts.append(f"{e.short[s]} ({analysis.paper_setting(e.settings[s]['model'])}): " + ", ".join(cells))
         else:  # no paper round reached: our last round, for a reader
-            d = analysis.paired_differences(e.acc[(e.acc.setting == s) & e.acc.importance.isin(["magnitude", *metrics])])
+            d = analysis.paired_differences(e.acc[(e.acc.setting == s) & e.acc.importance.isin(("magnitude",
+                                                                                                 *metrics))])
             d = d[d["round"] == d["round"].max()]
             parts.append(f"{e.short[s]} round {d['round'].max()} (the last; no paper round reached): " + ", ".join(
                 f"{r.importance} {r.mean:+.2f} [{r.min:+.2f}, {r.max:+.2f}] {r.agree}/{r.seeds}"
@@ -490,7 +493,7 @@ def layer_collapse(e):
             for m in others:
                 text = f"{m} collapses less than magnitude on {name} by round {r}"
                 if r > last:
-                    clauses.append((f"{text}: round {pr} not reached", NOT_SHOWN))
+                    clauses.append((f"{text}: round {pr} not reached ({name} stops at round {last})", NOT_SHOWN))
                     continue
                 mag, other = _collapsed_by(c, "magnitude", r), _collapsed_by(c, m, r)
                 alone = pd.Series("magnitude", index=mag.index).where(mag & ~other, m).where(mag != other)
@@ -505,7 +508,7 @@ def layer_collapse(e):
             k, n = int(_collapsed_by(c, m, r_end).sum()), int((c.importance == m).sum())
             ok = k == n if m == "magnitude" else k > 0
             state = (NOT_SHOWN if r_end > last or n < MIN_SEEDS else HOLDS if ok else FAILS)
-            why = (f"round {presets.PAPER[p]['rounds']} not reached" if r_end > last else
+            why = (f"round {presets.PAPER[p]['rounds']} not reached ({name} stops at round {last})" if r_end > last else
                    f"{n} runs (needs {MIN_SEEDS})" if n < MIN_SEEDS else f"{k} of {n}")
             clauses.append((f"{text} on {name} by round {r_end}: {why}", state))
         if sc := e.roles[s]["shortcuts"]:
@@ -513,7 +516,8 @@ def layer_collapse(e):
             first = [bool(set(x.split(", ")) & set(sc)) for x in mag.collapsed_layers]
             state = NOT_SHOWN if len(first) < MIN_SEEDS else HOLDS if all(first) else FAILS
             clauses.append((f"magnitude collapses a 1x1 shortcut first on {name}: {sum(first)} of {len(first)} "
-                            "collapsing runs", state))
+                            "collapsing runs" + (f"; {len(first)} collapsing runs (needs {MIN_SEEDS})"
+                                                 if state == NOT_SHOWN else ""), state))
         n = c.groupby("importance", sort=False).first_collapse_round
         first = {m: g.dropna() for m, g in n}
         parts.append(f"{name}, runs collapsed by round {last} (first round): " + ", ".join(
@@ -574,7 +578,7 @@ def deeper_faster(e):
         hidden = last[~last.layer.isin([roles["input"], roles["output"], *roles["shortcuts"], *roles["dense"]])]
         n_layers = hidden.layer.nunique()
         if n_layers < 3:
-            clauses.append((f"{e.short[setting]}: {n_layers} hidden layers", NOT_SHOWN))
+            clauses.append((f"{e.short[setting]} has {n_layers} hidden layers (needs 3)", NOT_SHOWN))
             continue
         means = []
         for m in _metrics(set(hidden.importance)):
@@ -626,8 +630,8 @@ def softmax_spiky(e):
         spiky = _spikes(ld, e.settings[setting]["prune_fraction"])
         soft = spiky.loc["softmax"].to_numpy()
         state, why = every(soft, ~soft, "softmax runs")
-        clauses.append((f"softmax spiky on {e.short[setting]} in {soft.sum()} of {len(soft)} runs",
-                        FAILS if state == REVERSED else state))
+        clauses.append((f"softmax spiky on {e.short[setting]} in {soft.sum()} of {len(soft)} runs"
+                        + (f"; {why}" if len(soft) < MIN_SEEDS else ""), FAILS if state == REVERSED else state))
         counts = ", ".join(f"{m} {a}/{b}" for m, (a, b) in spiky.groupby(level=0, sort=False).agg(["sum", "size"])
                            .iterrows())
         parts.append(f"{e.short[setting]}, runs with a spike: {counts}")
@@ -907,9 +911,17 @@ def evaluate(runs_dir, preset):
         shown = sum(s != NOT_SHOWN for _, s in clauses)
         rows.append(dict(claim=claim, paper=paper, ours=ours, **{"rounds judged": function.rounds(e)},
                          verdict=f"{v} ({held} of {shown} clauses)", test=test_of(function, preset),
-                         **{"clauses that do not hold": "; ".join(failing),
-                            "not shown": "; ".join(t for t, s in clauses if s == NOT_SHOWN)}))
+                         **{"clauses that do not hold": "; ".join(failing), "not shown": not_shown(clauses)}))
     return pd.DataFrame(rows)
+
+
+def not_shown(clauses):
+    """Why a claim's clauses are not shown: each reason once, with how many clauses it stops (a clause's reason is
+    its text after the last "; ", else after the last ": "; a setting lacking runs is named whole)."""
+    reasons = [t if ": no runs of " in t else t.rsplit("; ", 1)[-1] if "; " in t else t.rsplit(": ", 1)[-1]
+               for t, s in clauses if s == NOT_SHOWN]
+    return "; ".join(f"{r} ({k} clauses)" if k > 1 else r for r, k in pd.Series(reasons, dtype=str)
+                     .value_counts(sort=False).items())
 
 
 def title(preset):
