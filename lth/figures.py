@@ -7,6 +7,7 @@ from the roles each model declares (lth/models.py, recorded in every run's info.
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from types import SimpleNamespace as View
 
@@ -27,7 +28,7 @@ def _seeds(runs):
 
 # How a reader names the models and datasets (captions and titles; tables keep the settings' ids).
 NAMES = {"lenet_300_100": "LeNet-300-100", "resnet8_16": "ResNet-8-16", "resnet20": "ResNet-20", "vgg16": "VGG-16",
-         "resnet18": "ResNet-18", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+         "vgg16_8": "VGG-16 at 1/8 width", "resnet18": "ResNet-18", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
          "tinyimagenet": "TinyImageNet"}
 
 
@@ -39,15 +40,15 @@ def setting_name(preset, setting):
 
 def _caption(preset, runs):
     """Which preset, settings (to which round and sparsity) and seeds a figure shows, e.g. "LeNet-300-100 on MNIST
-    to round 24 (99.53 % sparse); preset=paper, seeds 0, 1, 2", the preset on a line of its own: what a preset
-    does not reach, its figures cannot show."""
+    to round 24 (99.53 % sparse); preset=paper, seeds 0, 1, 2", each setting and the preset on a line of their own:
+    what a preset does not reach, its figures cannot show."""
     def reach(setting):
         rounds = int(runs[runs.setting == setting]["rounds"].max())
         return f"to round {rounds} ({100 * (1 - (1 - _fraction(preset, setting)) ** rounds):.2f} % sparse)"
     settings, seeds = list(runs["setting"].unique()), _seeds(runs)
     if len(settings) == 1:
         return f"{setting_name(preset, settings[0])}\n{reach(settings[0])}; preset={preset}, seeds {seeds}"
-    return "; ".join(f"{setting_name(preset, s)} {reach(s)}" for s in settings) + f"\npreset={preset}, seeds {seeds}"
+    return "\n".join(f"{setting_name(preset, s)} {reach(s)}" for s in settings) + f"\npreset={preset}, seeds {seeds}"
 
 
 def _fraction(preset, setting):
@@ -86,11 +87,63 @@ def table2(runs_dir, preset):
                 paired=analysis.table2_paired(acc), paired_caption=paired_caption)
 
 
+# Figure 4 scales its axes to the runs that hold: a run more than this many points below the round's median metric
+# (a collapsed or collapsing one: minmax at 10 % where the others are at 75 to 78 %) is marked, not scaled to. Not
+# less: the small preset's ResNet-8-16 has a magnitude seed 5.7 points below the median at round 22, no collapse.
+OFF_SCALE = 10
+
+
+def off_scale(acc, gap=OFF_SCALE):
+    """Per row of an accuracy table (one per run and round): True where the run is more than ``gap`` points below
+    the median over metrics, at its setting and round, of each metric's mean over seeds."""
+    keys = ["setting", "round"]
+    mean = acc.groupby([*keys, "importance"], sort=False).test_accuracy.mean()
+    reference = mean.groupby(level=keys, sort=False).median().rename("reference")
+    return acc.test_accuracy < acc.join(reference, on=keys)["reference"] - gap
+
+
+def _limits(values, include=(), pad=0.06):
+    """An axis range spanning ``values`` and ``include``, padded by ``pad`` of its span on each side."""
+    lo, hi = min(min(values), *include), max(max(values), *include)
+    span = (hi - lo) or 1.0
+    return lo - pad * span, hi + pad * span
+
+
+def _outside(df, column, limits):
+    """Per metric and round, the mean over seeds of ``column`` where it falls outside ``limits``: what a panel
+    scaled to ``limits`` marks at its edge (``side``: "below" or "above"), with how many seeds it averages."""
+    mean = df.groupby(["importance", "round"], sort=False)[column].agg(["mean", "size"]).reset_index()
+    out = mean[(mean["mean"] < limits[0]) | (mean["mean"] > limits[1])]
+    return out.assign(side=["below" if m < limits[0] else "above" for m in out["mean"]]).rename(
+        columns={"mean": column, "size": "seeds"}).reset_index(drop=True)
+
+
+def _scaled(df, dense, paper):
+    """Figure 4's axes for one setting: the accuracy panel's ``ylim`` and ``outside`` (the metrics' means it marks),
+    the difference panel's ``difference`` rows, their ``diff_ylim`` and ``diff_outside``. A difference is off the
+    scale where the metric's run or magnitude's of the same seed is (``off_scale``)."""
+    off = off_scale(df)
+    on = df.test_accuracy[~off]
+    floor = on.min() - OFF_SCALE  # the paper's values off the scale are marked, as ours are
+    ylim = _limits(on, [dense, *[v for v in paper["value"] if v >= floor]])
+    difference = analysis.differences(df)
+    keys = ["setting", "round", "seed"]
+    off_run = df.assign(off=off).set_index([*keys, "importance"])["off"]
+    off_magnitude = df[df.importance == "magnitude"].assign(off=off).set_index(keys)["off"].rename("off_magnitude")
+    joined = difference.join(off_run, on=[*keys, "importance"]).join(off_magnitude, on=keys)
+    shown = difference.difference[~(joined["off"] | (joined["off_magnitude"] == True))]  # noqa: E712 (NaN: none)
+    diff_ylim = _limits(shown if len(shown) else [0.0], [0.0])
+    return View(ylim=ylim, outside=_outside(df, "test_accuracy", ylim), difference=difference, diff_ylim=diff_ylim,
+                diff_outside=_outside(difference, "difference", diff_ylim) if len(difference) else difference)
+
+
 def figure4(runs_dir, preset):
     """``settings``: per setting, ``accuracy`` (one row per run and round), ``dense`` (the mean accuracy of
     round 0), ``paper`` (the paper's values, if any), ``fraction``, ``caption`` and ``difference`` (each metric's
     accuracy minus magnitude's, per seed: ``analysis.differences``; empty where the setting runs magnitude alone,
-    and ``alone`` says so); ``paired``: whether some setting has a metric beside magnitude."""
+    and ``alone`` says so); the axes, scaled to the runs that hold (``_scaled``): ``ylim``, ``outside`` (the means
+    below it, marked at its edge), ``diff_ylim``, ``diff_outside``; ``paired``: whether some setting has a metric
+    beside magnitude."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
     acc, paper = analysis.accuracy(runs), analysis.paper_results("table2")
     views = []
@@ -98,45 +151,108 @@ def figure4(runs_dir, preset):
         reported = paper[(paper.setting == setting) & (paper.importance != "dense")]
         alone = (f"no paired difference:\npreset={preset} runs\nmagnitude alone on\n{setting_name(preset, setting)}"
                  if df.importance.nunique() == 1 else "")
-        views.append(View(name=setting, accuracy=df, dense=df[df["round"] == 0].test_accuracy.mean(), paper=reported,
-                          fraction=_fraction(preset, setting), caption=_caption(preset, runs[runs.setting == setting]),
-                          difference=analysis.differences(df), alone=alone))
+        dense = df[df["round"] == 0].test_accuracy.mean()
+        views.append(View(name=setting, accuracy=df, dense=dense, paper=reported, fraction=_fraction(preset, setting),
+                          caption=_caption(preset, runs[runs.setting == setting]), alone=alone,
+                          **vars(_scaled(df, dense, reported))))
     return View(settings=views, data=acc, paired=acc.importance.nunique() > 1)
 
 
-def figure8(runs_dir, preset):
-    """``settings``: per setting, ``sparsity`` of each layer in the final ticket (one row per run and layer,
-    ``depth`` = position, input first), ``labels`` (the layers' names for a reader, by depth), ``global_sparsity``."""
-    runs = analysis.load_runs(_dir(runs_dir), preset)
+# --- Layer density (Figures 2, 8, 9, 10): on log axes, beside the network's ---
+
+def _weights(path):
+    """{layer: its number of weights}, from the run's round 0 ticket (the shapes ``tickets.pack`` records, read
+    without unpacking the masks)."""
+    stored = tickets.load_file(Path(path) / store.round_file(0))
+    shapes = stored["shapes"] if "shapes" in stored else {n: m.shape for n, m in stored["mask"].items()}
+    return {n: math.prod(s) for n, s in shapes.items()}
+
+
+def _densities(runs):
+    """``analysis.layer_density_table`` with ``layer_density`` (%), what Figures 2, 8, 9 and 10 plot."""
     ld = analysis.layer_density_table(runs)
+    return ld.assign(layer_sparsity=100 - ld.layer_sparsity).rename(columns={"layer_sparsity": "layer_density"})
+
+
+def _network(preset, runs, ld):
+    """Per setting and round (mean over its runs, which agree: every metric removes the same number of weights):
+    ``network_density``, the density (%) over every prunable layer, a layer kept dense included (as the pruning
+    budget and ``sparsity`` count it), and ``pruned_density``, over the layers that are pruned (NaN where the
+    setting keeps none dense). Also, per setting that keeps a layer dense, a note: how many weights it keeps and
+    their share of what is left at the last round."""
+    tables, notes = [], {}
+    for setting, df in ld.groupby("setting", sort=False):
+        path = runs[runs.setting == setting].path.iloc[0]
+        dense = analysis.recorded_roles(path)["dense"]
+        net = df.assign(network_density=100 - df.sparsity).groupby("round")[["network_density"]].mean()
+        net["pruned_density"] = float("nan")
+        if dense:
+            n = _weights(path)
+            pruned = df[~df.layer.isin(dense)].assign(kept=lambda d: d.layer.map(n) * d.layer_density)
+            per_run = pruned.groupby(["importance", "seed", "round"]).kept.sum() / sum(n[k] for k in n if k not in dense)
+            net["pruned_density"] = per_run.groupby("round").mean()
+            last, kept = net.iloc[-1], sum(n[k] for k in dense)
+            left = last.network_density / 100 * sum(n.values())
+            notes[setting] = (f"{setting_name(preset, setting)} keeps {', '.join(dense)} dense (never pruned): its "
+                              f"{kept:,} weights are {100 * kept / left:.0f} % of the {left:,.0f} left at round "
+                              f"{net.index[-1]},\nwhere the network is {100 - last.network_density:.2f} % sparse and "
+                              f"its pruned layers {100 - last.pruned_density:.2f} %")
+        tables.append(net.reset_index().assign(setting=setting))
+    columns = ["setting", "round", "network_density", "pruned_density"]
+    return (pd.concat(tables)[columns] if tables else pd.DataFrame(columns=columns)), notes
+
+
+def _described(preset, runs, notes, settings):
+    """``_caption`` of ``settings``, with the note of each that keeps a layer dense (``_network``)."""
+    shown = runs[runs.setting.isin(settings)]
+    return "\n".join([_caption(preset, shown), *[notes[s] for s in shown.setting.unique() if s in notes]])
+
+
+def figure8(runs_dir, preset):
+    """``settings``: per setting, ``density`` of each layer in the final ticket (one row per run and layer,
+    ``layer_density`` in %, ``depth`` = position, input first), ``labels`` (the layers' names for a reader, by
+    depth), the ``network_density`` and ``pruned_density`` (%) of the final round (``_network``) and the panel's
+    ``title``; ``data``: the rows plotted, with the network's density."""
+    runs = analysis.load_runs(_dir(runs_dir), preset)
+    ld = _densities(runs)
+    network, notes = _network(preset, runs, ld)
     views = []
     for setting, df in ld.groupby("setting", sort=False):
         path = runs[runs.setting == setting].path.iloc[0]
         final = df[df["round"] == df["round"].max()]
         labels = [analysis.layer_label(path, layer, short=True) for layer in analysis.recorded_layers(path)]
         short = presets.ordered(set(df.importance) - set(final.importance))  # metrics that stop earlier (rounds_of)
-        caption = _caption(preset, runs[runs.setting == setting]) + (f"\n(not shown: {', '.join(short)}, stopped "
-                                                                     "earlier)" if short else "")
-        views.append(View(name=setting, sparsity=final, labels=labels, global_sparsity=final.sparsity.iloc[0],
-                          caption=caption))
-    return View(settings=views, data=pd.concat([v.sparsity for v in views]))
+        title = _described(preset, runs, notes, [setting]) + (f"\n(not shown: {', '.join(short)}, stopped earlier)"
+                                                                if short else "")
+        last = network[(network.setting == setting) & (network["round"] == final["round"].max())].iloc[0]
+        views.append(View(name=setting, density=final, labels=labels, network_density=last.network_density,
+                          pruned_density=last.pruned_density, title=title))
+    data = pd.concat([v.density for v in views]).merge(network, on=["setting", "round"])
+    return View(settings=views, data=data)
 
 
-def _layer_panels(runs_dir, preset, pick, settings=None):
-    """One panel per (setting, role, layer) that ``pick(path)`` returns ({role: layer}): each layer's sparsity
-    against the global sparsity over the rounds, with the layer's name for a reader and the setting's caption."""
+def _layer_panels(runs_dir, preset, pick, settings=None, why=""):
+    """One panel per (setting, role, layer) that ``pick(path)`` returns ({role: layer}): the layer's ``density``
+    over the rounds (``layer_density``, %), the setting's ``network`` (``_network``) and ``fraction``, the layer's
+    name for a reader and whether the setting keeps it ``dense``; ``caption``: the settings with a panel (and what
+    their kept-dense layers do to the network's sparsity), or ``why`` there is none; ``data``: the rows plotted."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
-    ld = analysis.layer_density_table(runs)
+    ld = _densities(runs)
+    network, notes = _network(preset, runs, ld)
     panels = []
     for setting in settings or runs.setting.unique():
         path = runs[runs.setting == setting].path.iloc[0]
         for role, layer in pick(path).items():
             panels.append(View(setting=setting, name=setting_name(preset, setting), role=role, layer=layer,
                                label=analysis.layer_label(path, layer),
-                               sparsity=ld[(ld.setting == setting) & (ld.layer == layer)],
-                               caption=_caption(preset, runs[runs.setting == setting])))
-    return View(panels=panels, caption=_caption(preset, runs),
-                data=pd.concat([p.sparsity.assign(role=p.role) for p in panels]) if panels else None)
+                               dense=layer in analysis.recorded_roles(path)["dense"],
+                               density=ld[(ld.setting == setting) & (ld.layer == layer)],
+                               network=network[network.setting == setting], fraction=_fraction(preset, setting)))
+    shown = list(dict.fromkeys(p.setting for p in panels))
+    data = (pd.concat([p.density.assign(role=p.role) for p in panels]).merge(network, on=["setting", "round"])
+            if panels else pd.DataFrame(columns=[*ld.columns, "role", *network.columns[2:]]))
+    return View(panels=panels, data=data, why=why,
+                caption=_described(preset, runs, notes, shown) if panels else f"preset={preset}: {why}")
 
 
 def figure2(runs_dir, preset):
@@ -151,20 +267,27 @@ def figure9(runs_dir, preset):
 
 
 def figure10(runs_dir, preset):
-    """``panels``: every 1x1 shortcut convolution of every setting (settings without any have none)."""
+    """``panels``: every 1x1 shortcut convolution of every setting (settings without any have none; ``why``
+    says so where no setting has one)."""
     pick = lambda path: {f"shortcut {i}": s for i, s in enumerate(analysis.recorded_roles(path)["shortcuts"], start=1)}
-    return _layer_panels(runs_dir, preset, pick)
+    return _layer_panels(runs_dir, preset, pick, why=f"no setting of preset={preset} has a 1x1 shortcut convolution")
 
 
 def collapse(runs_dir, preset):
     """``runs``: per run, the first round with a fully pruned layer and the sparsest layer of the last ticket;
     ``table``: per setting and metric, how many runs collapse, when first and which layers, and a verdict;
-    ``settings``: per setting, ``sparsest`` (each run's sparsest-layer density per round), ``fraction``, ``caption``."""
+    ``settings``: per setting, ``sparsest`` (each run's sparsest-layer density per round, 0 where it collapsed),
+    ``fraction``, ``caption``, ``collapsed`` (the metrics with collapsed runs at the last round: how many of how
+    many, "minmax 2 of 3 runs")."""
     runs = analysis.load_runs(_dir(runs_dir), preset)
     per_run, sparsest = analysis.collapse(runs), analysis.sparsest_layer(runs)
-    settings = [View(name=setting, sparsest=df, fraction=_fraction(preset, setting),
-                     caption=_caption(preset, runs[runs.setting == setting]))
-                for setting, df in sparsest.groupby("setting", sort=False)]
+    settings = []
+    for setting, df in sparsest.groupby("setting", sort=False):
+        last = df[df["round"] == df["round"].max()].groupby("importance", sort=False).collapsed.agg(["sum", "size"])
+        counts = [f"{m} {k} of {n} runs" for m, (k, n) in last.loc[presets.ordered(last.index)].iterrows() if k]
+        settings.append(View(name=setting, sparsest=df, fraction=_fraction(preset, setting),
+                             caption=_caption(preset, runs[runs.setting == setting]),
+                             collapsed=f"collapsed at round {df['round'].max()}: {', '.join(counts) or 'none'}"))
     return View(runs=per_run, table=analysis.collapse_summary(per_run), caption=_caption(preset, runs),
                 settings=settings, data=sparsest)
 
@@ -175,8 +298,9 @@ def extra(runs_dir, preset):
     records = runs_.of_preset(preset, extra=True)
     if not records:
         return None
-    runs = analysis.load_runs(_dir(runs_dir), preset, runs_.of_preset(preset, ["magnitude"], [records[0].setting])
-                              + records)
+    seeds = {r.seed for r in records}  # magnitude of the seeds the extra metrics run (maybe fewer)
+    magnitude = [r for r in runs_.of_preset(preset, ["magnitude"], [records[0].setting]) if r.seed in seeds]
+    runs = analysis.load_runs(_dir(runs_dir), preset, magnitude + records)
     acc = analysis.accuracy(runs)
     caption = f"the metrics beyond the paper's against magnitude; {_caption(preset, runs)}"
     return View(table=analysis.table2(acc), paired=analysis.table2_paired(acc),
@@ -246,21 +370,116 @@ def connections(runs_dir, preset):
     return table
 
 
+def _layer_mix(runs, table):
+    """Per layer (input to output, its short name ``label``): its share of the network's prunable weights and of
+    the shared and of the not-shared connections of ``table`` (pooled over metrics and seeds), in %."""
+    path = runs.path.iloc[0]
+    weights = {layer: m.numel() for layer, m in tickets.load_ticket(path, 0)["mask"].items()}
+    counts = table.groupby(["layer", "overlapping"], observed=True).size().unstack("overlapping", fill_value=0)
+    counts = counts.reindex(index=list(weights), columns=[True, False], fill_value=0)
+    return pd.DataFrame(dict(depth=range(len(weights)), layer=list(weights),
+                             label=[analysis.layer_label(path, layer, short=True) for layer in weights],
+                             weights_percent=100 * pd.Series(weights).to_numpy() / sum(weights.values()),
+                             shared_percent=100 * counts[True].to_numpy() / max(counts[True].sum(), 1),
+                             not_shared_percent=100 * counts[False].to_numpy() / max(counts[False].sum(), 1)))
+
+
+# Figures 1, 5, 6: each quantity's name, column, format, and which way the paper says the shared connections differ.
+_QUANTITIES = [("std", "mean_std", "{:.3g}", "lower"), ("sign flips", "sign_flip_percent", "{:.2f} %", "lower"),
+               ("distance from theta_0", "mean_distance", "{:.3g}", "greater")]
+
+
+def within_layers(layers):
+    """Per metric (and round) of a tickets.by_layer table: in how many layers (of ``layers``, those with shared
+    and not-shared connections) the shared ones have the lower mean std (``std_lower``), the lower share of sign
+    flips (``sign_flips_lower``) and the greater mean distance from theta_0 (``distance_greater``, where recorded),
+    as the paper says they do."""
+    by = [c for c in ("metric", "round") if c in layers]
+    both = layers[(layers.connections_shared > 0) & (layers.connections_not_shared > 0)]
+    counts = {"layers": both.groupby(by, sort=False).size()}
+    for name, column, _, better in _QUANTITIES:
+        if f"{column}_shared" in both:
+            a, b = both[f"{column}_shared"], both[f"{column}_not_shared"]
+            counts[f"{name.split()[0]}{'_flips' if name == 'sign flips' else ''}_{better}"] = (
+                ((a < b) if better == "lower" else (a > b)).groupby([both[c] for c in by], sort=False).sum())
+    out = pd.DataFrame(counts).reset_index()
+    order = {m: i for i, m in enumerate(presets.ordered(out.metric.astype(str)))}  # the registry's, then the rest
+    return out.sort_values(by, key=lambda c: c.astype(str).map(order) if c.name == "metric" else c, kind="stable",
+                           ignore_index=True)
+
+
+def layer_findings(matched, layers):
+    """What the layer-matched comparison shows, one line per metric (and round, where ``matched`` has several):
+    shared against not shared pooled over layers and against not shared weighted to the shared ones' layer mix
+    (tickets.layer_matched), for the std, the sign flips and the distance from theta_0, and within how many layers
+    (of those with both groups, ``within_layers``) the shared connections differ as the paper says."""
+    by = [c for c in ("metric", "round") if c in matched]
+    within = within_layers(layers).set_index(by)
+    lines = []
+    for key, m in matched.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        g, w = m.set_index("group"), within.loc[key if len(key) > 1 else key[0]]
+        parts = []
+        for (name, column, fmt, better), counted in zip(_QUANTITIES, ["std_lower", "sign_flips_lower", "distance_greater"]):
+            if column in g:
+                shared, pooled, matched_ = (fmt.format(g.loc[x, column]) for x in tickets.GROUPS)
+                parts.append(f"{name}: shared {shared}, not shared {pooled} pooled, {matched_} layer-matched; shared "
+                             f"{better} within {w[counted]} of {w['layers']} layers")
+        lines.append(" round ".join(map(str, key)) + ": " + "; ".join(parts))
+    return lines
+
+
+# How a note says that shared connections differ as the paper says, per column of ``within_layers``.
+_VERBS = {"std_lower": "vary less", "sign_flips_lower": "flip sign less", "distance_greater": "move further from theta_0"}
+
+
+def layer_note(layers, counted=tuple(_VERBS)):
+    """For a figure's title, a line per column ``counted`` of ``within_layers``: within how many of the layers that
+    have both groups the shared connections differ from the not-shared ones as the paper says, per metric (and
+    round), e.g. "Within each layer, shared connections vary less than not-shared ones in magnitude 10/10, l1 9/10
+    layers"."""
+    w = within_layers(layers)
+    per_round = w.groupby("round", sort=False) if "round" in w else [(None, w)]
+    lines = []
+    for column in (c for c in counted if c in w):
+        parts = [("" if r is None else f"round {r}: ") + ", ".join(f"{m} {k}/{n}" for m, k, n in
+                                                                  zip(d.metric, d[column], d.layers))
+                 for r, d in per_round]
+        lines.append(f"Within each layer, shared connections {_VERBS[column]} than not-shared ones in "
+                     + "; ".join(parts) + " layers")
+    return lines
+
+
 def figure1(runs_dir, preset):
     """``connections``: one row per unpruned connection of each final ticket (round R): shared or not, the std
-    of its trained values over rounds 0..R and whether it flipped sign; ``table``: the groups compared."""
-    _, t, view = _tickets(runs_dir, preset)
+    of its trained values over rounds 0..R, whether it flipped sign, its distance from theta_0; ``table``: the
+    groups compared per metric, pooled over layers and layer-matched (tickets.layer_matched); ``layers``: shared
+    against not shared within each layer (tickets.by_layer); ``mix``: each layer's share of the weights, of the
+    shared and of the not-shared connections (%); ``findings``: what the layer-matched comparison shows, per
+    metric; ``note``: within how many layers, for under the figure."""
+    runs, t, view = _tickets(runs_dir, preset)
     c = connections(runs_dir, preset)
     view.connections = c[c["round"] == t["round"]]
-    view.table = tickets.compare_groups(view.connections)
+    view.table = tickets.layer_matched(view.connections, by=("metric",))
+    view.layers = tickets.by_layer(view.connections, by=("metric",))
+    view.mix = _layer_mix(runs, view.connections)
+    view.findings, view.note = layer_findings(view.table, view.layers), layer_note(view.layers)
+    view.metrics = presets.ordered(view.connections["metric"].unique())
     return view
 
 
 def figure5(runs_dir, preset):
-    """``connections``: as Figure 1's, at rounds R/3, 2R/3 and R; ``rounds``."""
+    """``connections``: as Figure 1's, at rounds R/3, 2R/3 and R; ``rounds``; ``table``: the groups compared per
+    metric and round, pooled over layers and layer-matched (tickets.layer_matched); ``layers``: within each layer
+    (tickets.by_layer); ``findings``: what the layer-matched comparison shows (as Figure 1's); ``note``: for
+    Figure 5's title (``std``) and Figure 6's (``flips``)."""
     _, t, view = _tickets(runs_dir, preset)
     view.connections = connections(runs_dir, preset)
     view.rounds = sorted(view.connections["round"].unique())
+    view.table = tickets.layer_matched(view.connections)
+    view.layers = tickets.by_layer(view.connections)
+    view.findings = layer_findings(view.table, view.layers)
+    view.note = {"std": layer_note(view.layers, ["std_lower"]), "flips": layer_note(view.layers, ["sign_flips_lower"])}
     return view
 
 

@@ -1,11 +1,17 @@
 """The look every figure shares: one colour, line style and marker per metric, in every figure; one colour
 each for shared and not shared connections; round axes in whole rounds with their sparsity on top; bands
-that show the range over seeds; figures saved as PNG and PDF with the numbers they plot as CSV.
+that show the range over seeds; figures saved as PNG and PDF with the numbers they plot as CSV, each density,
+sparsity and accuracy column naming its unit.
 """
 
+import math
+import textwrap
+
 import matplotlib.pyplot as plt
+import pandas as pd
+import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, MultipleLocator, NullFormatter
 
 from lth.importance import IMPORTANCE, OPTIONAL, PAPER
 from lth.presets import ordered
@@ -62,38 +68,72 @@ def rounds_axis(ax, rounds, fraction):
     ticks = [r for r in ax.get_xticks() if 0 <= r <= max(rounds)]
     ticks = ticks[::-(-len(ticks) // 5)]  # at most five: legible on a narrow panel
     top.set_xticks(ticks, [_percent(100 * (1 - (1 - fraction) ** r)) for r in ticks])
-    top.set_xlabel("sparsity (%)")
+    top.set_xlabel("network sparsity (%)")
+
+
+class _Log125(LogLocator):
+    """Ticks at 1, 2 and 5 times the powers of ten over at most three decades, at the powers of ten alone beyond."""
+
+    def tick_values(self, vmin, vmax):
+        low, high = sorted((vmin, vmax))
+        self.set_params(subs=(1.0,) if low <= 0 or high / low > 1e3 else (1.0, 2.0, 5.0))
+        return super().tick_values(vmin, vmax)
 
 
 def log_axis(ax):
-    """A log-scale y axis with ticks at 1, 2 and 5 times the powers of ten, labelled as plain numbers (0.2, 50)."""
+    """A log-scale y axis with ticks at 1, 2 and 5 times the powers of ten (at the powers alone over more than three
+    decades), labelled as plain numbers (0.2, 50)."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_locator(_Log125(base=10))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def difference_axis(ax):
-    """A y axis for differences in points: linear within +-2 points, where metrics differ by a point, and
-    logarithmic beyond, where a collapsed run falls by tens (symlog), so that neither hides the other."""
-    ax.set_yscale("symlog", linthresh=2, linscale=1)
-    ax.yaxis.set_major_locator(FixedLocator([s * t for t in (0.5, 1, 2, 10, 50) for s in (-1, 1)] + [0]))
-    ax.yaxis.set_minor_locator(NullLocator())
+def difference_axis(ax, ylim):
+    """A linear y axis for differences in points over ``ylim``: a line at 0 and a light grid at every point (or
+    every 2, 5, ... where the range is wide), so that a gap of +1.9 reads apart from one of +3.5."""
+    ax.set_ylim(ylim)
+    ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10], integer=True, nbins=8))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:+g}" if y else "0"))
+    if ylim[1] - ylim[0] <= 20:
+        ax.yaxis.set_minor_locator(MultipleLocator(1))
+    ax.grid(axis="y", which="both", color="0.9", lw=0.6)
     ax.axhline(0, color="k", lw=1)
 
 
-def difference_panel(ax, differences, fraction, why=""):
-    """Figure 4's lower panel: each metric's accuracy minus magnitude's, seed by seed, over the rounds; where the
-    setting runs no metric beside magnitude, the panel says ``why`` instead."""
-    if differences.empty:
+def mark_outside(ax, outside, y, ylim, digits=1):
+    """Mark at a panel's edge each metric's mean that falls outside ``ylim`` (rows of ``lth.figures._outside``:
+    importance, round, ``y``, side), in the metric's colour, a triangle pointing out; the last round's value is
+    written beside it, and the marks get an entry in the figure's legend (``legend_outside``)."""
+    ax.set_ylim(ylim)
+    if outside is None or not len(outside):
+        return
+    edge = ax.get_xaxis_transform()  # x in data, y in axes coordinates
+    for (metric, side), rows in outside.groupby(["importance", "side"], sort=False):
+        at, marker = (0, "v") if side == "below" else (1, "^")
+        ax.scatter(rows["round"], [at] * len(rows), transform=edge, marker=marker, s=28, color=colour(metric),
+                   edgecolor="k", linewidth=0.4, zorder=6, clip_on=False)
+        last = rows.loc[rows["round"].idxmax()]
+        ax.annotate(f"{metric} {last[y]:+.{digits}f}" if y == "difference" else f"{metric} {last[y]:.{digits}f}",
+                    (last["round"], at), xycoords=edge, xytext=(-4, 5 if at == 0 else -11), textcoords="offset points",
+                    ha="right", fontsize=8, color=colour(metric))
+    ax.add_line(plt.Line2D([], [], ls="", marker="v", markersize=6, color="0.6", markeredgecolor="k",
+                           label="off the axis (mean over seeds; value at the last round)"))
+
+
+def difference_panel(ax, s, why=""):
+    """Figure 4's lower panel for setting ``s`` (lth.figures.figure4): each metric's accuracy minus magnitude's,
+    seed by seed, over the rounds, on a linear axis scaled to the runs that hold (``s.diff_ylim``), the rest
+    marked at its edge; where the setting runs no metric beside magnitude, the panel says ``why`` instead."""
+    if s.difference.empty:
         ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
-    lines(differences, "round", "difference", ax)
-    difference_axis(ax)
-    rounds_axis(ax, differences["round"], fraction)
-    ax.set(ylabel="minus magnitude, same seed (points; log beyond ±2)")
+    lines(s.difference, "round", "difference", ax)
+    difference_axis(ax, s.diff_ylim)
+    mark_outside(ax, s.diff_outside, "difference", s.diff_ylim)
+    rounds_axis(ax, s.difference["round"], s.fraction)
+    ax.set(ylabel="minus magnitude, same seed (points)")
 
 
 def share_y(axes):
@@ -103,9 +143,23 @@ def share_y(axes):
         ax.set_ylim(min(lows), max(highs))
 
 
-def diagonal(ax):
-    """The line on which a layer is pruned exactly as much as the network."""
-    ax.plot([0, 100], [0, 100], ls=":", color="grey", lw=1, label="layer = global")
+def network_lines(ax, network, x="round"):
+    """The network's density (%) over every prunable layer, dotted, and where the setting keeps a layer dense, the
+    pruned layers' own, dash-dotted (rows of ``lth.figures._network``); horizontal lines where ``network`` is one
+    row (Figure 8)."""
+    ax.plot(network[x], network.network_density, ls=":", color="k", lw=1.5, label="network (every layer)")
+    if network.pruned_density.notna().any():
+        ax.plot(network[x], network.pruned_density, ls="-.", color="k", lw=1, label="pruned layers only")
+
+
+def zeros(ax, density, x, y="layer_density"):
+    """A cross on the bottom edge, in the metric's colour, for each run whose layer has no weight left (``y`` = 0,
+    which a log axis cannot show), and a legend entry."""
+    cut = density[density[y] == 0]
+    if len(cut):
+        ax.scatter(cut[x], [0] * len(cut), transform=ax.get_xaxis_transform(), c=cut.importance.map(colour),
+                   marker="x", s=30, zorder=6, clip_on=False)
+        ax.plot([], [], ls="", marker="x", color="k", label="a run with no weight left in the layer")
 
 
 def legend_outside(fig, axes, columns=4):
@@ -144,15 +198,15 @@ def _folder(figures_dir):
 # What each figure shows, as its title says it above the notebook's own (``save``).
 TITLES = {
     "figure1": "Figure 1: the final tickets' shared and not-shared connections, their trained values over the rounds",
-    "figure2": "Figure 2: selected layers' sparsity against the global sparsity",
+    "figure2": "Figure 2: selected layers' density over the pruning rounds, beside the network's",
     "figure3": "Figure 3: the first conv layer's connections, distance from theta_0 over the rounds",
     "figure4": "Figure 4: top-1 test accuracy of the tickets over the pruning rounds",
     "figure5": "Figure 5: std of each connection's trained values over the rounds, at three sparsities",
     "figure6": "Figure 6: connections whose trained values flip sign over the rounds, at three sparsities",
     "figure7": "Figure 7: share of a ticket's connections that every ticket keeps, over the rounds",
-    "figure8": "Figure 8: each layer's sparsity in the final ticket, input to output",
-    "figure9": "Figure 9: input, middle and output layers' sparsity against the global sparsity",
-    "figure10": "Figure 10: the 1x1 shortcut convolutions' sparsity against the global sparsity",
+    "figure8": "Figure 8: each layer's density in the final ticket, input to output, beside the network's",
+    "figure9": "Figure 9: input, middle and output layers' density over the pruning rounds, beside the network's",
+    "figure10": "Figure 10: the 1x1 shortcut convolutions' density over the pruning rounds, beside the network's",
     "collapse": "Layer collapse (Section 3.1.3): each metric's sparsest layer over the rounds",
 }
 
@@ -170,41 +224,175 @@ def save(fig, figures_dir, name, data=None):
         _csv(data, folder / f"{name}.csv")
 
 
+# In memory the tables keep their short names (lth/analysis.py: ``density`` a fraction, the others in %); a CSV or
+# Markdown table names each density, sparsity or accuracy column with its unit (``with_units``).
+UNITS = {"density": "density_fraction", "sparsity": "sparsity_percent", "layer_sparsity": "layer_sparsity_percent",
+         "layer_density": "layer_density_percent", "sparsest_layer_density": "sparsest_layer_density_percent",
+         "network_density": "network_density_percent", "pruned_density": "pruned_layers_density_percent",
+         "test_accuracy": "test_accuracy_percent", **{c: f"{c}_fraction" for c in (
+             "overlap_of_all", "overlap_of_kept", "expected_of_kept", "shared_of_kept")}}  # Section 5's shares
+MEASURES = ("density", "sparsity", "accuracy")  # a column naming one of these must name its unit
+UNIT_WORDS = ("percent", "fraction", "%", "pct", "points")
+
+
+def with_units(df):
+    """``df`` with its columns as a file names them: each density, sparsity or accuracy column with its unit
+    (``UNITS``: ``sparsity`` -> ``sparsity_percent``, ``density`` -> ``density_fraction``). Refuses a column
+    that names such a measure but no unit, and a ``_fraction`` column with a value outside [0, 1]."""
+    out = df.rename(columns=UNITS)
+    for c in out.columns:
+        name = str(c).lower()
+        if any(m in name for m in MEASURES) and not any(u in name for u in UNIT_WORDS):
+            raise ValueError(f"column {c!r} names no unit: add it to lth.plots.UNITS (e.g. {c}_percent)")
+        values = pd.to_numeric(out[c], errors="coerce") if name.endswith("_fraction") else None
+        if values is not None and not values.dropna().between(0, 1).all():
+            raise ValueError(f"column {c!r} holds values outside [0, 1]: not a fraction")
+    return out
+
+
 def _csv(df, path):
     with atomic(path) as tmp:
-        df.to_csv(tmp, index=False)
+        with_units(df).to_csv(tmp, index=False)
 
 
 def save_table(df, figures_dir, name, title):
     """CSV, and Markdown under its title; prints the title and returns the table, for the notebook to show."""
     folder = _folder(figures_dir)
     _csv(df, folder / f"{name}.csv")
-    write_atomic(folder / f"{name}.md", f"{title}\n\n{df.to_markdown(index=False)}\n".encode())
+    write_atomic(folder / f"{name}.md", f"{title}\n\n{with_units(df).to_markdown(index=False)}\n".encode())
     print(title)
     return df
 
 
-def layer_panels(panels, title, columns):
-    """Figures 2, 9 and 10: one panel per followed layer, its sparsity against the global sparsity per metric,
-    with the diagonal on which it is pruned as much as the network; ``title(panel)`` names a panel."""
-    fig, axes = grid(len(panels), columns=columns, width=8.4 / columns, height=8.4 / columns)
+def layer_panels(panels, title, columns, why=""):
+    """Figures 2, 9 and 10: one panel per followed layer (rows of ``lth.figures._layer_panels``), its density over
+    the rounds per metric on a log axis (1 % and 0.03 % dense apart), beside the network's density and, where the
+    setting keeps a layer dense, the pruned layers' own; one y range for all (they are compared); a kept-dense
+    layer's panel says so. ``title(panel)`` names a panel; with no panel, the figure says ``why``."""
+    if not panels:
+        fig, (ax,) = grid(1, height=1.5)
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    fig, axes = grid(len(panels), columns=columns, width=8.4 / columns, height=8.4 / columns + 0.3)
     for ax, p in zip(axes, panels):
-        lines(p.sparsity, "sparsity", "layer_sparsity", ax)
-        diagonal(ax)
-        ax.set(title=title(p), xlabel="global sparsity (%)", ylabel="layer sparsity (%)", xlim=(0, 100), ylim=(0, 101))
+        lines(p.density, "round", "layer_density", ax)
+        network_lines(ax, p.network)
+        zeros(ax, p.density, "round")
+        log_axis(ax)
+        rounds_axis(ax, p.density["round"], p.fraction)
+        ax.set(title=title(p), ylabel="layer density (%)")
+        if p.dense:
+            ax.text(0.04, 0.06, "kept dense:\nnever pruned", ha="left", va="bottom", transform=ax.transAxes)
+    share_y(axes)
     legend_outside(fig, axes)
     return fig
 
 
-def connections_by_metric(c, plot, y, ylabel, **kw):
-    """Figures 5 and 6: one panel per metric, shared and not shared connections side by side at each round;
-    ``plot`` a seaborn function (boxplot, barplot) given ``kw``."""
-    metrics = metrics_in(c, "metric")
+def layer_profile(ax, s):
+    """Figure 8's panel for setting ``s`` (``lth.figures.figure8``): each layer's density in the final ticket
+    against its depth, per metric, on a log axis, beside the network's density and, where the setting keeps a layer
+    dense, the pruned layers' own."""
+    lines(s.density, "depth", "layer_density", ax)
+    for label, y, ls, lw in (("network (every layer)", s.network_density, ":", 1.5),
+                             ("pruned layers only", s.pruned_density, "-.", 1)):
+        if pd.notna(y):
+            ax.axhline(y, ls=ls, color="k", lw=lw, label=label)
+    zeros(ax, s.density, "depth")
+    log_axis(ax)
+    ax.set_xticks(range(len(s.labels)), s.labels, rotation=90)
+    ax.set(title=s.title, xlabel="layer, input to output", ylabel="layer density in the final ticket (%)")
+
+
+# Figures 1, 5 and 6: shared, not shared, and not shared weighted to the shared ones' layer mix, as
+# lth.tickets.layer_matched names them (tickets.GROUPS).
+GROUPS = {**CONNECTIONS, "not shared, layer-matched": "#BDBDBD"}
+HATCHES = {"not shared, layer-matched": "////"}
+
+
+def _slots(ax, stats, x):
+    """Where each group goes: one slot per value of ``x`` (in its order in ``stats``), the groups side by side."""
+    values, width = list(dict.fromkeys(stats[x])), 0.8 / len(GROUPS)
+    ax.set_xticks(range(len(values)), [str(v) for v in values])
+    return {(v, g): i - 0.4 + width * (j + 0.5) for i, v in enumerate(values) for j, g in enumerate(GROUPS)}, width
+
+
+def group_boxes(ax, stats, x):
+    """Per value of ``x``, a box per group of ``stats`` (rows of lth.tickets.layer_matched) on a log axis: the
+    median, the quartiles, whiskers at the 5th and 95th percentiles, the mean as a white dot."""
+    slots, width = _slots(ax, stats, x)
+    labelled = set()
+    for row in stats.itertuples():
+        if not row.connections or row.std_p50 != row.std_p50:
+            continue
+        box = dict(med=row.std_p50, q1=row.std_p25, q3=row.std_p75, whislo=row.std_p5, whishi=row.std_p95,
+                   mean=row.mean_std, fliers=[])
+        drawn = ax.bxp([box], positions=[slots[getattr(row, x), row.group]], widths=0.9 * width, showmeans=True,
+                       patch_artist=True, manage_ticks=False, medianprops=dict(color="k"),
+                       boxprops=dict(facecolor=GROUPS[row.group], hatch=HATCHES.get(row.group), edgecolor="0.25"),
+                       meanprops=dict(marker="o", markerfacecolor="white", markeredgecolor="k", markersize=3))
+        if row.group not in labelled:
+            drawn["boxes"][0].set_label(row.group)
+            labelled.add(row.group)
+    ax.set_yscale("log")
+
+
+def group_bars(ax, stats, x, y):
+    """Per value of ``x``, a bar per group of ``stats`` (rows of lth.tickets.layer_matched): its ``y``."""
+    slots, width = _slots(ax, stats, x)
+    labelled = set()
+    for row in stats.itertuples():
+        ax.bar(slots[getattr(row, x), row.group], getattr(row, y), width=width, color=GROUPS[row.group],
+               hatch=HATCHES.get(row.group), edgecolor="0.25", lw=0.5,
+               label=None if row.group in labelled else row.group)
+        labelled.add(row.group)
+
+
+def connections_by_metric(stats, draw, ylabel, **kw):
+    """Figures 5 and 6: one panel per metric, the groups of lth.tickets.layer_matched side by side at each round;
+    ``draw`` is ``group_boxes`` or ``group_bars`` (given ``kw``)."""
+    metrics = metrics_in(stats, "metric")
     fig, axes = grid(len(metrics), columns=3, width=2.8, height=3.2)
     for ax, m in zip(axes, metrics):
-        plot(c[c.metric == m], x="round", y=y, hue="connections", hue_order=list(CONNECTIONS), palette=CONNECTIONS,
-             ax=ax, **kw)
+        draw(ax, stats[stats.metric == m], "round", **kw)
         ax.set(title=m, xlabel="pruning round", ylabel=ylabel)
     share_y(axes)  # the metrics' panels are compared
-    legend_outside(fig, axes)
+    legend_outside(fig, axes, columns=3)
     return fig
+
+
+def wrapped(lines, width=110):
+    """``lines`` wrapped at ``width`` characters, for a figure's title (which the layout makes room for)."""
+    return "\n".join(textwrap.fill(line, width) for line in lines)
+
+
+# A collapsed run in the collapse figure: a marker no metric has (MARKERS), on a strip below the log axis.
+COLLAPSED = "$\\varnothing$"
+
+
+def collapse_panel(ax, sparsest, fraction):
+    """The collapse figure's panel: each metric's sparsest layer's density (%) over the rounds, on a log axis, the
+    median over seeds with the range over seeds; every run counts, a collapsed one (a layer at 0 %) at 0, on a grey
+    strip below the axis labelled "0 (collapsed)", where each metric with a collapsed run gets a mark (side by
+    side where several do), and the figure's legend an entry."""
+    positive = sparsest.layer_density[~sparsest.collapsed]
+    low = 10 ** math.floor(math.log10(positive.min() if len(positive) else 1))  # at or below every other run
+    zero = low / 5
+    lines(sparsest.assign(layer_density=sparsest.layer_density.where(~sparsest.collapsed, zero)), "round",
+          "layer_density", ax, estimator="median")
+    log_axis(ax)
+    ticks = [t for t in LogLocator(base=10, subs=(1.0, 2.0, 5.0)).tick_values(low, 100) if low <= t <= 100]
+    ax.set_yticks([zero, *ticks], ["0 (collapsed)", *[f"{t:g}" for t in ticks]])
+    ax.set_ylim(low / 12, 150)
+    ax.axhspan(low / 12, low / 2.4, color="0.92", lw=0, zorder=0)
+    cut = sparsest[sparsest.collapsed]
+    metrics = metrics_in(cut) if len(cut) else []
+    for i, m in enumerate(metrics):
+        rows = cut[cut.importance == m]
+        ax.scatter(rows["round"] + 0.25 * (i - (len(metrics) - 1) / 2), [zero] * len(rows), marker=COLLAPSED, s=70,
+                   color=colour(m), zorder=6, clip_on=False)
+    if len(cut):
+        ax.add_line(plt.Line2D([], [], ls="", marker=COLLAPSED, markersize=9, color="k",
+                               label="a collapsed run: a layer at 0 %, drawn at 0"))
+    rounds_axis(ax, sparsest["round"], fraction)
+    ax.set(ylabel="sparsest layer's density (%)")

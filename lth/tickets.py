@@ -229,6 +229,86 @@ def compare_groups(table):
     return out.reset_index()
 
 
+# Figures 1, 5 and 6 compare shared with not-shared connections. Pooled over layers, that mixes "shared" with
+# "which layer": the shared ones sit mostly in small layers (first conv, 1x1 shortcuts, classifier) whose weights
+# differ in scale from the 3x3 convolutions where most not-shared ones are. These compare them layer by layer.
+SHARED, NOT_SHARED, MATCHED = "shared", "not shared", "not shared, layer-matched"
+GROUPS = (SHARED, NOT_SHARED, MATCHED)
+QUANTILES = (5, 25, 50, 75, 95)  # of std, in percent: the boxes of Figures 1 and 5
+
+
+def matched_weights(table, by=("metric", "round")):
+    """A weight per row of a connection table: how much the connection counts in the layer-matched comparison.
+
+    Per ``by`` (and seed-pooled) layer with s shared and n not-shared connections: a not-shared one weighs s / n,
+    so that the not-shared group has the shared one's layer mix; a shared one weighs 1 where the layer has
+    not-shared ones, else 0 (nothing to match it with)."""
+    keys = [c for c in by if c in table] + ["layer"]
+    group = table.groupby(keys, observed=True, sort=False)["overlapping"]
+    s, total = group.transform("sum").to_numpy(float), group.transform("size").to_numpy(float)
+    n = total - s
+    return pd.Series(np.where(table["overlapping"], (n > 0).astype(float), s / np.maximum(n, 1)), index=table.index)
+
+
+def weighted_quantiles(values, weights, qs):
+    """The ``qs`` (in percent) of ``values`` where each counts ``weights`` times (the lower one where a quantile
+    falls between two); NaN for no weight."""
+    values, weights = np.asarray(values, float), np.asarray(weights, float)
+    keep = weights > 0
+    if not keep.any():
+        return [math.nan] * len(qs)
+    order = np.argsort(values[keep], kind="stable")
+    v, cum = values[keep][order], np.cumsum(weights[keep][order])
+    return [float(v[min(np.searchsorted(cum, q / 100 * cum[-1]), len(v) - 1)]) for q in qs]
+
+
+def _stats(part, weights):
+    """A group's numbers: connections, mean and quantiles of std, % flipping sign, mean distance (if recorded)."""
+    total = weights.sum()
+    mean = lambda c: float((part[c].astype(float) * weights).sum() / total) if total else math.nan  # noqa: E731
+    out = dict(connections=len(part), mean_std=mean("std"),
+               **{f"std_p{q}": v for q, v in zip(QUANTILES, weighted_quantiles(part["std"], weights, QUANTILES))},
+               sign_flip_percent=100 * mean("sign_flip"))
+    if "distance" in part:
+        out["mean_distance"] = mean("distance")
+    return out
+
+
+def layer_matched(table, by=("metric", "round")):
+    """Per ``by`` (pooled over seeds), three groups of a connection table's connections: ``shared`` and ``not
+    shared`` pooled over layers (the paper's comparison), and ``not shared, layer-matched``: the not-shared ones
+    weighted to the shared ones' layer mix (``matched_weights``), which differs from the shared group by being
+    shared, not by its layers. Each: connections, mean std and its quantiles (std_p5 ... std_p95), the share that
+    flip sign (``sign_flip_percent``) and mean |trained - theta_0| (``mean_distance``, where recorded);
+    ``matched_shared_percent``: the share of the shared connections whose layer has not-shared ones to match."""
+    by = [c for c in by if c in table]
+    t = table.assign(weight=matched_weights(table, by))
+    rows = []
+    for key, d in t.groupby(by, observed=True, sort=False):
+        key = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        shared, other = d[d["overlapping"]], d[~d["overlapping"]]
+        covered = 100 * _div(float(shared["weight"].sum()), len(shared))
+        for group, part, w in ((SHARED, shared, None), (NOT_SHARED, other, None), (MATCHED, other, other["weight"])):
+            w = pd.Series(1.0, index=part.index) if w is None else w
+            rows.append(dict(key, group=group, **_stats(part, w), matched_shared_percent=covered))
+    return pd.DataFrame(rows)
+
+
+def by_layer(table, by=("metric", "round")):
+    """Per ``by`` and layer (pooled over seeds), shared against not-shared connections within the layer: how many
+    of each, their mean std, % flipping sign and mean distance (where recorded), ``_shared`` and ``_not_shared``."""
+    by = [c for c in by if c in table] + ["depth", "layer"]
+    t = table.assign(flip=100 * table["sign_flip"].astype(float))
+    values = {"std": "mean_std", "flip": "sign_flip_percent", **({"distance": "mean_distance"} if "distance" in t else {})}
+    g = t.groupby(by + ["overlapping"], observed=True, sort=True)
+    out = g[list(values)].mean().rename(columns=values).assign(connections=g.size()).unstack("overlapping")
+    out.columns = [f"{c}_{'shared' if o else 'not_shared'}" for c, o in out.columns]
+    order = [f"{c}_{s}" for c in ("connections", *values.values()) for s in ("shared", "not_shared")]
+    out = out.reindex(columns=order)
+    out[["connections_shared", "connections_not_shared"]] = out[["connections_shared", "connections_not_shared"]].fillna(0).astype(int)
+    return out.reset_index()
+
+
 def partial_reinit(theta_0, keep, seed):
     """Section 5.1's initialisation: theta_0 at the ``keep`` connections, every other prunable weight
     redrawn from the same Kaiming normal (seeded by ``seed``); biases and BatchNorm stay theta_0's."""
