@@ -292,7 +292,7 @@ def effects(e):
 
 def _effect_claim(e, claim, metrics, settings):
     """An accuracy claim from its ``effects`` rows: a clause per row, and our numbers beside the paper's."""
-    settings, clauses = running(e, settings, ("magnitude", *metrics))
+    clauses = running(e, settings, ("magnitude", *metrics))[1]  # the rows leave out what a setting lacks
     rows = effects(e).query("claim == @claim")
     parts = []
     for s, g in rows.groupby("setting", sort=False):
@@ -311,9 +311,9 @@ def _effect_claim(e, claim, metrics, settings):
             d = analysis.paired_differences(e.acc[(e.acc.setting == s) & e.acc.importance.isin(("magnitude",
                                                                                                  *metrics))])
             d = d[d["round"] == d["round"].max()]
-            parts.append(f"{e.short[s]} round {d['round'].max()} (the last; no paper round reached): " + ", ".join(
+            parts.append(f"{e.short[s]} round {d['round'].max()}: " + ", ".join(
                 f"{r.importance} {r.mean:+.2f} [{r.min:+.2f}, {r.max:+.2f}] {r.agree}/{r.seeds}"
-                for r in d.itertuples()))
+                for r in d.itertuples()) + " (its last round, before the paper's; seeds agreeing with the mean)")
     return _line(parts, " (points vs magnitude: mean [lowest, highest seed] seeds agreeing with the paper)"), clauses
 
 
