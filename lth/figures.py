@@ -193,8 +193,8 @@ def _network(preset, runs, ld):
             net["pruned_density"] = per_run.groupby("round").mean()
             last, kept = net.iloc[-1], sum(n[k] for k in dense)
             left = last.network_density / 100 * sum(n.values())
-            notes[setting] = (f"{setting_name(preset, setting)} keeps {', '.join(dense)} dense (never pruned): its "
-                              f"{kept:,} weights are {100 * kept / left:.0f} % of the {left:,.0f} left at round "
+            notes[setting] = (f"{setting_name(preset, setting)} keeps {', '.join(dense)} dense (never pruned):\n"
+                              f"its {kept:,} weights are {100 * kept / left:.0f} % of the {left:,.0f} left at round "
                               f"{net.index[-1]},\nwhere the network is {100 - last.network_density:.2f} % sparse and "
                               f"its pruned layers {100 - last.pruned_density:.2f} %")
         tables.append(net.reset_index().assign(setting=setting))
@@ -404,7 +404,7 @@ def within_layers(layers):
                 ((a < b) if better == "lower" else (a > b)).groupby([both[c] for c in by], sort=False).sum())
     out = pd.DataFrame(counts).reset_index()
     order = {m: i for i, m in enumerate(presets.ordered(out.metric.astype(str)))}  # the registry's, then the rest
-    return out.sort_values(by, key=lambda c: c.astype(str).map(order) if c.name == "metric" else c, kind="stable",
+    return out.sort_values(by[::-1], key=lambda c: c.astype(str).map(order) if c.name == "metric" else c, kind="stable",
                            ignore_index=True)
 
 
