@@ -103,20 +103,26 @@ def difference_axis(ax, ylim):
 
 def mark_outside(ax, outside, y, ylim, digits=1):
     """Mark at a panel's edge each metric's mean that falls outside ``ylim`` (rows of ``lth.figures._outside``:
-    importance, round, ``y``, side), in the metric's colour, a triangle pointing out; the last round's value is
-    written beside it, and the marks get an entry in the figure's legend (``legend_outside``)."""
+    importance, round, ``y``, side), in the metric's colour, a triangle pointing out (side by side where several
+    metrics leave at one edge); the last round's value is written beside it, one line per metric, and the marks get
+    an entry in the figure's legend (``legend_outside``)."""
     ax.set_ylim(ylim)
     if outside is None or not len(outside):
         return
     edge = ax.get_xaxis_transform()  # x in data, y in axes coordinates
-    for (metric, side), rows in outside.groupby(["importance", "side"], sort=False):
+    for side, marked in outside.groupby("side", sort=False):
         at, marker = (0, "v") if side == "below" else (1, "^")
-        ax.scatter(rows["round"], [at] * len(rows), transform=edge, marker=marker, s=28, color=colour(metric),
-                   edgecolor="k", linewidth=0.4, zorder=6, clip_on=False)
-        last = rows.loc[rows["round"].idxmax()]
-        ax.annotate(f"{metric} {last[y]:+.{digits}f}" if y == "difference" else f"{metric} {last[y]:.{digits}f}",
-                    (last["round"], at), xycoords=edge, xytext=(-4, 5 if at == 0 else -11), textcoords="offset points",
-                    ha="right", fontsize=8, color=colour(metric))
+        metrics = metrics_in(marked)
+        for i, metric in enumerate(metrics):
+            rows = marked[marked.importance == metric]
+            shift = 0.3 * (i - (len(metrics) - 1) / 2) / max(len(metrics) - 1, 1)
+            ax.scatter(rows["round"] + shift, [at] * len(rows), transform=edge, marker=marker, s=28,
+                       color=colour(metric), edgecolor="k", linewidth=0.4, zorder=6, clip_on=False)
+            last = rows.loc[rows["round"].idxmax()]
+            value = f"{last[y]:+.{digits}f}" if y == "difference" else f"{last[y]:.{digits}f}"
+            ax.annotate(f"{metric} {value}", (last["round"], at), xycoords=edge, ha="right", fontsize=8,
+                        xytext=(-4, 5 + 10 * i if at == 0 else -11 - 10 * i), textcoords="offset points",
+                        color=colour(metric))
     ax.add_line(plt.Line2D([], [], ls="", marker="v", markersize=6, color="0.6", markeredgecolor="k",
                            label="off the axis (mean over seeds; value at the last round)"))
 
@@ -300,6 +306,7 @@ def layer_profile(ax, s):
             ax.axhline(y, ls=ls, color="k", lw=lw, label=label)
     zeros(ax, s.density, "depth")
     log_axis(ax)
+    ax.set_ylim(top=130)  # 100 %, a dense layer, in view
     ax.set_xticks(range(len(s.labels)), s.labels, rotation=90)
     ax.set(title=s.title, xlabel="layer, input to output", ylabel="layer density in the final ticket (%)")
 
