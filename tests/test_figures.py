@@ -45,7 +45,7 @@ def test_figure2_shows_the_section_5_setting_and_figure10_every_shortcut(runs):
     assert [p.layer for p in shortcuts.panels] == ["blocks.1.shortcut.0", "blocks.2.shortcut.0"]
     nine = figures.figure9(runs, "smoke")
     assert [(p.setting, p.role) for p in nine.panels][:3] == [(SETTINGS[0], r) for r in ("input", "middle", "output")]
-    assert nine.panels[2].label == "fc (kept dense)" and set(nine.panels[2].sparsity.layer_sparsity) == {0.0}
+    assert nine.panels[2].label == "fc (kept dense)" and set(nine.panels[2].density.layer_density) == {100.0}
 
 
 def test_section_5_views_check_the_dense_network_and_name_the_round_and_seeds(runs):
