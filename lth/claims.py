@@ -175,15 +175,15 @@ def every(ok, opposite, what="seeds"):
     return NOT_SHOWN, f"{ok.sum()} of {len(ok)} {what} agree"
 
 
-def test_images(config):
+def tested_images(config):
     """How many test images a setting's accuracies are measured on."""
-    return min(config.get("test_size") or math.inf, data.SHAPES[config["dataset"]][4])
+    return min(config.get("test_size") or math.inf, data.SHAPES.get(config["dataset"], [math.inf] * 5)[4])
 
 
 def gap_points(config):
     """The least gap (points) that counts as real on ``config``'s test set: GAP, and two binomial standard errors
     of one accuracy at 50 % on its N test images, 100/sqrt(N)."""
-    return max(GAP, 100 / math.sqrt(test_images(config)))
+    return max(GAP, 100 / math.sqrt(tested_images(config)))
 
 
 def direction(d, sign, gap):
@@ -893,7 +893,7 @@ def verdict(clauses):
     return v, [f"{text} ({s})" for text, s in shown if s != HOLDS]
 
 
-def test_of(claim, preset):
+def rule_of(claim, preset):
     """A claim's test and false-positive rate (its ``rule``) at the preset's number of seeds."""
     n = len(presets.check(preset)["seeds"])
     text = claim.test.format(n=n, one=rate(n))
@@ -910,7 +910,7 @@ def evaluate(runs_dir, preset):
         held = sum(s == HOLDS for _, s in clauses)
         shown = sum(s != NOT_SHOWN for _, s in clauses)
         rows.append(dict(claim=claim, paper=paper, ours=ours, **{"rounds judged": function.rounds(e)},
-                         verdict=f"{v} ({held} of {shown} clauses)", test=test_of(function, preset),
+                         verdict=f"{v} ({held} of {shown} clauses)", test=rule_of(function, preset),
                          **{"clauses that do not hold": "; ".join(failing), "not shown": not_shown(clauses)}))
     return pd.DataFrame(rows)
 

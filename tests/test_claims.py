@@ -327,8 +327,8 @@ def test_the_claims_table_gives_each_rules_test_and_rate_and_a_title_under_metri
     n = len(presets.PRESETS["small"]["seeds"])
     for _, _, function in claims.CLAIMS:
         assert function.__doc__ and "2^-n" in function.__doc__, function.__name__
-        assert f"1/{2 ** n}" in claims.test_of(function, "small") or "2^-n" in function.test, function.__name__
-    assert claims.test_of(claims.equal_accuracy, "smoke").endswith("preset=smoke has 2 seeds: not shown")
+        assert f"1/{2 ** n}" in claims.rule_of(function, "small") or "2^-n" in function.test, function.__name__
+    assert claims.rule_of(claims.equal_accuracy, "smoke").endswith("preset=smoke has 2 seeds: not shown")
     monkeypatch.delenv("LTH_METRICS", raising=False)
     seeds = ", ".join(map(str, presets.PRESETS["small"]["seeds"]))
     assert "METRICS" not in claims.title("small")
@@ -353,3 +353,29 @@ def test_softmax_is_spiky_where_every_run_waits_then_loses_more_than_a_rounds_sh
     rows = [r for seed in range(SEEDS) for r in run("softmax", seed, steady)]
     e = evidence(layers=pd.DataFrame(rows), roles={RESNET: dict(dense=[])})
     assert claims.softmax_spiky(e)[1] == [("softmax spiky on ResNet-8-16 in 0 of 5 runs", FAILS)]
+
+
+def connection_rows(std_shared, std_others, n_others, seeds=SEEDS):
+    """Connection rows of magnitude at round 3: 40 shared and ``n_others`` not-shared connections per seed."""
+    return pd.DataFrame([dict(metric="magnitude", round=3, seed=seed, connections=c, std=std, distance=0.1,
+                              sign_flip=False)
+                         for seed in range(seeds) for c, std, n in (("shared", std_shared[seed], 40),
+                                                                   ("not shared", std_others, n_others))
+                         for _ in range(n)])
+
+
+def test_shared_vary_less_by_seed_and_not_on_too_few_connections():
+    assert claims.shared_vary_less(evidence(connections=connection_rows([0.1] * SEEDS, 0.2, 40)))[1][0][1] == HOLDS
+    assert claims.shared_vary_less(evidence(connections=connection_rows([0.3] * SEEDS, 0.2, 40)))[1][0][1] == REVERSED
+    noisy = connection_rows([0.1, 0.3, 0.1, 0.3, 0.1], 0.2, 40)
+    assert claims.shared_vary_less(evidence(connections=noisy))[1][0][1] == NOT_SHOWN
+    text, s = claims.shared_vary_less(evidence(connections=connection_rows([0.1] * SEEDS, 0.2, 12)))[1][0]
+    assert s == NOT_SHOWN and "0 seeds with 30+ connections in each group (the sign test needs 5)" in text
+
+
+def test_the_claims_table_names_each_reason_for_not_showing_once():
+    clauses = [("a; 2 seeds (the sign test needs 5)", NOT_SHOWN), ("b; 2 seeds (the sign test needs 5)", NOT_SHOWN),
+               ("c: round 30 not reached", NOT_SHOWN), ("VGG-16-8: no runs of minmax (preset=small does not run "
+                                                        "them there)", NOT_SHOWN), ("d", HOLDS)]
+    assert claims.not_shown(clauses) == ("2 seeds (the sign test needs 5) (2 clauses); round 30 not reached; VGG-16-8: "
+                                         "no runs of minmax (preset=small does not run them there)")
