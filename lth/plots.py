@@ -127,6 +127,20 @@ def mark_outside(ax, outside, y, ylim, digits=1):
                            label="off the axis (mean over seeds; value at the last round)"))
 
 
+def accuracy_panel(ax, s, title_width=55):
+    """Figure 4's upper panel for setting ``s`` (lth.figures.figure4): each metric's accuracy over the rounds, the
+    dense accuracy dashed, the paper's values as crosses where it reports them, the axis scaled to the runs that
+    hold (``s.ylim``) and the rest marked at its edge; the setting's caption wrapped at ``title_width``."""
+    lines(s.accuracy, "round", "test_accuracy", ax)
+    ax.axhline(s.dense, ls="--", color="k", lw=1, label="dense")
+    if len(s.paper):
+        ax.scatter(s.paper["round"], s.paper["value"], c=s.paper.importance.map(colour), marker="x", s=50, zorder=5,
+                   label="paper")
+    mark_outside(ax, s.outside, "test_accuracy", s.ylim)
+    rounds_axis(ax, s.accuracy["round"], s.fraction)
+    ax.set(title=wrapped(s.caption.split("\n"), title_width), ylabel="top-1 test accuracy (%)")
+
+
 def difference_panel(ax, s, why=""):
     """Figure 4's lower panel for setting ``s`` (lth.figures.figure4): each metric's accuracy minus magnitude's,
     seed by seed, over the rounds, on a linear axis scaled to the runs that hold (``s.diff_ylim``), the rest
@@ -368,6 +382,17 @@ def connections_by_metric(stats, draw, ylabel, **kw):
     return fig
 
 
+def layer_mix(ax, mix):
+    """Figure 1's last panel: per layer, input to output, its share of the shared and of the not-shared connections
+    (bars) and of the network's weights (a black dash), from lth.figures._layer_mix."""
+    ax.bar(mix.depth - 0.2, mix.shared_percent, 0.4, color=GROUPS["shared"])
+    ax.bar(mix.depth + 0.2, mix.not_shared_percent, 0.4, color=GROUPS["not shared"])
+    ax.scatter(mix.depth, mix.weights_percent, marker="_", s=200, color="k", zorder=5,
+               label="the layer's share of the weights")
+    ax.set_xticks(mix.depth, mix.label, rotation=60, ha="right", fontsize=8)
+    ax.set(title="where the connections are", ylabel="share of the group's connections (%)")
+
+
 def wrapped(lines, width=110):
     """``lines`` wrapped at ``width`` characters, for a figure's title (which the layout makes room for)."""
     return "\n".join(textwrap.fill(line, width) for line in lines)
@@ -403,3 +428,130 @@ def collapse_panel(ax, sparsest, fraction):
                                label="a collapsed run: a layer at 0 %, drawn at 0"))
     rounds_axis(ax, sparsest["round"], fraction)
     ax.set(ylabel="sparsest layer's density (%)")
+
+
+# --- Results at a glance (lth.figures.glance): the paper's gaps beside ours, every claim's verdict ---
+
+VERDICTS = {"reproduced": ("#009E73", "white"), "partly": ("#E69F00", "black"), "not shown": ("#D9D9D9", "black"),
+            "not reproduced": ("#D55E00", "white"), "contradicted": ("#882255", "white")}  # (box, text)
+REGIONS = {"agree": "#009E73", "opposite": "#D55E00"}
+SETTING_MARKERS = ["o", "s", "^", "D", "v", "P"]  # in the glance figure a marker is a setting (colour: the metric)
+
+
+def _regions(ax, v):
+    """The glance panel's background: the quadrants where ours has the paper's sign (and the box where both are
+    about equal) green, the others orange; our noise a grey band, the paper's "about equal" a hatched one."""
+    from matplotlib.patches import Rectangle
+
+    (x0, x1), (y0, y1) = v.xlim, v.ylim
+    for (a, b), (c, d), kind in (((0, x1), (0, y1), "agree"), ((x0, 0), (y0, 0), "agree"),
+                                 ((x0, 0), (0, y1), "opposite"), ((0, x1), (y0, 0), "opposite")):
+        ax.add_patch(Rectangle((a, c), b - a, d - c, color=REGIONS[kind], alpha=0.10, lw=0, zorder=0))
+    for n in v.noise:
+        ax.axhspan(-n, n, color="0.55", alpha=0.22, lw=0, zorder=0.5)
+        ax.add_patch(Rectangle((-v.level, -n), 2 * v.level, 2 * n, color=REGIONS["agree"], alpha=0.25, lw=0,
+                               zorder=0.6))
+    ax.axvspan(-v.level, v.level, fill=False, hatch="////", edgecolor="0.7", lw=0, zorder=0.4)
+    ax.axhline(0, color="0.3", lw=0.8, zorder=1)
+    ax.axvline(0, color="0.3", lw=0.8, zorder=1)
+    lo, hi = max(x0, y0), min(x1, y1)
+    if lo < hi:
+        ax.plot([lo, hi], [lo, hi], ls=":", color="0.3", lw=1, zorder=1)
+
+
+def gap_axes(ax, v):
+    """Both axes of the glance panel in points on an asinh scale: linear within the paper's "about equal" (±1
+    point), logarithmic beyond, so that a gap of +0.5 and one of +32 both read; the same scale on both, so that
+    "ours = the paper's" is the diagonal. Ticks at 0, ±1, ±2, ±5, ±10, ±20, ±50, a light grid at each."""
+    ticks = [s * t for t in (1, 2, 5, 10, 20, 50, 100) for s in (-1, 1)] + [0]
+    for axis, (lo, hi), set_scale in ((ax.xaxis, v.xlim, ax.set_xscale), (ax.yaxis, v.ylim, ax.set_yscale)):
+        set_scale("asinh", linear_width=v.level)
+        axis.set_ticks(sorted(t for t in ticks if lo <= t <= hi))
+        axis.set_major_formatter(FuncFormatter(lambda t, _: f"{t:+g}" if t else "0"))
+        axis.set_minor_formatter(NullFormatter())
+        axis.set_minor_locator(plt.NullLocator())
+    ax.set(xlim=v.xlim, ylim=v.ylim)
+    ax.grid(which="major", color="white", lw=0.8, zorder=0.8)
+
+
+def effects_panel(ax, v):
+    """Each paper gap to magnitude (x) beside ours (y: mean paired difference over seeds, the bar from the lowest
+    to the highest seed), one point per setting (marker), metric (colour) and round (written beside it); filled
+    where the sign test decides, hollow where it does not; the paper's gaps at rounds our runs do not reach as ticks
+    along the bottom. With no point, the panel says why."""
+    gap_axes(ax, v)
+    _regions(ax, v)
+    marker = {s: SETTING_MARKERS[i % len(SETTING_MARKERS)] for i, s in enumerate(v.settings)}
+    for r in v.points.itertuples():
+        c = colour(r.metric)
+        ax.errorbar(r.paper_gap_points, r.our_gap_points, yerr=[[r.our_gap_points - r.our_low_points],
+                                                                [r.our_high_points - r.our_gap_points]],
+                    color=c, lw=1, capsize=2, zorder=3)
+        ax.plot(r.paper_gap_points, r.our_gap_points, ls="", marker=marker[r.setting], markersize=7, color=c,
+                markerfacecolor=c if r.decided else "white", markeredgewidth=1.4, zorder=4)
+        ax.annotate(f"{r.round}", (r.paper_gap_points, r.our_gap_points), xytext=(5, 3), textcoords="offset points",
+                    fontsize=7, color="0.25", zorder=5)
+    if len(v.missing):
+        ax.scatter(v.missing.paper_gap_points, [0.0] * len(v.missing), transform=ax.get_xaxis_transform(),
+                   marker="|", s=90, color="0.35", zorder=4, clip_on=False)
+    if v.note:
+        ax.text(0.5, 0.62, wrapped([v.note], 60), transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                bbox=dict(fc="white", ec="0.6", boxstyle="round,pad=0.4"), zorder=6)
+    scale = f"asinh scale: linear within ±{v.level:g} point"
+    ax.set(xlabel=f"the paper's gap to magnitude (points, Table 2; {scale})",
+           ylabel="ours: mean paired gap to magnitude (points)\nbar: lowest to highest seed")
+    _effects_legend(ax, v, marker)
+
+
+def _effects_legend(ax, v, marker):
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    h = [Patch(color=colour(m), label=m) for m in ordered(v.points.metric.unique())]
+    h += [Line2D([], [], ls="", marker=marker[s], color="0.4", markerfacecolor="0.4", label=wrapped([name], 38))
+          for s, name in dict(zip(v.points.setting, v.points.setting_name)).items()]
+    h += [Line2D([], [], ls="", marker="o", color="0.4", markerfacecolor="white", markeredgewidth=1.4,
+                 label="hollow: the sign test does not\ndecide (seeds, noise); filled: it does"),
+          Patch(color=REGIONS["agree"], alpha=0.25, label="ours has the paper's sign"),
+          Patch(color=REGIONS["opposite"], alpha=0.25, label="ours has the other sign"),
+          Patch(color="0.55", alpha=0.35, label="ours within the noise (" + ", ".join(
+              f"±{n:.2g}" for n in v.noise) + (" point)" if v.noise == [1] else " points)")),
+          Patch(fill=False, hatch="////", edgecolor="0.6", label=f"the paper: about equal (±{v.level:g} point)"),
+          Line2D([], [], ls=":", color="0.3", label="ours = the paper's")]
+    if len(v.missing):
+        h.append(Line2D([], [], ls="", marker="|", markersize=9, color="0.35",
+                        label=f"a paper gap at a round our runs\ndo not reach ({len(v.missing)})"))
+    ax.legend(handles=h, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=7.5,
+              title="number beside a point: our round", title_fontsize=7.5, alignment="left")
+
+
+def verdict_panel(ax, v):
+    """Every claim's verdict (``claims.evaluate``) as a coloured box with the clauses that hold, the claim beside it;
+    under a claim judged from the plotted gaps, what they show."""
+    ax.set_axis_off()
+    counts = v.verdicts.verdict.value_counts()
+    ax.set_title("Every claim's verdict (clauses holding of those the runs can show): "
+                 + ", ".join(f"{counts[w]} {w}" for w in VERDICTS if w in counts), loc="left", fontsize=9)
+    lines = [2 if p else 1 for p in v.verdicts.points]
+    step, y = 1 / max(sum(lines), 1), 1.0
+    for r, n in zip(v.verdicts.itertuples(), lines):
+        box, ink = VERDICTS.get(r.verdict, ("white", "black"))
+        ax.text(0.0, y, f"{r.verdict} {r.clauses}".strip(), transform=ax.transAxes, ha="left", va="top", fontsize=8,
+                color=ink, bbox=dict(boxstyle="round,pad=0.25", fc=box, ec="none"))
+        ax.text(0.24, y, r.claim, transform=ax.transAxes, ha="left", va="top", fontsize=8)
+        if r.points:
+            ax.text(0.24, y - step, "plotted above: " + r.points, transform=ax.transAxes, ha="left", va="top",
+                    fontsize=7.5, color="0.35")
+        y -= n * step
+
+
+def glance(v):
+    """The README's figure (``lth.figures.glance``): the paper's gaps beside ours above, every verdict below."""
+    rows = sum(2 if p else 1 for p in v.verdicts.points)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.4, 4.6 + 0.2 * rows + 0.5), layout="constrained",
+                                      height_ratios=[4.6, 0.2 * rows + 0.3])
+    effects_panel(top, v)
+    verdict_panel(bottom, v)
+    fig.suptitle(wrapped(["Results at a glance: the paper's accuracy gaps to magnitude beside ours, and every "
+                          "claim's verdict", *v.caption.splitlines()]))
+    return fig

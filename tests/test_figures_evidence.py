@@ -151,6 +151,16 @@ def test_the_difference_panel_is_linear_with_a_grid_line_at_every_point():
     plt.close(fig)
 
 
+def test_the_accuracy_panel_spans_the_runs_that_hold_and_marks_the_others():
+    s = figures._scaled(accuracy(ROUND_22), 85.0, pd.DataFrame({"value": []}))
+    s.accuracy, s.dense, s.paper, s.fraction, s.caption = accuracy(ROUND_22), 85.0, pd.DataFrame(), 0.2, "A\nB"
+    fig, ax = plt.subplots()
+    plots.accuracy_panel(ax, s)
+    assert ax.get_ylim() == pytest.approx(s.ylim) and ax.get_title() == "A\nB"
+    assert [t.get_text() for t in ax.texts] == [f"minmax {np.mean(ROUND_22['minmax']):.1f}"]
+    plt.close(fig)
+
+
 def sparsest(runs):
     """A sparsest-layer table from {metric: [densities of each seed per round]}, 0 meaning collapsed."""
     rows = []
