@@ -294,7 +294,7 @@ def _effect_claim(e, claim, metrics, settings):
     """An accuracy claim from its ``effects`` rows: a clause per row, and our numbers beside the paper's."""
     clauses = running(e, settings, ("magnitude", *metrics))[1]  # the rows leave out what a setting lacks
     rows = effects(e).query("claim == @claim")
-    parts = []
+    parts, late = [], False
     for s, g in rows.groupby("setting", sort=False):
         cells = []
         for r in g.itertuples():
@@ -308,13 +308,15 @@ def _effect_claim(e, claim, metrics, settings):
         if cells:
             parts.append(f"{e.short[s]} ({analysis.paper_setting(e.settings[s]['model'])}): " + ", ".join(cells))
         else:  # no paper round reached: our last round, for a reader
+            late = True
             d = analysis.paired_differences(e.acc[(e.acc.setting == s) & e.acc.importance.isin(("magnitude",
                                                                                                  *metrics))])
             d = d[d["round"] == d["round"].max()]
             parts.append(f"{e.short[s]} round {d['round'].max()}: " + ", ".join(
                 f"{r.importance} {r.mean:+.2f} [{r.min:+.2f}, {r.max:+.2f}] {r.agree}/{r.seeds}"
-                for r in d.itertuples()) + " (its last round, before the paper's; seeds agreeing with the mean)")
-    return _line(parts, " (points vs magnitude: mean [lowest, highest seed] seeds agreeing with the paper)"), clauses
+                for r in d.itertuples()) + " (its last round, before the paper's)")
+    agreeing = "with the paper" + ("; at a last round before the paper's, with the mean" if late else "")
+    return _line(parts, f" (points vs magnitude: mean [lowest, highest seed] seeds agreeing {agreeing})"), clauses
 
 
 def _effect_rounds(e, claim):
