@@ -250,7 +250,8 @@ UNITS = {"density": "density_fraction", "sparsity": "sparsity_percent", "layer_s
          "layer_density": "layer_density_percent", "sparsest_layer_density": "sparsest_layer_density_percent",
          "network_density": "network_density_percent", "pruned_density": "pruned_layers_density_percent",
          "test_accuracy": "test_accuracy_percent", **{c: f"{c}_fraction" for c in (
-             "overlap_of_all", "overlap_of_kept", "expected_of_kept", "shared_of_kept")}}  # Section 5's shares
+             "overlap_of_all", "overlap_of_kept", "expected_of_kept", "shared_of_kept")},  # Section 5's shares
+         "observed": "observed_percent_of_kept", "chance": "chance_percent_of_kept"}  # Figure 7's, in %
 MEASURES = ("density", "sparsity", "accuracy")  # a column naming one of these must name its unit
 UNIT_WORDS = ("percent", "fraction", "%", "pct", "points")
 
