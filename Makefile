@@ -37,7 +37,7 @@ CHECKED := $(LTH_RUNS)/.checked-$(PRESET)
 ACCURACY_NOTEBOOKS := table2 figure2 figure4 figure8 figure9 figure10 collapse
 TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 # reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
-NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims extra
+NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims glance extra
 FIGS ?= figures/$(PRESET)
 .PHONY: install test check docs bench runs figures verify clean FORCE $(NOTEBOOKS)
 
@@ -95,6 +95,8 @@ $(addprefix $(FIGS)/,$(addsuffix .ipynb,$(TICKET_NOTEBOOKS))): $(TICKET_RUNS) lt
 $(FIGS)/figure1.ipynb $(FIGS)/figure5.ipynb $(FIGS)/figure6.ipynb: $(CONNECTIONS)
 $(FIGS)/reinit.ipynb: $(REINITS) lth/tickets.py
 $(FIGS)/claims.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/claims.py
+# The README's figure: the paper's gaps beside ours (claims.effects), every claim's verdict (claims.evaluate).
+$(FIGS)/glance.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/claims.py
 $(FIGS)/extra.ipynb: $(call completed,magnitude) $(EXTRA_RUNS)
 $(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py lth/figures.py lth/analysis.py lth/plots.py | install
 	@mkdir -p $(FIGS)

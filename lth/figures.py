@@ -518,3 +518,106 @@ def reinit(runs_dir, preset):
                     f"seeds {', '.join(str(c['reinit_seed']) for c in configs)}), and LTR runs again; excess over "
                     "chance in %, blank where fewer than 5 connections are expected by chance")
     return view
+
+
+# --- Results at a glance (README): the paper's effects beside ours, and every claim's verdict ---
+
+AGREEMENT = ("agree", "opposite", "within the noise", "a gap the paper has not")
+
+
+def agreement(paper, ours, level, noise):
+    """Where each point of the glance figure lies, from the paper's gap to magnitude and our mean one (points):
+    "agree" (ours beyond ``noise`` with the paper's sign, or, where the paper's gap is within ``level``, "about
+    equal", ours within ``noise`` too), "opposite" (ours beyond ``noise`` with the other sign), "within the noise"
+    (the paper a gap, ours not) or "a gap the paper has not" (the paper about equal, ours beyond ``noise``)."""
+    import numpy as np
+
+    paper, ours, noise = (np.asarray(x, float) for x in (paper, ours, noise))
+    p = np.where(np.abs(paper) <= level, 0, np.sign(paper))
+    o = np.where(np.abs(ours) < noise, 0, np.sign(ours))
+    return np.select([p == o, p * o < 0, o == 0], AGREEMENT[:3], AGREEMENT[3])
+
+
+def _claim_titles():
+    """{``claims.EFFECTS``' key: the claim as ``claims.CLAIMS`` (and claims.md) names it}: the claim judged against
+    that key's numbers (``claims.paper_gaps``)."""
+    from lth import claims  # lth.claims imports this module
+
+    gaps = {claims.paper_gaps(k): k for k in claims.EFFECTS}
+    return {gaps[paper]: title for title, paper, _ in claims.CLAIMS if paper in gaps}
+
+
+def glance_view(effects, verdicts, names=None, reach=None, preset="", level=1.0, caption=""):
+    """The glance figure's view from ``claims.effects``' rows and ``claims.evaluate``'s verdicts (a pure function:
+    the tests give it constructed rows). ``names``: {setting: its name for a reader}; ``reach``: {a setting's name:
+    its last round}; ``level``: the paper's "about equal" (``claims.GAP``, points).
+
+    ``points``: the rows with our numbers (seeds > 0), with ``claim_text``, ``setting_name``, ``agreement``
+    (``agreement``) and ``decided`` (the sign test's outcome is not "not shown"); ``missing``: the paper's gaps at
+    rounds our settings do not reach; ``noise``: our settings' least real gaps (points); ``level``; ``xlim`` and
+    ``ylim`` (every gap, ours with the lowest and highest seed); ``settings``: the settings drawn, in order;
+    ``verdicts``: per claim its ``verdict`` (reproduced, partly, ...), ``clauses`` ("19 of 20") and ``points``
+    (what the plotted rows show, for the claims judged from them); ``note``: why there is no point, where there is
+    none; ``data``: every row, for the CSV (each number's unit in its name)."""
+    names, reach, titles = names or {}, reach or {}, _claim_titles()
+    rows = effects.rename(columns={"gap_points": "noise_points"}).assign(
+        claim_text=lambda d: d.claim.map(lambda c: titles.get(c, c)),
+        setting_name=lambda d: d.setting.map(lambda s: names.get(s, s)))
+    has = rows.seeds > 0
+    rows["agreement"] = pd.Series(None, index=rows.index, dtype=object)
+    if has.any():
+        rows.loc[has, "agreement"] = agreement(rows.paper_gap_points[has], rows.our_gap_points[has], level,
+                                               rows.noise_points[has])
+    points, missing = rows[has].assign(decided=lambda d: d.outcome != "not shown"), rows[~has]
+    noise = sorted(rows.noise_points.dropna().unique())
+    xs = [-level, level, *rows.paper_gap_points]
+    ys = [*[s * n for n in noise for s in (-1, 1)], *points.our_low_points, *points.our_high_points]
+    parts = verdicts.verdict.str.extract(r"^(?P<word>[^(]+?)\s*(?:\((?P<clauses>\d+ of \d+)[^)]*\))?$")
+    table = pd.DataFrame(dict(claim=verdicts.claim, verdict=parts.word, clauses=parts.clauses.fillna(""),
+                              points=verdicts.claim.map(lambda c: _plotted(rows[rows.claim_text == c]))))
+    table.loc[table.verdict == "not shown", "clauses"] = ""  # "0 of 0" says nothing
+    note = ""
+    if not len(points):
+        rounds = ", ".join(map(str, sorted(rows.paper_round.unique())))
+        by_round = {}
+        for name, r in reach.items():
+            by_round.setdefault(r, []).append(name)
+        stops = "; ".join(f"round {r} on {' and '.join(g)}" for r, g in by_round.items())
+        note = (f"No point: preset={preset} stops at {stops}, before every round where the paper gives a gap "
+                f"({rounds}; the ticks below)" if len(rows) else f"No point: preset={preset} runs none of the "
+                "metrics the paper compares with magnitude (Table 2) on a setting that stands for one of the paper's")
+    digits = dict(paper_gap_points=2, sparsity_pct=3, noise_points=3, our_gap_points=3, our_low_points=3,
+                  our_high_points=3)
+    return View(points=points, missing=missing, noise=noise, level=level, xlim=_limits(xs, [0.0]),
+                ylim=_limits(ys or [-level, level], [0.0]), settings=list(dict.fromkeys(points.setting)),
+                verdicts=table, note=note, preset=preset, caption=caption, data=rows.round(digits))
+
+
+def _plotted(rows):
+    """What a claim's rows of ``claims.effects`` show, for its line of the verdict table: "4 of the paper's 14 gaps
+    reached: 2 agree, 1 opposite, 1 within the noise; 1 decided by the sign test" ("" where it has none)."""
+    if not len(rows):
+        return ""
+    reached = rows[rows.seeds > 0]
+    counts = reached.agreement.value_counts()
+    where = ", ".join(f"{counts[a]} {a}" for a in AGREEMENT if a in counts)
+    decided = reached.outcome.value_counts()
+    outcomes = ", ".join(f"{decided[o]} {o}" for o in ("holds", "reversed", "fails") if o in decided)
+    return (f"{len(reached)} of the paper's {len(rows)} gaps reached" + (f": {where}" if where else "")
+            + (f"; sign test: {outcomes}" if outcomes else "; sign test: none decided" if len(reached) else ""))
+
+
+def glance(runs_dir, preset):
+    """The README's results at a glance: for every paper gap to magnitude that an accuracy claim is judged against
+    (``claims.effects``: per claim, setting, metric and round), the paper's gap beside ours, and every claim's
+    verdict (``claims.evaluate``): ``glance_view``'s fields, ``caption`` naming the preset, settings and seeds."""
+    from lth import claims  # lth.claims imports this module
+
+    e = claims.Evidence(runs_dir, preset)
+    names = {s: setting_name(preset, s) for s in e.settings}
+    for s, p in ((s, analysis.paper_setting(c["model"])) for s, c in e.settings.items()):
+        if p:  # the paper's setting it stands for
+            names[s] += f" (for {NAMES[presets.PAPER[p]['model']]} on {NAMES[presets.PAPER[p]['dataset']]})"
+    reach = {setting_name(preset, s): r for s, r in e.acc.groupby("setting", sort=False)["round"].max().items()}
+    return glance_view(claims.effects(e), claims.evaluate(runs_dir, preset), names, reach, preset, claims.GAP,
+                       _caption(preset, e.runs))

@@ -515,8 +515,8 @@ def _effects_legend(ax, v, marker):
                  label="hollow: the sign test does not\ndecide (seeds, noise); filled: it does"),
           Patch(color=REGIONS["agree"], alpha=0.25, label="ours has the paper's sign"),
           Patch(color=REGIONS["opposite"], alpha=0.25, label="ours has the other sign"),
-          Patch(color="0.55", alpha=0.35, label="ours within the noise (" + ", ".join(
-              f"±{n:.2g}" for n in v.noise) + (" point)" if v.noise == [1] else " points)")),
+          Patch(color="0.55", alpha=0.35, label="ours within the noise" + (" (" + ", ".join(
+              f"±{n:.2g}" for n in v.noise) + (" point)" if v.noise == [1] else " points)") if v.noise else "")),
           Patch(fill=False, hatch="////", edgecolor="0.6", label=f"the paper: about equal (±{v.level:g} point)"),
           Line2D([], [], ls=":", color="0.3", label="ours = the paper's")]
     if len(v.missing):
