@@ -129,13 +129,15 @@ def of_preset(preset, metrics=None, settings=None, extra=False):
     and settings (or ``settings``), cut to its ``rounds_of``; ``extra``: those of its ``extra`` metrics instead."""
     p, root = presets.check(preset), presets.data_root(preset)
     cut, chosen = p.get("rounds_of", {}), metrics or presets.metrics(preset)
+    seeds = p["seeds"]
     if extra:
         chosen, settings = (p["extra"]["metrics"], [p["extra"]["setting"]]) if "extra" in p else ([], [])
+        seeds = p.get("extra", {}).get("seeds", seeds)
     return [_run(name, dict(setting, importance=m, seed=s, data_root=root,
                             rounds=min(setting["rounds"], cut.get(m, setting["rounds"]))))
             for name, setting in p["settings"].items() if settings is None or name in settings
             for m in chosen if extra or m in p.get("metrics_of", {}).get(name, [m])
-            for s in p["seeds"]]
+            for s in seeds]
 
 
 def groups(preset):

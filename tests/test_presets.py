@@ -23,16 +23,20 @@ def test_named_configs_hold_exactly_the_papers_hyperparameters():
     assert all(set(s) <= set(presets.DEFAULT) for s in p.values())
 
 
-def test_small_preset_reaches_96_percent_sparsity_with_every_metric_and_three_seeds():
+def test_small_preset_five_seeds_whole_test_set_and_a_vgg_setting():
     small = presets.PRESETS["small"]
-    assert small["seeds"] == [0, 1, 2] and set(presets.PAPER_METRICS) | {"lamp", "random"} == set(small["metrics"])
+    assert small["seeds"] == [0, 1, 2, 3, 4] and set(presets.PAPER_METRICS) | {"lamp", "random"} == set(small["metrics"])
     for s in small["settings"].values():
         assert 1 - (1 - s["prune_fraction"]) ** s["rounds"] >= 0.96 and s["dataset"] == "fashion_mnist"
+        assert s["test_size"] is None  # all 10,000 test images
+    vgg = small["settings"]["vgg16_8_fashion_mnist"]
+    assert vgg["model"] == "vgg16_8" and not vgg["prune_output"]
     small_runs = runs.of_preset("small")
-    assert len(small_runs) == 2 * 7 * 3 and len({r.id for r in small_runs}) == 42
+    assert len(small_runs) == (2 * 7 + 3) * 5 and len({r.id for r in small_runs}) == len(small_runs)
     last = small_runs[-1]
-    assert (last.setting, last.importance, last.seed) == ("resnet8_16_fashion_mnist", "random", 2)
-    assert last.config["importance"] == "random" and last.config["data_root"] == presets.data_root("small")
+    assert (last.setting, last.importance, last.seed) == ("vgg16_8_fashion_mnist", "l2", 4)
+    assert last.config["data_root"] == presets.data_root("small")
+    assert {r.seed for r in runs.of_preset("small", extra=True)} == {0, 1, 2}
 
 
 def test_paper_preset_runs_the_four_settings():
