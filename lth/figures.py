@@ -588,9 +588,18 @@ def glance_view(effects, verdicts, names=None, reach=None, preset="", level=1.0,
                 "metrics the paper compares with magnitude (Table 2) on a setting that stands for one of the paper's")
     digits = dict(paper_gap_points=2, sparsity_pct=3, noise_points=3, our_gap_points=3, our_low_points=3,
                   our_high_points=3)
-    return View(points=points, missing=missing, noise=noise, level=level, xlim=_limits(xs, [0.0]),
-                ylim=_limits(ys or [-level, level], [0.0]), settings=list(dict.fromkeys(points.setting)),
+    return View(points=points, missing=missing, noise=noise, level=level, xlim=_asinh_limits(xs, level),
+                ylim=_asinh_limits(ys or [-level, level], level), settings=list(dict.fromkeys(points.setting)),
                 verdicts=table, note=note, preset=preset, caption=caption, data=rows.round(digits))
+
+
+def _asinh_limits(values, width):
+    """``_limits`` (0 included) padded on the asinh scale the glance figure draws them on (linear within
+    ``width``), so that a point at +32 stays off the edge as one at +0.5 does."""
+    import numpy as np
+
+    lo, hi = _limits(np.arcsinh(np.asarray([0.0, *values], float) / width), [0.0])
+    return float(width * np.sinh(lo)), float(width * np.sinh(hi))
 
 
 def _plotted(rows):
@@ -616,8 +625,9 @@ def glance(runs_dir, preset):
     e = claims.Evidence(runs_dir, preset)
     names = {s: setting_name(preset, s) for s in e.settings}
     for s, p in ((s, analysis.paper_setting(c["model"])) for s, c in e.settings.items()):
-        if p:  # the paper's setting it stands for
-            names[s] += f" (for {NAMES[presets.PAPER[p]['model']]} on {NAMES[presets.PAPER[p]['dataset']]})"
+        paper = p and f"{NAMES[presets.PAPER[p]['model']]} on {NAMES[presets.PAPER[p]['dataset']]}"
+        if paper and paper != names[s]:  # the paper's setting it stands for
+            names[s] += f" (for {paper})"
     reach = {setting_name(preset, s): r for s, r in e.acc.groupby("setting", sort=False)["round"].max().items()}
     return glance_view(claims.effects(e), claims.evaluate(runs_dir, preset), names, reach, preset, claims.GAP,
                        _caption(preset, e.runs))

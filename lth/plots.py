@@ -505,25 +505,32 @@ def effects_panel(ax, v):
 
 
 def _effects_legend(ax, v, marker):
+    """Under the panel, three columns: the metrics; the settings and what a filled point means; the regions."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    h = [Patch(color=colour(m), label=m) for m in ordered(v.points.metric.unique())]
-    h += [Line2D([], [], ls="", marker=marker[s], color="0.4", markerfacecolor="0.4", label=wrapped([name], 38))
-          for s, name in dict(zip(v.points.setting, v.points.setting_name)).items()]
-    h += [Line2D([], [], ls="", marker="o", color="0.4", markerfacecolor="white", markeredgewidth=1.4,
-                 label="hollow: the sign test does not\ndecide (seeds, noise); filled: it does"),
-          Patch(color=REGIONS["agree"], alpha=0.25, label="ours has the paper's sign"),
-          Patch(color=REGIONS["opposite"], alpha=0.25, label="ours has the other sign"),
-          Patch(color="0.55", alpha=0.35, label="ours within the noise" + (" (" + ", ".join(
-              f"±{n:.2g}" for n in v.noise) + (" point)" if v.noise == [1] else " points)") if v.noise else "")),
-          Patch(fill=False, hatch="////", edgecolor="0.6", label=f"the paper: about equal (±{v.level:g} point)"),
-          Line2D([], [], ls=":", color="0.3", label="ours = the paper's")]
+    metrics = [Patch(color=colour(m), label=m) for m in ordered(v.points.metric.unique())]
+    settings = [Line2D([], [], ls="", marker=marker[s], color="0.4", markerfacecolor="0.4", label=wrapped([name], 44))
+                for s, name in dict(zip(v.points.setting, v.points.setting_name)).items()]
+    if settings:
+        settings.append(Line2D([], [], ls="", marker="o", color="0.4", markerfacecolor="white", markeredgewidth=1.4,
+                               label="hollow: the sign test does not decide\n(seeds, noise); filled: it does"))
+    noise = ", ".join(f"±{n:.2g}" for n in v.noise) + (" point" if v.noise == [1] else " points")
+    regions = [Patch(color=REGIONS["agree"], alpha=0.25, label="ours has the paper's sign"),
+               Patch(color=REGIONS["opposite"], alpha=0.25, label="ours has the other sign"),
+               Patch(color="0.55", alpha=0.35, label=f"ours within the noise ({noise})" if v.noise else
+                     "ours within the noise"),
+               Patch(fill=False, hatch="////", edgecolor="0.6", label=f"the paper: about equal (±{v.level:g} point)"),
+               Line2D([], [], ls=":", color="0.3", label="ours = the paper's")]
     if len(v.missing):
-        h.append(Line2D([], [], ls="", marker="|", markersize=9, color="0.35",
-                        label=f"a paper gap at a round our runs\ndo not reach ({len(v.missing)})"))
-    ax.legend(handles=h, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=7.5,
-              title="number beside a point: our round", title_fontsize=7.5, alignment="left")
+        regions.append(Line2D([], [], ls="", marker="|", markersize=9, color="0.35",
+                              label=f"a paper gap at a round our runs do not\nreach ({len(v.missing)} of them)"))
+    columns = [c for c in (metrics, settings, regions) if c]
+    rows = max(map(len, columns))
+    blank = Line2D([], [], alpha=0, label=" ")
+    handles = [h for c in columns for h in c + [blank] * (rows - len(c))]  # filled column by column
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=len(columns), frameon=False,
+              fontsize=7.5, title="the number beside a point: our round", title_fontsize=7.5)
 
 
 def verdict_panel(ax, v):
@@ -539,18 +546,19 @@ def verdict_panel(ax, v):
         box, ink = VERDICTS.get(r.verdict, ("white", "black"))
         ax.text(0.0, y, f"{r.verdict} {r.clauses}".strip(), transform=ax.transAxes, ha="left", va="top", fontsize=8,
                 color=ink, bbox=dict(boxstyle="round,pad=0.25", fc=box, ec="none"))
-        ax.text(0.24, y, r.claim, transform=ax.transAxes, ha="left", va="top", fontsize=8)
-        if r.points:
-            ax.text(0.24, y - step, "plotted above: " + r.points, transform=ax.transAxes, ha="left", va="top",
-                    fontsize=7.5, color="0.35")
+        for dy, text, size, ink in ((0, r.claim, 8, "black"), (step, r.points and "above: " + r.points, 7, "0.35")):
+            if text:  # beside the widest box ("not reproduced 10 of 12"), whatever the panel's width
+                ax.annotate(text, (0.0, y - dy), xycoords="axes fraction", xytext=(104, 0), textcoords="offset points",
+                            ha="left", va="top", fontsize=size, color=ink)
         y -= n * step
 
 
 def glance(v):
     """The README's figure (``lth.figures.glance``): the paper's gaps beside ours above, every verdict below."""
     rows = sum(2 if p else 1 for p in v.verdicts.points)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.4, 4.6 + 0.2 * rows + 0.5), layout="constrained",
-                                      height_ratios=[4.6, 0.2 * rows + 0.3])
+    table = 0.19 * rows + 0.3  # inches: a line per claim, and one under each claim judged from the points
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.4, 5.9 + table + 0.25 * len(v.caption.splitlines())),
+                                      layout="constrained", height_ratios=[5.9, table])
     effects_panel(top, v)
     verdict_panel(bottom, v)
     fig.suptitle(wrapped(["Results at a glance: the paper's accuracy gaps to magnitude beside ours, and every "
