@@ -24,6 +24,7 @@ OUTPUTS = {  # notebook -> what it must write
     "figure3": ["figure3.png", "figure3.pdf", "figure3.csv"], "figure5": ["figure5.png", "figure5.pdf"],
     "figure6": ["figure6.png", "figure6.pdf"], "figure7": ["figure7.png", "figure7.pdf", "figure7.csv"],
     "reinit": ["reinit.csv", "reinit.md"], "claims": ["claims.csv", "claims.md"],
+    "glance": ["glance.png", "glance.pdf", "glance.csv"],
     "extra": ["extra.csv", "extra.md", "extra_paired.csv", "extra_paired.md"],
 }
 
@@ -197,10 +198,11 @@ def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says
     lenet, resnet = figures.figure4(str(smoke_sweep), "smoke").settings
     assert lenet.difference.empty and lenet.alone.replace("\n", " ").startswith("no paired difference: preset=smoke runs magnitude alone on LeNet-300-100")
     assert set(resnet.difference.importance) == {"l1", "l2"} and not resnet.alone
-    claims = pd.read_csv(figs / "claims.csv").set_index("claim").verdict
-    ours = pd.read_csv(figs / "claims.csv").set_index("claim").ours
+    verdicts = pd.read_csv(figs / "claims.csv").set_index("claim")
+    claims, ours = verdicts.verdict, verdicts.ours
     equal = "magnitude, l1 and l2 about equal (Table 2, Figure 4)"
     assert "not shown: LeNet-300-100: no runs of l1, l2 (preset=smoke does not run them there)" in ours[equal]
-    assert "ResNet-8-16 round 3: l1" in ours[equal] and not claims[equal].startswith("not shown")
+    assert "ResNet-8-16 round 3: l1" in ours[equal] and claims[equal].startswith("not shown")  # 2 seeds, 3 rounds
+    assert "round 20 not reached (ResNet-8-16 stops at round 3)" in verdicts.loc[equal, "not shown"]
     lenet = claims["... except on LeNet"]
     assert lenet.startswith("not shown") and "no runs of softmax, minmax" in ours["... except on LeNet"]
