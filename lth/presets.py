@@ -70,14 +70,15 @@ def metrics(preset):
     return ordered(["magnitude", *chosen]) if chosen else check(preset)["metrics"]
 
 # CPU, offline, Fashion-MNIST, tested on all 10,000 test images: LeNet-300-100 (the paper's 24 rounds, 99.53 %), a
-# ResNet with 1x1 shortcuts (22 rounds, 99.26 %) and VGG-16's layout at an eighth of its width (30 rounds, 99.88 %:
-# the paper's VGG-16 round where magnitude collapses, l1 and l2 not); the random control stops at round 10.
+# ResNet with 1x1 shortcuts (22 rounds, 99.26 %) and VGG-16's layout at an eighth of its width (25 rounds, 99.62 %:
+# OpenLTH's budget counts the 640 weights of its dense output layer, so from round 27 no conv weight is left; the
+# paper's round 30 is out of reach at this width); the random control stops at round 10.
 # Why these values, and what they cost: docs/reproducing.md#presets.
 _SMALL_LENET = dict(epochs=4, batch_size=64, lr=0.2, milestones=[3], train_size=20000, rounds=24)
 _SMALL_RESNET = dict(model="resnet8_16", dataset="fashion_mnist", epochs=4, batch_size=32, milestones=[3],
                      train_size=4096, momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=22, prune_output=True)
 _SMALL_VGG = dict(model="vgg16_8", dataset="fashion_mnist", epochs=8, batch_size=64, milestones=[6], train_size=2048,
-                  momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=30, prune_output=False)
+                  momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=25, prune_output=False)
 # The paper's settings at the size of a rehearsal: 64 synthetic training and 32 test images in the dataset's real
 # format, 2 epochs of 1 iteration, rewinding to iteration 1; models, batch sizes, rounds as in the paper.
 _REHEARSAL = {name: {**DEFAULT, **s, "train_size": 64, "test_size": 32, "epochs": 2, "rewind_iter": 1,

@@ -109,7 +109,7 @@ def test_a_portable_runs_identity_names_the_library_settings_it_stands_for(monke
 
 BAD = {  # config value -> what the one-line error must name as valid
     "importance=magnitud": "magnitude, l1, l2, softmax, minmax, lamp, random",
-    "model=lenet": "lenet_300_100, resnet8_16, resnet20, vgg16, resnet18",
+    "model=lenet": "lenet_300_100, resnet8_16, resnet20, vgg16, vgg16_8, resnet18",
     "dataset=imagenet": "mnist, fashion_mnist, cifar10, tinyimagenet",
     "epochs=0": "an integer >= 1", "epochs=1.5": "an integer >= 1", "epochs=True": "an integer >= 1",
     "batch_size=0": "an integer >= 1", "rounds=-1": "an integer >= 1", "rounds=abc": "an integer >= 1",

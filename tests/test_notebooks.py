@@ -198,10 +198,11 @@ def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says
     lenet, resnet = figures.figure4(str(smoke_sweep), "smoke").settings
     assert lenet.difference.empty and lenet.alone.replace("\n", " ").startswith("no paired difference: preset=smoke runs magnitude alone on LeNet-300-100")
     assert set(resnet.difference.importance) == {"l1", "l2"} and not resnet.alone
-    claims = pd.read_csv(figs / "claims.csv").set_index("claim").verdict
-    ours = pd.read_csv(figs / "claims.csv").set_index("claim").ours
+    verdicts = pd.read_csv(figs / "claims.csv").set_index("claim")
+    claims, ours = verdicts.verdict, verdicts.ours
     equal = "magnitude, l1 and l2 about equal (Table 2, Figure 4)"
     assert "not shown: LeNet-300-100: no runs of l1, l2 (preset=smoke does not run them there)" in ours[equal]
-    assert "ResNet-8-16 round 3: l1" in ours[equal] and not claims[equal].startswith("not shown")
+    assert "ResNet-8-16 round 3: l1" in ours[equal] and claims[equal].startswith("not shown")  # 2 seeds, 3 rounds
+    assert "round 20 not reached (ResNet-8-16 stops at round 3)" in verdicts.loc[equal, "not shown"]
     lenet = claims["... except on LeNet"]
     assert lenet.startswith("not shown") and "no runs of softmax, minmax" in ours["... except on LeNet"]
