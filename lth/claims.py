@@ -35,6 +35,11 @@ threshold, a correlation above 0). Its docstring says which, and its error rate 
   here; 3.2 on the smoke preset's 1,000).
 - A clause resting on fewer than ``MIN_CONNECTIONS`` connections (a layer's shared or not-shared ones) is not
   shown.
+- **Shared against not-shared connections** (Figures 1, 5, 6) are compared layer-matched (``matched_by_seed``): per
+  seed, the shared connections against the not-shared ones weighted to the shared ones' layer mix
+  (``tickets.layer_matched``), over the layers where that seed has ``MIN_CONNECTIONS`` or more of each; pooled over
+  layers, as the paper compares them, "shared" is mixed with "which layer" (most shared connections sit in small
+  layers whose weights differ in scale from the rest). The pooled numbers are given for reference only.
 
 Numbers in a line are means over seeds unless a range [lowest, highest] over seeds is given.
 """
@@ -733,57 +738,112 @@ def overlap_over_rounds(e):
     return ", ".join(f"round {r} {o:.1f} % (chance {c:.1f} %)" for r, (o, c) in picks.iterrows()), clauses
 
 
-def _groups(c, column, label, digits):
-    """Per metric and round of the connection table ``c``: the sign test over seeds on the mean of ``column``
-    over shared against over not-shared connections (the shared lower: holds); a seed with fewer than
-    MIN_CONNECTIONS connections in a group is left out of that test."""
-    g = c.groupby(["metric", "round", "seed", "connections"], observed=True, sort=False)[column].agg(["mean", "size"])
-    g = g.unstack("connections")
+def matched_by_seed(c):
+    """Per metric, round and seed of the connection table ``c``: its shared connections against its not-shared ones
+    weighted to their layer mix (``tickets.layer_matched``'s "shared" and "not shared, layer-matched"), over the
+    layers where that seed has at least MIN_CONNECTIONS connections in each group (counted by
+    ``tickets.by_layer``); the others are left out, and a seed with no such layer has no row. Columns: metric,
+    round, seed, ``layers`` (how many layers it compares), ``of`` (how many have both groups), and per quantity
+    (mean_std, sign_flip_percent, mean_distance where recorded) ``<quantity>_shared`` and ``<quantity>_matched``."""
+    keys = [k for k in ("metric", "round", "seed") if k in c]
+    layers = tickets.by_layer(c, by=keys)
+    enough = (layers.connections_shared >= MIN_CONNECTIONS) & (layers.connections_not_shared >= MIN_CONNECTIONS)
+    both = (layers.connections_shared > 0) & (layers.connections_not_shared > 0)
+    count = pd.DataFrame(dict(layers=enough, of=both)).groupby([layers[k] for k in keys], observed=True).sum()
+    picked = pd.MultiIndex.from_frame(c[keys + ["layer"]]).isin(layers[enough].set_index(keys + ["layer"]).index)
+    m = tickets.layer_matched(c[picked], by=keys)
+    quantities = ["mean_std", "sign_flip_percent"] + (["mean_distance"] if "distance" in c else [])
+    if m.empty:
+        return pd.DataFrame(columns=[*keys, "layers", "of", *(f"{q}_{g}" for q in quantities
+                                                               for g in ("shared", "matched"))])
+    groups = {g: m[m.group == g].set_index(keys)[quantities] for g in (tickets.SHARED, tickets.MATCHED)}
+    out = groups[tickets.SHARED].add_suffix("_shared").join(groups[tickets.MATCHED].add_suffix("_matched"))
+    return count.join(out, how="inner").reset_index()
+
+
+def _pooled(c, quantity):
+    """Per metric at the connection table's last round, pooled over seeds and layers (the paper's comparison):
+    ``quantity`` (a ``tickets.layer_matched`` column) of the shared and of the not-shared connections."""
+    last = c[c["round"] == c["round"].max()]
+    g = tickets.layer_matched(last, by=("metric",)).set_index(["metric", "group"])[quantity]
+    return {m: (g.get((m, tickets.SHARED), np.nan), g.get((m, tickets.NOT_SHARED), np.nan))
+            for m in presets.ordered(last.metric.astype(str).unique())}
+
+
+def _span(x):
+    lo, hi = int(x.min()), int(x.max())
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
+def _layer_matched(c, quantity, label, digits, further=False):
+    """Per metric and round of the connection table ``c``: the sign test over seeds on ``quantity`` of the shared
+    connections against the not-shared ones layer-matched (``matched_by_seed``): the shared lower in every seed
+    (``further``: greater) holds, the other way in every seed reversed. The line gives the last round's numbers,
+    layer-matched and, for reference, pooled over layers."""
+    per_seed, layers = matched_by_seed(c), c.groupby("layer", observed=True).ngroups
     pair = lambda a, b: f"{a:.{digits}f} vs {b:.{digits}f}"  # noqa: E731
+    seeds = f"seeds with a layer of {MIN_CONNECTIONS}+ connections in each group"
     clauses = []
-    for (m, r), x in g.groupby(level=["metric", "round"], sort=False):
-        x = x[(x["size"] >= MIN_CONNECTIONS).all(axis=1)] if "not shared" in x["size"] else x.iloc[:0]
-        state, why = every(x["mean", "shared"] < x["mean", "not shared"], x["mean", "shared"] > x["mean", "not shared"],
-                           f"seeds with {MIN_CONNECTIONS}+ connections in each group")
-        clauses.append((f"{m} round {r}: " + (pair(x["mean", "shared"].mean(), x["mean", "not shared"].mean())
-                                              if len(x) else "") + (f"; {why}" if why else ""), state))
+    for (m, r), g in c.groupby(["metric", "round"], observed=True, sort=False):
+        x = per_seed[(per_seed.metric == m) & (per_seed["round"] == r)]
+        a, b = x[f"{quantity}_shared"].astype(float), x[f"{quantity}_matched"].astype(float)
+        tie = np.isclose(a, b, rtol=1e-9, atol=1e-12)  # equal but for rounding (the weights s / n): neither side
+        lower, higher = (a < b) & ~tie, (a > b) & ~tie
+        state, why = every(higher, lower, seeds) if further else every(lower, higher, seeds)
+        over = f" layer-matched over {_span(x.layers)} of {layers} layers" if len(x) else ""
+        clauses.append((f"{m} round {r}: " + (pair(a.mean(), b.mean()) if len(x) else "") + over
+                        + (f"; {why}" if why else ""), state))
     last = c["round"].max()
-    means = c[c["round"] == last].groupby(["metric", "connections"], observed=True, sort=False)[column].mean().unstack()
-    return (f"round {last}, {label} shared vs not: "
-            + ", ".join(f"{m} {pair(row.get('shared', np.nan), row.get('not shared', np.nan))}"
-                        for m, row in means.iterrows())), clauses
+    x = per_seed[per_seed["round"] == last].groupby("metric", observed=True)
+    mean = x[[f"{quantity}_shared", f"{quantity}_matched"]].mean()
+    parts = [f"{m} " + (pair(*mean.loc[m]) + f" over {_span(x.get_group(m).layers)} layers" if m in mean.index
+                        else "no layer") + f" (pooled {pair(*p)})" for m, p in _pooled(c, quantity).items()]
+    return (f"round {last}, {label} shared vs not shared, layer-matched (what decides: the layers with "
+            f"{MIN_CONNECTIONS}+ of each in a seed, of {layers}; pooled over every layer for reference): "
+            + ", ".join(parts)), clauses
 
 
 def _connection_rounds(e):
-    return f"rounds {', '.join(map(str, sorted(e.connections['round'].unique())))} of {e.short[e.ticket_setting]}"
+    return (f"rounds {', '.join(map(str, sorted(e.connections['round'].unique())))} of {e.short[e.ticket_setting]}, "
+            f"layer-matched in the layers with {MIN_CONNECTIONS}+ shared and not-shared connections")
 
 
-@rule(SIGN_TEST + " (per seed: the shared connections' mean std below the not-shared ones')", _connection_rounds)
+LAYER_MATCHED = ("per seed: the shared connections' {} against the not-shared ones' weighted to the shared ones' "
+                 f"layer mix, over the layers with {MIN_CONNECTIONS}+ of each")
+
+
+@rule(SIGN_TEST + f" ({LAYER_MATCHED.format('mean std')})", _connection_rounds)
 def shared_vary_less(e):
     """Figures 1, 5: shared connections' trained values vary less over the rounds: per metric and round of the
-    connection table (R/3, 2R/3, R of Section 5), the sign test over seeds on the shared connections' mean
-    standard deviation against the not-shared ones' (below in every seed: holds; above in every seed: reversed;
-    2^-n each under no difference)."""
-    return _groups(e.connections, "std", "mean std", 3)
+    connection table (R/3, 2R/3, R of Section 5), the sign test over seeds on the shared connections' mean standard
+    deviation against the not-shared ones' layer-matched (``matched_by_seed``: weighted to the shared ones' layer
+    mix, over the layers where the seed has at least MIN_CONNECTIONS of each, so that a difference of layers is not
+    read as one of sharing): below in every seed holds, above in every seed reversed, 2^-n each under no
+    difference within layers. A seed with no such layer is left out. The pooled numbers (the paper's comparison,
+    which mixes "shared" with "which layer") are given beside them."""
+    return _layer_matched(e.connections, "mean_std", "mean std", 3)
 
 
-@rule(SIGN_TEST + " (per seed: the shared connections' share of sign flips below the not-shared ones')",
-      _connection_rounds)
+@rule(SIGN_TEST + f" ({LAYER_MATCHED.format('share of sign flips')})", _connection_rounds)
 def shared_flip_less(e):
     """Figures 1, 6: shared connections flip sign less: per metric and round of the connection table, the sign test
-    over seeds on the share of shared connections that flip sign against the not-shared ones' (below in every
-    seed: holds; above in every seed: reversed; 2^-n each)."""
-    return _groups(e.connections.assign(flip=lambda d: 100 * d.sign_flip.astype(float)), "flip", "% flipping", 2)
+    over seeds on the share of shared connections that flip sign against the not-shared ones' layer-matched (as
+    ``shared_vary_less``): below in every seed holds, above in every seed reversed, 2^-n each under no difference
+    within layers (a seed where both are equal, as both 0 %, agrees with neither). Pooled numbers beside them."""
+    return _layer_matched(e.connections, "sign_flip_percent", "% flipping", 2)
 
 
-@rule(SIGN_TEST + " (per seed: shared minus not-shared distance, mean over the rounds with 30+ of each)",
+@rule(SIGN_TEST + " (per seed: shared minus not-shared distance in the first conv, one layer, mean over the rounds "
+      "with 30+ of each)",
       lambda e: f"rounds 1-{int(e.drift['round'].max())} with {MIN_CONNECTIONS}+ connections in each group")
 def shared_move_further(e):
     """Figure 3: in the first conv layer, shared connections move further from theta_0 than the others: per metric,
     the sign test over seeds on the mean over rounds of the shared connections' mean distance minus the others',
     over the rounds where each group has at least MIN_CONNECTIONS connections (further in every seed: holds;
-    closer in every seed: reversed; 2^-n each). A seed with no such round is left out. Figure 1's mean distance
-    (every layer, Section 5's round) is given beside it, since it bears on the same claim."""
+    closer in every seed: reversed; 2^-n each). One layer: no layer mix to match. A seed with no such round is
+    left out. Figure 1's distance (every layer, Section 5's round), which bears on the same claim, is given beside
+    it layer-matched (``matched_by_seed``, with the seeds where the shared are further) and pooled; the claim, as
+    the paper states it, is the first conv's, so Figure 1's does not decide."""
     d = e.drift.pivot_table(index=["metric", "seed", "round"], columns="connections", values=["distance", "count"])
     d = d[(d["count"] >= MIN_CONNECTIONS).all(axis=1)]
     gap = (d["distance", "shared"] - d["distance", "not shared"]).groupby(level=["metric", "seed"], sort=False).mean()
@@ -796,16 +856,20 @@ def shared_move_further(e):
         clauses.append((f"{m}: shared further{by} (not shared: {fewest['min'][m]}-{fewest['max'][m]} connections)"
                         + (f"; {why}" if why else ""), state))
     c = e.connections
-    fig1 = c[c["round"] == c["round"].max()].groupby(["metric", "connections"], observed=True, sort=False)
-    fig1 = fig1.distance.mean().unstack()
-    return ("first conv, shared minus not-shared distance from theta_0: "
+    last = c[c["round"] == c["round"].max()]
+    fig1 = matched_by_seed(last).groupby("metric", observed=True)
+    further = fig1.apply(lambda x: f"{x.mean_distance_shared.mean():.3f} vs {x.mean_distance_matched.mean():.3f}, "
+                                   f"{(x.mean_distance_shared > x.mean_distance_matched).sum()}/{len(x)} seeds "
+                                   "further", include_groups=False)
+    return ("decided in the first conv (one layer), shared minus not-shared distance from theta_0: "
             + ", ".join(f"{m} {gap[m].mean():+.3f}" if m in gap.index.get_level_values("metric") else f"{m} -"
                         for m in presets.ordered(e.drift.metric.unique()))
             + "; not-shared connections per seed and round: "
             + ", ".join(f"{m} {r['min']}-{r['max']}" for m, r in fewest.iterrows())
-            + f"; Figure 1 (every layer, round {c['round'].max()}) mean distance shared vs not: "
-            + ", ".join(f"{m} {r.get('shared', np.nan):.3f} vs {r.get('not shared', np.nan):.3f}"
-                        for m, r in fig1.iterrows())), clauses
+            + f"; Figure 1 (every layer, round {c['round'].max()}; not judged) mean distance shared vs not shared "
+              f"layer-matched ({MIN_CONNECTIONS}+ of each): "
+            + ", ".join(f"{m} {further.get(m, 'no layer')} (pooled {a:.3f} vs {b:.3f})"
+                        for m, (a, b) in _pooled(c, "mean_distance").items())), clauses
 
 
 @rule("sign test over every metric and reinit seed (at least 5 values; they share one seed's tickets, so not "
