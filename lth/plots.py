@@ -276,11 +276,13 @@ def _csv(df, path):
         with_units(df).to_csv(tmp, index=False)
 
 
-def save_table(df, figures_dir, name, title):
-    """CSV, and Markdown under its title; prints the title and returns the table, for the notebook to show."""
+def save_table(df, figures_dir, name, title, markdown=True):
+    """CSV, and Markdown under its title (not where ``markdown`` is False: a figure's data, one row per run and
+    round, too long to read); prints the title and returns the table, for the notebook to show."""
     folder = _folder(figures_dir)
     _csv(df, folder / f"{name}.csv")
-    write_atomic(folder / f"{name}.md", f"{title}\n\n{with_units(df).to_markdown(index=False)}\n".encode())
+    if markdown:
+        write_atomic(folder / f"{name}.md", f"{title}\n\n{with_units(df).to_markdown(index=False)}\n".encode())
     print(title)
     return df
 
