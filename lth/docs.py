@@ -183,8 +183,8 @@ def _title(notebook):
 def _rendered(notebook):
     if notebook == "figures":
         return "[figures/small/](figures/small/)"
-    ext = next(e for e in ("png", "md", "ipynb") if (SMALL / f"{notebook}.{e}").exists())
-    return f"[{ext}](figures/small/{notebook}.{ext})"
+    ext = next((e for e in ("png", "md", "ipynb") if (SMALL / f"{notebook}.{e}").exists()), None)
+    return f"[{ext}](figures/small/{notebook}.{ext})" if ext else "not yet"
 
 
 def _targets_rows():
