@@ -775,13 +775,13 @@ def _span(x):
     return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
-def _layer_matched(c, quantity, label, digits, further=False):
+def _layer_matched(c, quantity, label, fmt, further=False):
     """Per metric and round of the connection table ``c``: the sign test over seeds on ``quantity`` of the shared
     connections against the not-shared ones layer-matched (``matched_by_seed``): the shared lower in every seed
     (``further``: greater) holds, the other way in every seed reversed. The line gives the last round's numbers,
     layer-matched and, for reference, pooled over layers."""
     per_seed, layers = matched_by_seed(c), c.groupby("layer", observed=True).ngroups
-    pair = lambda a, b: f"{a:.{digits}f} vs {b:.{digits}f}"  # noqa: E731
+    pair = lambda a, b: f"{fmt.format(a)} vs {fmt.format(b)}"  # noqa: E731
     seeds = f"seeds with a layer of {MIN_CONNECTIONS}+ connections in each group"
     clauses = []
     for (m, r), g in c.groupby(["metric", "round"], observed=True, sort=False):
@@ -821,7 +821,7 @@ def shared_vary_less(e):
     read as one of sharing): below in every seed holds, above in every seed reversed, 2^-n each under no
     difference within layers. A seed with no such layer is left out. The pooled numbers (the paper's comparison,
     which mixes "shared" with "which layer") are given beside them."""
-    return _layer_matched(e.connections, "mean_std", "mean std", 3)
+    return _layer_matched(e.connections, "mean_std", "mean std", "{:#.3g}")
 
 
 @rule(SIGN_TEST + f" ({LAYER_MATCHED.format('share of sign flips')})", _connection_rounds)
@@ -830,7 +830,7 @@ def shared_flip_less(e):
     over seeds on the share of shared connections that flip sign against the not-shared ones' layer-matched (as
     ``shared_vary_less``): below in every seed holds, above in every seed reversed, 2^-n each under no difference
     within layers (a seed where both are equal, as both 0 %, agrees with neither). Pooled numbers beside them."""
-    return _layer_matched(e.connections, "sign_flip_percent", "% flipping", 2)
+    return _layer_matched(e.connections, "sign_flip_percent", "% flipping", "{:.2f}")
 
 
 @rule(SIGN_TEST + " (per seed: shared minus not-shared distance in the first conv, one layer, mean over the rounds "
@@ -858,7 +858,7 @@ def shared_move_further(e):
     c = e.connections
     last = c[c["round"] == c["round"].max()]
     fig1 = matched_by_seed(last).groupby("metric", observed=True)
-    further = fig1.apply(lambda x: f"{x.mean_distance_shared.mean():.3f} vs {x.mean_distance_matched.mean():.3f}, "
+    further = fig1.apply(lambda x: f"{x.mean_distance_shared.mean():#.3g} vs {x.mean_distance_matched.mean():#.3g}, "
                                    f"{(x.mean_distance_shared > x.mean_distance_matched).sum()}/{len(x)} seeds "
                                    "further", include_groups=False)
     return ("decided in the first conv (one layer), shared minus not-shared distance from theta_0: "
@@ -868,7 +868,7 @@ def shared_move_further(e):
             + ", ".join(f"{m} {r['min']}-{r['max']}" for m, r in fewest.iterrows())
             + f"; Figure 1 (every layer, round {c['round'].max()}; not judged) mean distance shared vs not shared "
               f"layer-matched ({MIN_CONNECTIONS}+ of each): "
-            + ", ".join(f"{m} {further.get(m, 'no layer')} (pooled {a:.3f} vs {b:.3f})"
+            + ", ".join(f"{m} {further.get(m, 'no layer')} (pooled {a:#.3g} vs {b:#.3g})"
                         for m, (a, b) in _pooled(c, "mean_distance").items())), clauses
 
 

@@ -17,6 +17,7 @@ from lth.importance import IMPORTANCE, OPTIONAL, PAPER
 from lth.presets import ordered
 from lth.runs import REPOSITORY
 from lth.store import atomic, write_atomic
+from lth.tickets import QUANTILES
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: too pale on white), then grey for the control.
 _COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9",
@@ -245,22 +246,36 @@ def save(fig, figures_dir, name, data=None):
 
 
 # In memory the tables keep their short names (lth/analysis.py: ``density`` a fraction, the others in %); a CSV or
-# Markdown table names each density, sparsity or accuracy column with its unit (``with_units``).
+# Markdown table names each density, sparsity, accuracy, std or distance column with its unit (``with_units``).
 UNITS = {"density": "density_fraction", "sparsity": "sparsity_percent", "layer_sparsity": "layer_sparsity_percent",
          "layer_density": "layer_density_percent", "sparsest_layer_density": "sparsest_layer_density_percent",
          "network_density": "network_density_percent", "pruned_density": "pruned_layers_density_percent",
          "test_accuracy": "test_accuracy_percent", **{c: f"{c}_fraction" for c in (
              "overlap_of_all", "overlap_of_kept", "expected_of_kept", "shared_of_kept")},  # Section 5's shares
-         "observed": "observed_percent_of_kept", "chance": "chance_percent_of_kept"}  # Figure 7's, in %
-MEASURES = ("density", "sparsity", "accuracy")  # a column naming one of these must name its unit
-UNIT_WORDS = ("percent", "fraction", "%", "pct", "points")
+         "observed": "observed_percent_of_kept", "chance": "chance_percent_of_kept",  # Figure 7's, in %
+         # Section 5's std of a connection's trained values and distance from theta_0: in the weights' own units
+         **{c: f"{c}_weight_units" for c in ("distance", "mean_distance", "mean_std", "median_std",
+                                             *(f"std_p{q}" for q in QUANTILES),
+                                             *(f"mean_{x}_{g}" for x in ("std", "distance")
+                                               for g in ("shared", "not_shared")))}}
+MEASURES = ("density", "sparsity", "accuracy", "std", "distance")  # a column naming one of these must name its unit
+UNIT_WORDS = ("percent", "fraction", "%", "pct", "points", "weight_units")
+# The tables whose every column but ``KEYS`` is one metric's (Table 2's accuracies, the paired differences to
+# magnitude), by the name a notebook saves them under: their CSV names the measure and unit after each metric
+# (``magnitude`` -> ``magnitude_accuracy_percent``); their Markdown keeps the metric's name, its title the unit.
+VALUES = {"table2": "accuracy_percent", "extra": "accuracy_percent", "table2_paired": "minus_magnitude_points",
+          "extra_paired": "minus_magnitude_points"}
+KEYS = ("setting", "round", "sparsity")
 
 
-def with_units(df):
-    """``df`` with its columns as a file names them: each density, sparsity or accuracy column with its unit
-    (``UNITS``: ``sparsity`` -> ``sparsity_percent``, ``density`` -> ``density_fraction``). Refuses a column
-    that names such a measure but no unit, and a ``_fraction`` column with a value outside [0, 1]."""
-    out = df.rename(columns=UNITS)
+def with_units(df, values=None):
+    """``df`` with its columns as a file names them: each density, sparsity, accuracy, std or distance column with
+    its unit (``UNITS``: ``sparsity`` -> ``sparsity_percent``, ``density`` -> ``density_fraction``), and where
+    ``values`` (a ``VALUES`` unit) is given, each column but ``KEYS`` followed by it (a metric's column of Table
+    2). Refuses a column that names such a measure but no unit, and a ``_fraction`` column with a value outside
+    [0, 1]."""
+    out = df.rename(columns={c: f"{c}_{values}" for c in df.columns if c not in KEYS}) if values else df
+    out = out.rename(columns=UNITS)
     for c in out.columns:
         name = str(c).lower()
         if any(m in name for m in MEASURES) and not any(u in name for u in UNIT_WORDS):
@@ -280,7 +295,7 @@ def save_table(df, figures_dir, name, title, markdown=True):
     """CSV, and Markdown under its title (not where ``markdown`` is False: a figure's data, one row per run and
     round, too long to read); prints the title and returns the table, for the notebook to show."""
     folder = _folder(figures_dir)
-    _csv(df, folder / f"{name}.csv")
+    _csv(with_units(df, VALUES.get(name)), folder / f"{name}.csv")
     if markdown:
         write_atomic(folder / f"{name}.md", f"{title}\n\n{with_units(df).to_markdown(index=False)}\n".encode())
     print(title)

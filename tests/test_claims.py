@@ -398,25 +398,25 @@ def test_shared_connections_are_judged_layer_matched_not_by_the_layer_mix():
     # pooled: shared (90 x 0.5 + 30 x 2) / 120 = 0.875 against (30 x 0.5 + 90 x 2) / 120 = 1.625, + the mean jitter
     assert ours.startswith("round 3, mean std shared vs not shared, layer-matched (what decides: the layers with "
                            "30+ of each in a seed, of 2; pooled over every layer for reference): magnitude 0.875 vs "
-                           "0.880 over 2 layers (pooled 0.875 vs 1.630)"), ours
+                           "0.880 over 2 layers (pooled 0.875 vs 1.63)"), ours
     assert claims.matched_by_seed(mix_only()).layers.tolist() == [2] * SEEDS
     # within each layer the shared connections vary half as much (and flip less: 0.5 against 1.0 in the small one)
     ours, clauses = claims.shared_vary_less(evidence(connections=within(1.0, 2.0)))
-    assert clauses == [("magnitude round 3: 0.875 vs 1.750 layer-matched over 2 of 2 layers", HOLDS)]
+    assert clauses == [("magnitude round 3: 0.875 vs 1.75 layer-matched over 2 of 2 layers", HOLDS)]
     assert claims.shared_flip_less(evidence(connections=within(1.0, 2.0)))[1][0][1] == HOLDS
     assert claims.shared_vary_less(evidence(connections=within(2.0, 1.0)))[1][0][1] == REVERSED
     # the opposite within each layer, though pooled the shared still vary less (the mix 90:30 against 30:90)
     ours, clauses = claims.shared_vary_less(evidence(connections=within(1.2, 1.0)))
-    assert clauses[0][1] == REVERSED and "(pooled 1.050 vs 1.625)" in ours
+    assert clauses[0][1] == REVERSED and "(pooled 1.05 vs 1.62)" in ours
 
 
 def test_shared_connections_on_too_few_seeds_or_connections_are_not_shown():
     few_seeds = claims.shared_vary_less(evidence(connections=within(1.0, 2.0, seeds=3)))[1]
-    assert few_seeds == [("magnitude round 3: 0.875 vs 1.750 layer-matched over 2 of 2 layers; 3 seeds with a layer "
+    assert few_seeds == [("magnitude round 3: 0.875 vs 1.75 layer-matched over 2 of 2 layers; 3 seeds with a layer "
                           "of 30+ connections in each group (the sign test needs 5)", NOT_SHOWN)]
     # a layer with 5 not-shared connections is left out, however much it says the opposite
     clauses = claims.shared_vary_less(evidence(connections=within(1.0, 2.0, few=10.0)))[1]
-    assert clauses == [("magnitude round 3: 0.875 vs 1.750 layer-matched over 2 of 3 layers", HOLDS)]
+    assert clauses == [("magnitude round 3: 0.875 vs 1.75 layer-matched over 2 of 3 layers", HOLDS)]
     # no layer with 30+ of each: not shown, naming why
     text, s = claims.shared_vary_less(evidence(connections=connection_table([("a", 40, 12, 0.1, 0.2)])))[1][0]
     assert (text, s) == ("magnitude round 3: ; 0 seeds with a layer of 30+ connections in each group (the sign test "

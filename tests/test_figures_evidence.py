@@ -199,6 +199,33 @@ def test_the_figure_groups_are_the_tables():
     assert tuple(plots.GROUPS) == tickets.GROUPS
 
 
+def test_every_csv_column_names_its_unit_and_the_markdown_keeps_the_metrics_names(tmp_path):
+    """Table 2's metric columns hold accuracies (%) and paired differences (points), Figure 1's std and distance the
+    weights' own units: each CSV header says so; Table 2's Markdown keeps the bare metric names under its title."""
+    acc = pd.DataFrame(dict(setting=["s"], round=[5], sparsity=[67.2], magnitude=["88.0 ± 0.1"], l1=["87.9 ± 0.2"]))
+    for name, unit in (("table2", "accuracy_percent"), ("extra", "accuracy_percent")):
+        plots.save_table(acc, tmp_path, name, "top-1 test accuracy (%)")
+        assert list(pd.read_csv(tmp_path / f"{name}.csv").columns) == [
+            "setting", "round", "sparsity_percent", f"magnitude_{unit}", f"l1_{unit}"]
+        md = (tmp_path / f"{name}.md").read_text().splitlines()[2]
+        assert [c.strip() for c in md.strip("|").split("|")] == ["setting", "round", "sparsity_percent", "magnitude",
+                                                                 "l1"]
+    paired = acc.drop(columns=["sparsity", "magnitude"]).assign(l1="-0.10 [-0.30, +0.20] 3/5")
+    for name in ("table2_paired", "extra_paired"):
+        plots.save_table(paired, tmp_path, name, "minus magnitude, in points")
+        assert list(pd.read_csv(tmp_path / f"{name}.csv").columns) == ["setting", "round", "l1_minus_magnitude_points"]
+    t = connections(MIX_ONLY)
+    for name, table in (("figure1", tickets.layer_matched(t)), ("figure1_layers", tickets.by_layer(t)),
+                        ("figure3", t[["seed", "round", "overlapping", "distance"]])):
+        plots.save_table(table, tmp_path, name, "title")
+        header = list(pd.read_csv(tmp_path / f"{name}.csv").columns)
+        assert not [c for c in header if any(m in c for m in ("std", "distance")) and "weight_units" not in c], header
+    assert {"mean_std_weight_units", "std_p95_weight_units", "mean_distance_weight_units", "sign_flip_percent"} <= set(
+        pd.read_csv(tmp_path / "figure1.csv").columns)
+    with pytest.raises(ValueError, match="names no unit"):
+        plots.save_table(pd.DataFrame(dict(final_std=[0.1])), tmp_path, "u", "title")
+
+
 # --- On the smoke preset's runs (slow: the smoke sweep) ---
 
 @pytest.fixture(scope="module")
