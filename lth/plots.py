@@ -253,6 +253,7 @@ UNITS = {"density": "density_fraction", "sparsity": "sparsity_percent", "layer_s
          "test_accuracy": "test_accuracy_percent", **{c: f"{c}_fraction" for c in (
              "overlap_of_all", "overlap_of_kept", "expected_of_kept", "shared_of_kept")},  # Section 5's shares
          "observed": "observed_percent_of_kept", "chance": "chance_percent_of_kept",  # Figure 7's, in %
+         **{f"excess_{x}": f"excess_{x}_percent" for x in ("mean", "min", "max")},  # Section 5.1's, over chance
          # Section 5's std of a connection's trained values and distance from theta_0: in the weights' own units
          **{c: f"{c}_weight_units" for c in ("distance", "mean_distance", "mean_std", "median_std",
                                              *(f"std_p{q}" for q in QUANTILES),
@@ -260,12 +261,13 @@ UNITS = {"density": "density_fraction", "sparsity": "sparsity_percent", "layer_s
                                                for g in ("shared", "not_shared")))}}
 MEASURES = ("density", "sparsity", "accuracy", "std", "distance")  # a column naming one of these must name its unit
 UNIT_WORDS = ("percent", "fraction", "%", "pct", "points", "weight_units")
-# The tables whose every column but ``KEYS`` is one metric's (Table 2's accuracies, the paired differences to
-# magnitude), by the name a notebook saves them under: their CSV names the measure and unit after each metric
-# (``magnitude`` -> ``magnitude_accuracy_percent``); their Markdown keeps the metric's name, its title the unit.
+# The tables whose every column but ``KEYS`` holds one measure (Table 2's accuracies per metric, the paired
+# differences to magnitude, Table 1's weight ranges per stage), by the name a notebook saves them under: their CSV
+# names the measure and unit after each column (``magnitude`` -> ``magnitude_accuracy_percent``); their Markdown
+# keeps the short names, its title saying the unit.
 VALUES = {"table2": "accuracy_percent", "extra": "accuracy_percent", "table2_paired": "minus_magnitude_points",
-          "extra_paired": "minus_magnitude_points"}
-KEYS = ("setting", "round", "sparsity")
+          "extra_paired": "minus_magnitude_points", "table1": "range_weight_units"}
+KEYS = ("setting", "role", "layer", "round", "sparsity")
 
 
 def with_units(df, values=None):

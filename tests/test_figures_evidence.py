@@ -222,6 +222,13 @@ def test_every_csv_column_names_its_unit_and_the_markdown_keeps_the_metrics_name
         assert not [c for c in header if any(m in c for m in ("std", "distance")) and "weight_units" not in c], header
     assert {"mean_std_weight_units", "std_p95_weight_units", "mean_distance_weight_units", "sign_flip_percent"} <= set(
         pd.read_csv(tmp_path / "figure1.csv").columns)
+    ranges = pd.DataFrame(dict(setting=["s"], role=["input"], layer=["conv"], init=["[-0.47, 0.41]"],
+                               trained=["[-1.07, 0.90]"]))
+    plots.save_table(ranges, tmp_path, "table1", "Table 1: [min, max] of each followed layer's weights")
+    assert list(pd.read_csv(tmp_path / "table1.csv").columns) == [
+        "setting", "role", "layer", "init_range_weight_units", "trained_range_weight_units"]
+    plots.save_table(pd.DataFrame(dict(layer=["conv"], excess_mean=[20.0])), tmp_path, "reinit", "in %")
+    assert list(pd.read_csv(tmp_path / "reinit.csv").columns) == ["layer", "excess_mean_percent"]
     with pytest.raises(ValueError, match="names no unit"):
         plots.save_table(pd.DataFrame(dict(final_std=[0.1])), tmp_path, "u", "title")
 
