@@ -743,22 +743,20 @@ def matched_by_seed(c):
     weighted to their layer mix (``tickets.layer_matched``'s "shared" and "not shared, layer-matched"), over the
     layers where that seed has at least MIN_CONNECTIONS connections in each group (counted by
     ``tickets.by_layer``); the others are left out, and a seed with no such layer has no row. Columns: metric,
-    round, seed, ``layers`` (how many layers it compares), ``of`` (how many have both groups), and per quantity
-    (mean_std, sign_flip_percent, mean_distance where recorded) ``<quantity>_shared`` and ``<quantity>_matched``."""
+    round, seed, ``layers`` (how many layers it compares), and per quantity (mean_std, sign_flip_percent,
+    mean_distance where recorded) ``<quantity>_shared`` and ``<quantity>_matched``."""
     keys = [k for k in ("metric", "round", "seed") if k in c]
     layers = tickets.by_layer(c, by=keys)
     enough = (layers.connections_shared >= MIN_CONNECTIONS) & (layers.connections_not_shared >= MIN_CONNECTIONS)
-    both = (layers.connections_shared > 0) & (layers.connections_not_shared > 0)
-    count = pd.DataFrame(dict(layers=enough, of=both)).groupby([layers[k] for k in keys], observed=True).sum()
+    count = enough.rename("layers").groupby([layers[k] for k in keys], observed=True).sum()
     picked = pd.MultiIndex.from_frame(c[keys + ["layer"]]).isin(layers[enough].set_index(keys + ["layer"]).index)
     m = tickets.layer_matched(c[picked], by=keys)
     quantities = ["mean_std", "sign_flip_percent"] + (["mean_distance"] if "distance" in c else [])
     if m.empty:
-        return pd.DataFrame(columns=[*keys, "layers", "of", *(f"{q}_{g}" for q in quantities
-                                                               for g in ("shared", "matched"))])
+        return pd.DataFrame(columns=[*keys, "layers", *(f"{q}_{g}" for q in quantities for g in ("shared", "matched"))])
     groups = {g: m[m.group == g].set_index(keys)[quantities] for g in (tickets.SHARED, tickets.MATCHED)}
     out = groups[tickets.SHARED].add_suffix("_shared").join(groups[tickets.MATCHED].add_suffix("_matched"))
-    return count.join(out, how="inner").reset_index()
+    return count.to_frame().join(out, how="inner").reset_index()
 
 
 def _pooled(c, quantity):
@@ -775,21 +773,21 @@ def _span(x):
     return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
-def _layer_matched(c, quantity, label, fmt, further=False):
+def _layer_matched(c, quantity, label, fmt):
     """Per metric and round of the connection table ``c``: the sign test over seeds on ``quantity`` of the shared
     connections against the not-shared ones layer-matched (``matched_by_seed``): the shared lower in every seed
-    (``further``: greater) holds, the other way in every seed reversed. The line gives the last round's numbers,
-    layer-matched and, for reference, pooled over layers."""
+    holds, higher in every seed reversed. The line gives the last round's numbers, layer-matched and, for
+    reference, pooled over layers."""
     per_seed, layers = matched_by_seed(c), c.groupby("layer", observed=True).ngroups
     pair = lambda a, b: f"{fmt.format(a)} vs {fmt.format(b)}"  # noqa: E731
     seeds = f"seeds with a layer of {MIN_CONNECTIONS}+ connections in each group"
     clauses = []
-    for (m, r), g in c.groupby(["metric", "round"], observed=True, sort=False):
+    for (m, r), _ in c.groupby(["metric", "round"], observed=True, sort=False):
         x = per_seed[(per_seed.metric == m) & (per_seed["round"] == r)]
         a, b = x[f"{quantity}_shared"].astype(float), x[f"{quantity}_matched"].astype(float)
         tie = np.isclose(a, b, rtol=1e-9, atol=1e-12)  # equal but for rounding (the weights s / n): neither side
         lower, higher = (a < b) & ~tie, (a > b) & ~tie
-        state, why = every(higher, lower, seeds) if further else every(lower, higher, seeds)
+        state, why = every(lower, higher, seeds)
         over = f" layer-matched over {_span(x.layers)} of {layers} layers" if len(x) else ""
         clauses.append((f"{m} round {r}: " + (pair(a.mean(), b.mean()) if len(x) else "") + over
                         + (f"; {why}" if why else ""), state))
