@@ -23,7 +23,10 @@ def _dir(runs_dir):
 
 
 def _seeds(runs):
-    return ", ".join(map(str, sorted(runs["seed"].unique())))
+    """The runs' seeds, and those of a metric run on fewer (a preset's ``seeds_of``): "0, 1, 2, 3, 4 (lamp: 0, 1, 2)"."""
+    every, joined = sorted(runs["seed"].unique()), lambda seeds: ", ".join(map(str, seeds))  # noqa: E731
+    fewer = {m: sorted(g.seed.unique()) for m, g in runs.groupby("importance", sort=False) if g.seed.nunique() < len(every)}
+    return joined(every) + (f" ({'; '.join(f'{m}: {joined(s)}' for m, s in fewer.items())})" if fewer else "")
 
 
 # How a reader names the models and datasets (captions and titles; tables keep the settings' ids).

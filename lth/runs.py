@@ -126,18 +126,18 @@ def _run(setting, config):
 
 def of_preset(preset, metrics=None, settings=None, extra=False):
     """The LTR runs of a preset by setting, metric and seed: of its metrics (``presets.metrics``, or ``metrics``)
-    and settings (or ``settings``), cut to its ``rounds_of``; ``extra``: those of its ``extra`` metrics instead."""
+    and settings (or ``settings``), cut to its ``rounds_of`` and ``seeds_of``; ``extra``: those of its ``extra``
+    metrics (on the extra's ``seeds``, where given) instead."""
     p, root = presets.check(preset), presets.data_root(preset)
-    cut, chosen = p.get("rounds_of", {}), metrics or presets.metrics(preset)
-    seeds = p["seeds"]
+    cut, chosen, seeds_of = p.get("rounds_of", {}), metrics or presets.metrics(preset), p.get("seeds_of", {})
     if extra:
         chosen, settings = (p["extra"]["metrics"], [p["extra"]["setting"]]) if "extra" in p else ([], [])
-        seeds = p.get("extra", {}).get("seeds", seeds)
+        seeds_of = {m: p["extra"].get("seeds", p["seeds"]) for m in chosen}
     return [_run(name, dict(setting, importance=m, seed=s, data_root=root,
                             rounds=min(setting["rounds"], cut.get(m, setting["rounds"]))))
             for name, setting in p["settings"].items() if settings is None or name in settings
             for m in chosen if extra or m in p.get("metrics_of", {}).get(name, [m])
-            for s in seeds]
+            for s in seeds_of.get(m, p["seeds"])]
 
 
 def groups(preset):

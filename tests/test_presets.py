@@ -32,9 +32,11 @@ def test_small_preset_five_seeds_whole_test_set_and_a_vgg_setting():
     vgg = small["settings"]["vgg16_8_fashion_mnist"]
     assert vgg["model"] == "vgg16_8" and not vgg["prune_output"]
     small_runs = runs.of_preset("small")
-    assert len(small_runs) == (2 * 7 + 3) * 5 and len({r.id for r in small_runs}) == len(small_runs)
+    # LeNet-300-100 and ResNet-8-16: the paper's five metrics on 5 seeds, lamp and random on 3; the VGG: 2 on 5
+    assert len(small_runs) == 2 * (5 * 5 + 2 * 3) + 2 * 5 and len({r.id for r in small_runs}) == len(small_runs)
+    assert {r.seed for r in small_runs if r.importance in ("lamp", "random")} == {0, 1, 2}
     last = small_runs[-1]
-    assert (last.setting, last.importance, last.seed) == ("vgg16_8_fashion_mnist", "l2", 4)
+    assert (last.setting, last.importance, last.seed) == ("vgg16_8_fashion_mnist", "l1", 4)
     assert last.config["data_root"] == presets.data_root("small")
     assert {r.seed for r in runs.of_preset("small", extra=True)} == {0, 1, 2}
 
