@@ -66,11 +66,11 @@ def settings():
     return found
 
 
-def probe(data_root=None):
+def probe(data_root=None, only=None):
     """{setting: digest} of the shortest computation that runs every CPU kernel of a run, per ``settings()``: two
     LTR rounds on three batches of the training set (initialisation, augmentation, training steps with the
     setting's optimizer, evaluation on 100 test images, magnitude pruning), then every registry metric's mask
-    of round 0's ticket. Equal digests: equal bits."""
+    of round 0's ticket (``only``: of those settings alone). Equal digests: equal bits."""
     import hashlib
     import tempfile
 
@@ -82,6 +82,8 @@ def probe(data_root=None):
 
     out = {}
     for name, s in settings().items():
+        if only is not None and name not in only:
+            continue
         data = data_.subset(data_.load(s["dataset"], data_root or s["data_root"], download=False),
                             3 * s["batch_size"], 100)
         torch.manual_seed(derive_seed(0, "init"))
@@ -109,17 +111,18 @@ def committed():
 
 
 def main(argv):
-    """``python -m lth.portable``: the probe's digests against the committed ones, a line per setting; exit 1 if
-    any differs. ``--write``: write them as the committed ones."""
+    """``python -m lth.portable [SETTING ...]``: the probe's digests (of those settings alone, where named) against
+    the committed ones, a line per setting; exit 1 if any differs. ``--write``: write them as the committed ones."""
     from lth.training import make_deterministic
 
-    if argv[1:] not in ([], ["--write"]):
-        sys.exit(f"python -m lth.portable takes no argument or --write, not {' '.join(argv[1:])!r}")
+    only, known = argv[1:], settings()
+    if only != ["--write"] and (unknown := [a for a in only if a not in known]):
+        sys.exit(f"python -m lth.portable takes --write or settings ({', '.join(known)}), not {' '.join(unknown)!r}")
     try:
         make_deterministic(portable=True)
     except NotPortable as e:
         sys.exit(str(e))
-    found = probe()
+    found = probe(only=only if only and only != ["--write"] else None)
     if argv[1:] == ["--write"]:
         with open(DIGESTS, "w", newline="") as f:
             w = csv.writer(f)
