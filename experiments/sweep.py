@@ -6,6 +6,7 @@
     python -m experiments.sweep submit small                   # submit every missing run to Slurm
     python -m experiments.sweep status small                   # one line per run, and a total
     python -m experiments.sweep plan paper                     # epochs, seconds per epoch here, GPU-hours
+    python -m experiments.sweep plan small --regime            # the regime study's arms: their regime and cost
     python -m experiments.sweep tables small                   # compute Section 5's connection table anew
     python -m experiments.sweep digests small figures/small/digests.csv   # every run's tickets' digests
     python -m experiments.sweep verify small [--all]           # rerun a sample, compare with the committed digests
@@ -21,11 +22,11 @@ from pathlib import Path
 from lth import presets, runs, store
 
 
-def listing(preset, tickets=False, reinit=False, tagged=False):
+def listing(preset, tickets=False, reinit=False, tagged=False, regime=False):
     """Run ids, one a line, of one group of lth.runs.groups; ``tagged``: of every group, each prefixed by its group
     (``ticket:<id>``), what the Makefile reads in one call."""
     groups = runs.groups(preset)
-    chosen = groups if tagged else ["reinit" if reinit else "ticket" if tickets else "run"]
+    chosen = groups if tagged else ["regime" if regime else "reinit" if reinit else "ticket" if tickets else "run"]
     return "\n".join(f"{g}:{r.id}" if tagged else r.id for g in chosen for r in groups[g])
 
 
@@ -73,7 +74,7 @@ def run(preset, ids):
     theirs cannot be read: then they run again, which computes it anew)."""
     from experiments import start
 
-    known = {r.id: r for r in runs.every(preset)}
+    known = {r.id: r for r in runs.every(preset) + runs.every(preset, regime=True)}
     if unknown := [i for i in ids if i not in known]:
         sys.exit(f"{unknown[0]!r} is not a run of preset {preset!r}; see `python -m experiments.sweep list {preset}`")
     deterministic(all(known[i].config.get("portable", True) for i in ids), "these runs cannot run here")
@@ -119,13 +120,13 @@ def _where(folder, config):
     return f"round {i} of {config['rounds']}{epoch}"
 
 
-def status(preset):
+def status(preset, regime=False):
     """One line per run (done, damaged, running, queued, interrupted, failed or missing, and where it stands), then
     the counts."""
     from experiments import slurm
 
     queued, counts = slurm.queue(), collections.Counter()
-    for r in runs.every(preset):
+    for r in runs.every(preset, regime=regime):
         folder, job, detail = r.folder(), slurm.job(r.folder()), ""
         state, on_slurm = store.state(folder), f" (job {job})" if job in queued else ""
         if state == "completed" and (damage := store.damage(folder, r.config)):
@@ -149,8 +150,9 @@ def status(preset):
     return counts
 
 
-def plan(preset):
-    """Per setting: runs, training epochs, seconds per epoch timed here, and the hours the preset takes."""
+def plan(preset, regime=False):
+    """Per setting: runs, training epochs, seconds per epoch timed here, and the hours the preset takes (``regime``:
+    per arm of its regime study, with the arm's regime: lth.regime)."""
     import torch
 
     from lth import config, cost
@@ -160,6 +162,8 @@ def plan(preset):
     deterministic(next(iter(settings.values()))["portable"], "it cannot time the preset's kernels")
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
     timings = {setting: cost.seconds_per_epoch(dict(config.defaults(), **s), device) for setting, s in settings.items()}
+    if regime:
+        return _plan_regime(preset, cost.price(preset, timings, regime=True), cost.device_name(device), unit)
     rows, disk = cost.price(preset, timings), cost.disk(preset)  # price: the arithmetic benchmarks/gpu.py uses too
     print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'s/epoch':>9} {unit:>10} {'disk GB':>8}   "
           f"(measured on {cost.device_name(device)})")
@@ -168,6 +172,20 @@ def plan(preset):
     print(f"{'total':<30} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} {'':>9} "
           f"{sum(r[4] for r in rows):>10.2f} {sum(disk.values()) / 1e9:>8.2f}")
     print(fits(preset, exit=False))
+    return rows
+
+
+def _plan_regime(preset, rows, device, unit):
+    from lth.regime import regime
+
+    arms = {r.setting: r.config for r in runs.every(preset, regime=True)}
+    print(f"{'setting @ arm':<48} {'iterations':>10} {'lr x wd':>8} {'runs':>5} {'epochs':>10} {unit:>10}   "
+          f"(a round's; measured on {device})")
+    for setting, n, epochs, _, hours in rows:
+        r = regime(arms[setting])
+        print(f"{setting:<48} {r.iterations:>10,} {r.decay:>8.4f} {n:>5} {epochs:>10,.1f} {hours:>10.2f}")
+    print(f"{'total':<48} {'':>10} {'':>8} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} "
+          f"{sum(r[4] for r in rows):>10.2f}")
     return rows
 
 
@@ -243,12 +261,12 @@ def verify(preset, path, every=False):
 
 
 COMMANDS = {
-    "list": lambda a: print(listing(a.preset, a.tickets, a.reinit, a.tagged)),
+    "list": lambda a: print(listing(a.preset, a.tickets, a.reinit, a.tagged, a.regime)),
     "check": lambda a: check(a.preset, download=not a.no_download),
     "run": lambda a: run(a.preset, a.ids),
     "submit": lambda a: submit(a.preset, a.incomplete_fails),
-    "status": lambda a: status(a.preset),
-    "plan": lambda a: plan(a.preset),
+    "status": lambda a: status(a.preset, a.regime),
+    "plan": lambda a: plan(a.preset, a.regime),
     "tables": lambda a: tables(a.preset),
     "digests": lambda a: digests(a.preset, a.ids[0]),
     "verify": lambda a: verify(a.preset, a.ids[0] if a.ids else f"figures/{a.preset}/digests.csv", a.all),
@@ -256,7 +274,7 @@ COMMANDS = {
 
 
 FLAGS = {"--tickets": "only the runs Section 5 compares (list)", "--reinit": "only Section 5.1's reinitialisations "
-         "(list)", "--tagged": "every run, tagged with its group (list: make)", "--all": "rerun every run, not a "
+         "(list)", "--regime": "the regime study's runs instead of the figures' (list, plan, status)", "--tagged": "every run, tagged with its group (list: make)", "--all": "rerun every run, not a "
          "sample (verify)", "--no-download": "check only what is on disk (check)", "--incomplete-fails": "exit 1 "
          "afterwards unless every run has completed (submit: what a figure needs)"}
 

@@ -79,6 +79,23 @@ _SMALL_RESNET = dict(model="resnet8_16", dataset="fashion_mnist", epochs=4, batc
                      train_size=4096, momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=22, prune_output=True)
 _SMALL_VGG = dict(model="vgg16_8", dataset="fashion_mnist", epochs=8, batch_size=64, milestones=[6], train_size=2048,
                   momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=25, prune_output=False)
+# The regime study (`make regime`, docs/results.md#regime): a setting's schedule at several doses of weight decay
+# per round (lth.regime: the sum of lr x weight decay over a round), from the small preset's to the paper's (about
+# 0.33 for ResNet-20 and VGG-16 on CIFAR-10). Each arm: config values over the setting's ``base``.
+_REGIME_SMALL = {
+    "resnet8_16_fashion_mnist": dict(base=dict(DEFAULT, **_SMALL_RESNET), metrics=["magnitude", "l1", "l2"],
+                                     seeds=[0, 1, 2, 3, 4], arms={
+        "4 epochs, wd 1e-4": {},
+        "4 epochs, wd 1e-3": dict(weight_decay=1e-3),
+        "4 epochs, wd 8e-3": dict(weight_decay=8e-3),
+        "8 epochs, wd 4e-3": dict(epochs=8, milestones=[6], weight_decay=4e-3),
+    }),
+    "vgg16_8_fashion_mnist": dict(base=dict(DEFAULT, **_SMALL_VGG), metrics=["magnitude", "l1"], seeds=[0, 1, 2], arms={
+        "8 epochs, wd 1e-4": {},
+        "8 epochs, wd 1.6e-2": dict(weight_decay=1.6e-2),
+        "16 epochs, wd 8e-3": dict(epochs=16, milestones=[12], weight_decay=8e-3),
+    }),
+}
 # The paper's settings at the size of a rehearsal: 64 synthetic training and 32 test images in the dataset's real
 # format, 2 epochs of 1 iteration, rewinding to iteration 1; models, batch sizes, rounds as in the paper.
 _REHEARSAL = {name: {**DEFAULT, **s, "train_size": 64, "test_size": 32, "epochs": 2, "rewind_iter": 1,
@@ -89,6 +106,7 @@ PRESETS = {
     # ``rounds_of``, ``seeds_of``: fewer rounds or seeds for some metrics (lth.runs.of_preset).
     # ``metrics_of``: only these metrics on some settings (where the others would cost more than they tell).
     # ``extra``: metrics beyond the registry's, run on one setting (and its ``seeds``) for the `extra` table only.
+    # ``regime``: the regime study's arms (`make regime`), per setting, not part of `make figures`.
     # ``gpu``: `sweep check` refuses to start it without a CUDA GPU.
     # Five seeds: a sign test on five paired differences errs one time in 16 under no effect (lth/claims.py).
     # lamp (not the paper's) and the random control, which no claim judges, on seeds 0-2.
@@ -97,7 +115,7 @@ PRESETS = {
         "lenet_300_100_fashion_mnist": dict(DEFAULT, **_SMALL_LENET),
         "resnet8_16_fashion_mnist": dict(DEFAULT, **_SMALL_RESNET),
         "vgg16_8_fashion_mnist": dict(DEFAULT, **_SMALL_VGG),
-    }, metrics_of={"vgg16_8_fashion_mnist": ["magnitude", "l1"]},
+    }, metrics_of={"vgg16_8_fashion_mnist": ["magnitude", "l1"]}, regime=_REGIME_SMALL,
         extra=dict(setting="lenet_300_100_fashion_mnist", metrics=list(importance.OPTIONAL), seeds=[0, 1, 2])),
     "paper": dict(seeds=[0, 1, 2], metrics=METRICS, settings={n: dict(DEFAULT, **s) for n, s in PAPER.items()},
                   gpu=True),
@@ -105,7 +123,10 @@ PRESETS = {
     "smoke": dict(seeds=[0, 1], metrics=METRICS, settings={
         "lenet_300_100_fashion_mnist": {**DEFAULT, **SMOKE, "rounds": 3},
         "resnet8_16_fashion_mnist": {**DEFAULT, **_SMALL_RESNET, **SMOKE, "milestones": [], "rounds": 3},
-    }, extra=dict(setting="lenet_300_100_fashion_mnist", metrics=["movement"])),
+    }, extra=dict(setting="lenet_300_100_fashion_mnist", metrics=["movement"]),
+        regime={"resnet8_16_fashion_mnist": dict(
+            base={**DEFAULT, **_SMALL_RESNET, **SMOKE, "milestones": [], "rounds": 3}, metrics=["magnitude", "l1"],
+            seeds=[0, 1], arms={"1 epoch, wd 1e-4": {}, "1 epoch, wd 8e-2": dict(weight_decay=8e-2)})}),
     # The paper preset's whole path (its four settings to their last round, every paper-preset notebook) on tiny
     # synthetic data that it writes itself (`synthetic`: images per split) under $LTH_DATA/rehearsal: one seed,
     # every metric on the two cheap settings, magnitude on VGG-16, the three Section 5 compares on ResNet-18.

@@ -140,20 +140,31 @@ def of_preset(preset, metrics=None, settings=None, extra=False):
             for s in seeds_of.get(m, p["seeds"])]
 
 
+def regime(preset):
+    """The regime study's LTR runs (the preset's ``regime``): per setting, arm, metric and seed; a run's setting is
+    named ``<setting>@<arm>``."""
+    root = presets.data_root(preset)
+    return [_run(f"{name}@{arm}", dict(study["base"], **values, importance=m, seed=s, data_root=root))
+            for name, study in presets.check(preset).get("regime", {}).items()
+            for arm, values in study["arms"].items() for m in study["metrics"] for s in study["seeds"]]
+
+
 def groups(preset):
     """Every run a preset needs, by what needs it: ``run`` (its LTR runs), ``magnitude`` (Table 1), ``ticket``
-    (Section 5's: presets.TICKETS, whatever ``METRICS`` says), ``extra`` and ``reinit`` (Section 5.1's, from the
-    tickets of seed 0). An LTR run in several groups is one record (``_run``)."""
+    (Section 5's: presets.TICKETS, whatever ``METRICS`` says), ``extra``, ``reinit`` (Section 5.1's, from the
+    tickets of seed 0) and ``regime`` (the regime study's, `make regime` alone). An LTR run in several groups is one record (``_run``)."""
     presets.check(preset)
     t, ltr = presets.TICKETS[preset], of_preset(preset)
     reinit = [Reinit(dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
                           reinit_seed=s)) for s in t["reinit_seeds"]]
     return dict(run=ltr, magnitude=[r for r in ltr if r.importance == "magnitude"],
                 ticket=of_preset(preset, t["metrics"], [t["setting"]]),
-                extra=of_preset(preset, extra=True), reinit=reinit)
+                extra=of_preset(preset, extra=True), reinit=reinit, regime=regime(preset))
 
 
-def every(preset, experiment=None):
-    """Every run a preset needs, once, LTR runs first; of one ``experiment`` ("imp" or "reinit") where given."""
-    every = list(dict.fromkeys(r for group in groups(preset).values() for r in group))
+def every(preset, experiment=None, regime=False):
+    """Every run a preset needs for its figures, once, LTR runs first (``regime``: the regime study's instead); of
+    one ``experiment`` ("imp" or "reinit") where given."""
+    chosen = [g for name, g in groups(preset).items() if (name == "regime") == regime]
+    every = list({r.id: r for group in chosen for r in group}.values())
     return [r for r in every if experiment in (None, r.experiment)]
