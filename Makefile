@@ -32,6 +32,7 @@ ALL_RUNS := $(call completed,run)
 TICKET_RUNS := $(call completed,ticket)
 REINITS := $(call completed,reinit)
 EXTRA_RUNS := $(call completed,extra)
+REGIME_RUNS := $(call completed,regime)
 CHECKED := $(LTH_RUNS)/.checked-$(PRESET)
 
 ACCURACY_NOTEBOOKS := table2 figure2 figure4 figure8 figure9 figure10 collapse
@@ -39,7 +40,7 @@ TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 # reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
 NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims glance extra
 FIGS ?= figures/$(PRESET)
-.PHONY: install test check docs bench runs figures verify clean FORCE $(NOTEBOOKS)
+.PHONY: install test check docs bench runs figures verify clean regime FORCE $(NOTEBOOKS)
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -98,6 +99,9 @@ $(FIGS)/claims.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/c
 # The README's figure: the paper's gaps beside ours (claims.effects), every claim's verdict (claims.evaluate).
 $(FIGS)/glance.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/claims.py
 $(FIGS)/extra.ipynb: $(call completed,magnitude) $(EXTRA_RUNS)
+# The regime study (lth/study.py), not part of `make figures`: its arms' runs, then its notebook.
+regime: $(FIGS)/regime.ipynb
+$(FIGS)/regime.ipynb: $(REGIME_RUNS) lth/study.py lth/regime.py
 $(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py lth/figures.py lth/analysis.py lth/plots.py | install
 	@mkdir -p $(FIGS)
 	@# A notebook that fails is removed: nothing is left that looks rendered.

@@ -22,11 +22,11 @@ from pathlib import Path
 from lth import presets, runs, store
 
 
-def listing(preset, tickets=False, reinit=False, tagged=False, regime=False):
+def listing(preset, tickets=False, reinit=False, tagged=False, study=False):
     """Run ids, one a line, of one group of lth.runs.groups; ``tagged``: of every group, each prefixed by its group
     (``ticket:<id>``), what the Makefile reads in one call."""
     groups = runs.groups(preset)
-    chosen = groups if tagged else ["regime" if regime else "reinit" if reinit else "ticket" if tickets else "run"]
+    chosen = groups if tagged else ["regime" if study else "reinit" if reinit else "ticket" if tickets else "run"]
     return "\n".join(f"{g}:{r.id}" if tagged else r.id for g in chosen for r in groups[g])
 
 
@@ -74,7 +74,7 @@ def run(preset, ids):
     theirs cannot be read: then they run again, which computes it anew)."""
     from experiments import start
 
-    known = {r.id: r for r in runs.every(preset) + runs.every(preset, regime=True)}
+    known = {r.id: r for r in runs.every(preset) + runs.every(preset, study=True)}
     if unknown := [i for i in ids if i not in known]:
         sys.exit(f"{unknown[0]!r} is not a run of preset {preset!r}; see `python -m experiments.sweep list {preset}`")
     deterministic(all(known[i].config.get("portable", True) for i in ids), "these runs cannot run here")
@@ -120,13 +120,13 @@ def _where(folder, config):
     return f"round {i} of {config['rounds']}{epoch}"
 
 
-def status(preset, regime=False):
+def status(preset, study=False):
     """One line per run (done, damaged, running, queued, interrupted, failed or missing, and where it stands), then
     the counts."""
     from experiments import slurm
 
     queued, counts = slurm.queue(), collections.Counter()
-    for r in runs.every(preset, regime=regime):
+    for r in runs.every(preset, study=study):
         folder, job, detail = r.folder(), slurm.job(r.folder()), ""
         state, on_slurm = store.state(folder), f" (job {job})" if job in queued else ""
         if state == "completed" and (damage := store.damage(folder, r.config)):
@@ -150,35 +150,40 @@ def status(preset, regime=False):
     return counts
 
 
-def plan(preset, regime=False):
-    """Per setting: runs, training epochs, seconds per epoch timed here, and the hours the preset takes (``regime``:
+def plan(preset, study=False):
+    """Per setting: runs, training epochs, seconds per epoch timed here, and the hours the preset takes (``study``:
     per arm of its regime study, with the arm's regime: lth.regime)."""
     import torch
 
     from lth import config, cost
+    from lth.regime import regime
 
     device, settings = "cuda" if torch.cuda.is_available() else "cpu", presets.check(preset)["settings"]
     # as runs train: one CPU thread, their kernels
     deterministic(next(iter(settings.values()))["portable"], "it cannot time the preset's kernels")
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
     timings = {setting: cost.seconds_per_epoch(dict(config.defaults(), **s), device) for setting, s in settings.items()}
-    if regime:
-        return _plan_regime(preset, cost.price(preset, timings, regime=True), cost.device_name(device), unit)
+    if study:
+        return _plan_regime(preset, cost.price(preset, timings, study=True), cost.device_name(device), unit)
     rows, disk = cost.price(preset, timings), cost.disk(preset)  # price: the arithmetic benchmarks/gpu.py uses too
-    print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'s/epoch':>9} {unit:>10} {'disk GB':>8}   "
-          f"(measured on {cost.device_name(device)})")
+    print(f"{'setting':<30} {'runs':>5} {'epochs':>10} {'it/round':>9} {'lr x wd':>8} {'s/epoch':>9} {unit:>10} "
+          f"{'disk GB':>8}   (measured on {cost.device_name(device)}; a round's iterations and lr x weight decay: "
+          "docs/reproducing.md#regime)")
     for setting, n, epochs, per_epoch, hours in rows:
-        print(f"{setting:<30} {n:>5} {epochs:>10,.1f} {per_epoch:>9.2f} {hours:>10.2f} {disk[setting] / 1e9:>8.2f}")
-    print(f"{'total':<30} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} {'':>9} "
+        r = regime(dict(config.defaults(), **settings[setting]))
+        print(f"{setting:<30} {n:>5} {epochs:>10,.1f} {r.iterations:>9,} {r.decay:>8.4f} {per_epoch:>9.2f} "
+              f"{hours:>10.2f} {disk[setting] / 1e9:>8.2f}")
+    print(f"{'total':<30} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} {'':>9} {'':>8} {'':>9} "
           f"{sum(r[4] for r in rows):>10.2f} {sum(disk.values()) / 1e9:>8.2f}")
     print(fits(preset, exit=False))
     return rows
 
 
 def _plan_regime(preset, rows, device, unit):
+    """The regime study's plan: per arm, a round's iterations and sum of lr x weight decay, runs, epochs, hours."""
     from lth.regime import regime
 
-    arms = {r.setting: r.config for r in runs.every(preset, regime=True)}
+    arms = {r.setting: r.config for r in runs.every(preset, study=True)}
     print(f"{'setting @ arm':<48} {'iterations':>10} {'lr x wd':>8} {'runs':>5} {'epochs':>10} {unit:>10}   "
           f"(a round's; measured on {device})")
     for setting, n, epochs, _, hours in rows:
@@ -274,7 +279,8 @@ COMMANDS = {
 
 
 FLAGS = {"--tickets": "only the runs Section 5 compares (list)", "--reinit": "only Section 5.1's reinitialisations "
-         "(list)", "--regime": "the regime study's runs instead of the figures' (list, plan, status)", "--tagged": "every run, tagged with its group (list: make)", "--all": "rerun every run, not a "
+         "(list)", "--regime": "the regime study's runs instead of the figures' (list, plan, status)",
+         "--tagged": "every run, tagged with its group (list: make)", "--all": "rerun every run, not a "
          "sample (verify)", "--no-download": "check only what is on disk (check)", "--incomplete-fails": "exit 1 "
          "afterwards unless every run has completed (submit: what a figure needs)"}
 

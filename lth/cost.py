@@ -40,10 +40,10 @@ def seconds(config, timing):
     return epochs(config) * per_epoch + evaluations(config) * per_test
 
 
-def configs(preset, setting, regime=False):
+def configs(preset, setting, study=False):
     """The configs of every LTR run of ``setting`` that ``preset`` trains: its runs (``extra`` ones included) and
-    the reinitialisations' reruns; ``regime``: the regime study's runs of ``setting`` (``<setting>@<arm>``)."""
-    every = [r for r in runs.every(preset, regime=regime) if r.setting == setting]
+    the reinitialisations' reruns; ``study``: the regime study's runs of ``setting`` (``<setting>@<arm>``)."""
+    every = [r for r in runs.every(preset, study=study) if r.setting == setting]
     return [c for r in every for c in ([r.config] if r.experiment == "imp" else r.reruns)]
 
 
@@ -105,19 +105,20 @@ def remaining_bytes(preset, runs_dir):
     return need
 
 
-def price(preset, timings, regime=False):
+def price(preset, timings, study=False):
     """What ``preset`` costs on one device, from ``timings`` = {setting: (seconds per training epoch, seconds per
     test-set pass)}: one row (setting, runs, training epochs, seconds per epoch, hours) per setting of the preset
-    that ``timings`` holds, in the preset's order (``regime``: per arm of its regime study, ``<setting>@<arm>``).
+    that ``timings`` holds, in the preset's order (``study``: per arm of its regime study, ``<setting>@<arm>``).
     Hours = (epochs x s/epoch + test passes x s/pass) / 3600, summed over the setting's runs (``configs``,
     ``seconds``)."""
     rows, p = [], presets.check(preset)
-    names = [f"{s}@{arm}" for s, study in p.get("regime", {}).items() for arm in study["arms"]] if regime else p["settings"]
+    arms = [f"{s}@{arm}" for s, regime in p.get("regime", {}).items() for arm in regime["arms"]]
+    names = arms if study else p["settings"]
     for setting in names:
         timing = timings.get(setting.split("@")[0])
         if timing is None:
             continue
-        runs = configs(preset, setting, regime)
+        runs = configs(preset, setting, study)
         hours = sum(seconds(c, timing) for c in runs) / 3600
         rows.append((setting, len(runs), sum(epochs(c) for c in runs), timing[0], hours))
     return rows

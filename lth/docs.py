@@ -128,6 +128,25 @@ def presets_table():
     return _table(rows, ["preset", "settings", "seeds", "LTR runs", "reinitialisations", "runs in all"])
 
 
+def regime_table():
+    """docs/reproducing.md: every preset's settings' regime (lth.regime: a round's iterations, its sum of lr x weight
+    decay, the rewind point) beside that of the paper's setting it stands for."""
+    from lth import analysis
+    from lth.regime import regime
+
+    rows = []
+    for name, p in presets.PRESETS.items():
+        for s, c in p["settings"].items():
+            paper = analysis.paper_setting(c["model"])
+            ours, theirs = regime(c), regime(dict(presets.DEFAULT, **presets.PAPER[paper]))
+            ratio = f"1/{theirs.decay / ours.decay:,.0f}" if 0 < ours.decay < theirs.decay else (
+                f"{ours.decay / theirs.decay:.2f}" if theirs.decay else "no weight decay")
+            rows.append([f"`{name}`", f"`{s}`", f"{ours.iterations:,}", f"{ours.decay:.4g}", f"{100 * ours.rewind:.2g} %",
+                         f"`{paper}`", f"{theirs.iterations:,}", f"{theirs.decay:.3g}", ratio])
+    return _table(rows, ["preset", "setting", "iterations a round", "lr x wd a round", "rewind point",
+                         "stands for", "its iterations", "its lr x wd", "ours / its lr x wd"])
+
+
 def resources_table():
     """docs/cluster.md: the Slurm resources of one job, per preset and setting (lth/presets.py's RESOURCES)."""
     rows = [[f"`{p}`", s, r["gpus"], r["cpus"], r["mem_gb"], r["minutes"] / 60]
@@ -230,7 +249,7 @@ def plan_paper(timings):
 
 BLOCKS = {"claims-summary": claims_summary, "claims": claims, "paper-table1": paper_table1,
           "paper-table2": paper_table2, "config": config_table, "presets": presets_table,
-          "resources": resources_table, "quickstart-run": quickstart_run, "targets": targets,
+          "resources": resources_table, "regime": regime_table, "quickstart-run": quickstart_run, "targets": targets,
           "plan-small": plan_small, "plan-paper": plan_paper}
 MEASURED = ("targets", "plan-small", "plan-paper")
 

@@ -9,7 +9,6 @@ import textwrap
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, MultipleLocator, NullFormatter
 
@@ -157,6 +156,30 @@ def difference_panel(ax, s, why=""):
     ax.set(ylabel="minus magnitude, same seed (points)")
 
 
+def regime_panel(ax, gaps, title):
+    """The regime study (lth.study): one metric's gap to magnitude at one round, seed by seed (a point each, spread
+    a little sideways), against the sum of lr x weight decay a round sees (log axis), the median over seeds joined
+    across the arms; a pair of runs both at chance is drawn as a grey cross on 0 ("at chance": no gap)."""
+    decays = sorted(gaps.lr_x_weight_decay.unique())
+    for i, (decay, g) in enumerate(gaps.groupby("lr_x_weight_decay")):
+        spread = decay * 1.06 ** (g.seed.rank(method="first") - (len(g) + 1) / 2)
+        real = g.gap_points.notna()
+        ax.scatter(spread[real], g.gap_points[real], s=22, color=colour(g.metric.iloc[0]), edgecolor="k",
+                   linewidth=0.4, zorder=4, label=f"{g.metric.iloc[0]} minus magnitude, one seed" if i == 0 else None)
+        ax.scatter(spread[~real], [0] * (~real).sum(), marker="x", s=28, color="0.5", zorder=4,
+                   label="both at chance (no gap)" if (~real).any() else None)
+    medians = gaps.groupby("lr_x_weight_decay").gap_points.median()
+    ax.plot(medians.index, medians.values, color="k", lw=1, zorder=3, label="median over seeds")
+    ax.set_xscale("log")
+    ax.set_xticks(decays, [f"{d:.3g}" for d in decays], rotation=30)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(decays[0] / 1.6, decays[-1] * 1.6)
+    values = gaps.gap_points.dropna()
+    top = max(2.0, float(values.abs().max()) * 1.1) if len(values) else 2.0
+    difference_axis(ax, (-top, top))
+    ax.set(title=title, xlabel="sum of lr x weight decay over a round", ylabel="minus magnitude, same seed (points)")
+
+
 def share_y(axes):
     """One y range for panels that are compared with each other: the union of their own."""
     lows, highs = zip(*(ax.get_ylim() for ax in axes))
@@ -229,6 +252,7 @@ TITLES = {
     "figure9": "Figure 9: input, middle and output layers' density over the pruning rounds, beside the network's",
     "figure10": "Figure 10: the 1x1 shortcut convolutions' density over the pruning rounds, beside the network's",
     "collapse": "Layer collapse (Section 3.1.3): each metric's sparsest layer over the rounds",
+    "regime": "The regime study: each metric's gap to magnitude against the weight decay a round sees",
 }
 
 

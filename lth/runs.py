@@ -152,7 +152,8 @@ def regime(preset):
 def groups(preset):
     """Every run a preset needs, by what needs it: ``run`` (its LTR runs), ``magnitude`` (Table 1), ``ticket``
     (Section 5's: presets.TICKETS, whatever ``METRICS`` says), ``extra``, ``reinit`` (Section 5.1's, from the
-    tickets of seed 0) and ``regime`` (the regime study's, `make regime` alone). An LTR run in several groups is one record (``_run``)."""
+    tickets of seed 0) and ``regime`` (the regime study's, `make regime` alone). An LTR run in several groups is one
+    record (``_run``)."""
     presets.check(preset)
     t, ltr = presets.TICKETS[preset], of_preset(preset)
     reinit = [Reinit(dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
@@ -162,9 +163,9 @@ def groups(preset):
                 extra=of_preset(preset, extra=True), reinit=reinit, regime=regime(preset))
 
 
-def every(preset, experiment=None, regime=False):
-    """Every run a preset needs for its figures, once, LTR runs first (``regime``: the regime study's instead); of
+def every(preset, experiment=None, study=False):
+    """Every run a preset needs for its figures, once, LTR runs first (``study``: the regime study's instead); of
     one ``experiment`` ("imp" or "reinit") where given."""
-    chosen = [g for name, g in groups(preset).items() if (name == "regime") == regime]
+    chosen = [g for name, g in groups(preset).items() if (name == "regime") == study]
     every = list({r.id: r for group in chosen for r in group}.values())
     return [r for r in every if experiment in (None, r.experiment)]

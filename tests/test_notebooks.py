@@ -207,3 +207,22 @@ def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says
     assert "round 20 not reached (ResNet-8-16 stops at round 3)" in verdicts.loc[equal, "not shown"]
     lenet = claims["... except on LeNet"]
     assert lenet.startswith("not shown") and "no runs of softmax, minmax" in ours["... except on LeNet"]
+
+
+def test_make_regime_runs_the_study_and_renders_it(tmp_path, make, smoke_sweep):
+    """The regime study's make target (lth/study.py) on the smoke preset's miniature: it runs the arms' missing runs
+    (the first arm's are the preset's own), renders the notebook, and a second make does nothing."""
+    shutil.copytree(smoke_sweep, tmp_path / "runs")
+    env = dict(LTH_RUNS=str(tmp_path / "runs"), PRESET="smoke", FIGS=str(tmp_path / "figures"))
+    p = make("regime", **env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    ran = [line for line in p.stdout.splitlines() if "sweep run" in line]
+    assert len(ran) == 4, ran  # the second arm: magnitude and l1 on 2 seeds
+    for f in ["regime.csv", "regime.md", "regime_runs.csv", "regime_gaps.csv", "regime.png", "regime.pdf"]:
+        assert (tmp_path / "figures" / f).stat().st_size > 0, f
+    summary = pd.read_csv(tmp_path / "figures" / "regime.csv")
+    assert list(summary.arm) == ["1 epoch, wd 1e-4", "1 epoch, wd 8e-2"]
+    assert summary.lr_x_weight_decay.tolist() == [0.0006, 0.48]  # 60 iterations a round at lr 0.1
+    assert summary.l1_minus_magnitude_points.iloc[1] == "at chance"  # wd 8e-2: nothing learns, so no gap is quoted
+    again = make("regime", **env)
+    assert again.returncode == 0 and "sweep run" not in again.stdout and "papermill" not in again.stdout, again.stdout

@@ -1,0 +1,64 @@
+"""A setting's regime (lth.regime) and the regime study's runs and tables (lth.study), on constructed numbers."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from lth import presets, runs, study
+from lth.regime import learning_rate, regime
+
+
+def test_the_papers_resnet20_round_sees_a_hundred_times_the_small_presets_weight_decay():
+    paper = regime(dict(presets.DEFAULT, **presets.PAPER["resnet20_cifar10"]))
+    # 160 epochs of 391 iterations from the rewind point 1000: lr 0.1 to epoch 80, 0.01 to 120, 0.001 after
+    assert paper.iterations == 160 * 391 - 1000
+    assert paper.decay == pytest.approx(1e-4 * ((80 * 391 - 1000) * 0.1 + 40 * 391 * 0.01 + 40 * 391 * 0.001))
+    assert paper.rewind == pytest.approx(1000 / (160 * 391))
+    small = regime(presets.PRESETS["small"]["settings"]["resnet8_16_fashion_mnist"])
+    assert small.iterations == 4 * 128 - 10  # 4,096 images in batches of 32
+    assert small.decay == pytest.approx(1e-4 * ((3 * 128 - 10) * 0.1 + 128 * 0.01))
+    assert 80 < paper.decay / small.decay < 90
+
+
+def test_learning_rate_drops_tenfold_at_each_milestone_and_no_weight_decay_is_no_decay():
+    config = dict(presets.DEFAULT, lr=0.2, milestones=[2, 3])
+    assert [learning_rate(config, it, 10) for it in (0, 19, 20, 29, 30)] == pytest.approx([0.2, 0.2, 0.02, 0.02, 0.002])
+    assert regime(dict(presets.DEFAULT, weight_decay=0.0)).decay == 0
+
+
+def test_the_study_arms_share_the_presets_runs_where_they_equal_them_and_differ_elsewhere():
+    small = {r.id for r in runs.every("small")}
+    arms = runs.every("small", study=True)
+    assert len(arms) == 4 * 3 * 5 + 3 * 2 * 3 and len({r.id for r in arms}) == len(arms)
+    same = [r for r in arms if r.id in small]
+    assert {r.setting.split("@")[1] for r in same} == {"4 epochs, wd 1e-4", "8 epochs, wd 1e-4"}  # today's arms
+    assert not {r.id for r in arms} & {r.id for r in runs.every("smoke") + runs.every("smoke", study=True)}
+    decays = {r.setting: round(regime(r.config).decay, 2) for r in arms}
+    assert decays["resnet8_16_fashion_mnist@4 epochs, wd 8e-3"] == decays["resnet8_16_fashion_mnist@8 epochs, wd 4e-3"]
+
+
+def _table(gap_seed_1, at_chance=False):
+    """Two seeds of magnitude and l1 at one round: l1 2 points ahead in seed 0, ``gap_seed_1`` in seed 1."""
+    rows = []
+    for seed, gap in ((0, 2.0), (1, gap_seed_1)):
+        for metric, acc in (("magnitude", 80.0), ("l1", 80.0 + gap)):
+            rows.append(dict(setting="s", arm="a", iterations=10, lr_x_weight_decay=0.3, importance=metric, seed=seed,
+                             round=20, sparsity=98.8, test_accuracy=10.0 if at_chance else acc, at_chance=at_chance,
+                             shortcut_share_percent=None, first_collapse_round=None, dense_accuracy_percent=90.0))
+    return pd.DataFrame(rows)
+
+
+def test_gaps_are_paired_by_seed_and_summarised_with_their_signs():
+    g = study.gaps(_table(-1.0))
+    assert g.gap_points.tolist() == [2.0, -1.0] and not g.both_at_chance.any()
+    s = study.summary(_table(-1.0)).iloc[0]
+    assert s.l1_minus_magnitude_points == "+0.50 [-1.00, +2.00] 1 ahead, 1 behind, 1 within 1"
+    assert s.runs_collapsed == "0 of 4" and s.dense_accuracy_percent == 90.0
+
+
+def test_no_gap_is_quoted_between_runs_at_chance():
+    g = study.gaps(_table(0.0, at_chance=True))
+    assert g.both_at_chance.all() and g.gap_points.isna().all()
+    assert study.summary(_table(0.0, at_chance=True)).iloc[0].l1_minus_magnitude_points == "at chance"
+    assert study.chance("fashion_mnist") == 10 and math.isclose(study.chance("tinyimagenet"), 0.5)
