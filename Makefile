@@ -88,21 +88,22 @@ endif
 # every kept connection's history, computed once.
 $(NOTEBOOKS): %: $(FIGS)/%.ipynb
 CONNECTIONS := $(LTH_RUNS)/tables/$(PRESET)-connections.pkl
-$(CONNECTIONS): $(TICKET_RUNS) lth/presets.py lth/tickets.py lth/figures.py | install
+REPORT := $(wildcard lth/report/*.py)
+$(CONNECTIONS): $(TICKET_RUNS) lth/presets.py lth/tickets.py lth/report/section5.py lth/report/figures.py | install
 	$(PY) -m experiments.sweep tables $(PRESET)
 $(FIGS)/table1.ipynb: $(call completed,magnitude)
 $(addprefix $(FIGS)/,$(addsuffix .ipynb,$(ACCURACY_NOTEBOOKS))): $(ALL_RUNS)
 $(addprefix $(FIGS)/,$(addsuffix .ipynb,$(TICKET_NOTEBOOKS))): $(TICKET_RUNS) lth/tickets.py
 $(FIGS)/figure1.ipynb $(FIGS)/figure5.ipynb $(FIGS)/figure6.ipynb: $(CONNECTIONS)
 $(FIGS)/reinit.ipynb: $(REINITS) lth/tickets.py
-$(FIGS)/claims.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/claims.py
+$(FIGS)/claims.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py
 # The README's figure: the paper's gaps beside ours (claims.effects), every claim's verdict (claims.evaluate).
-$(FIGS)/glance.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py lth/claims.py
+$(FIGS)/glance.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py
 $(FIGS)/extra.ipynb: $(call completed,magnitude) $(EXTRA_RUNS)
-# The regime study (lth/study.py), not part of `make figures`: its arms' runs, then its notebook.
+# The regime study (lth/report/study.py), not part of `make figures`: its arms' runs, then its notebook.
 regime: $(FIGS)/regime.ipynb
-$(FIGS)/regime.ipynb: $(REGIME_RUNS) lth/study.py lth/regime.py
-$(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py lth/figures.py lth/analysis.py lth/plots.py | install
+$(FIGS)/regime.ipynb: $(REGIME_RUNS) lth/regime.py
+$(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py $(REPORT) | install
 	@mkdir -p $(FIGS)
 	@# A notebook that fails is removed: nothing is left that looks rendered.
 	$(PY) -m papermill --log-level WARNING $< $@ -p preset $(PRESET) -p runs_dir $(LTH_RUNS) -p figures_dir $(FIGS) \
@@ -118,10 +119,10 @@ verify: | $(CHECKED)
 
 figures: $(NOTEBOOKS) $(FIGS)/digests.csv
 
-# Every generated block of README.md and docs/ (lth/docs.py), the measured ones timed here; tests/test_docs.py
+# Every generated block of README.md and docs/ (lth/report/docs.py), the measured ones timed here; tests/test_docs.py
 # fails where one is stale.
 docs: install
-	$(PY) -m lth.docs
+	$(PY) -m lth.report.docs
 
 clean:
 	rm -rf $(VENV)

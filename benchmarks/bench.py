@@ -5,7 +5,7 @@
   plain-PyTorch loop over the same in-memory tensors; and one checkpoint's save, timed by itself.
 - resnet20 cifar10-shaped random data: s/iter with augmentation, batch 128.
 
-On the CPU with one thread, as runs train (lth.training.make_deterministic), in native and in portable mode, each
+On the CPU with one thread, as runs train (lth.kernels.make_deterministic), in native and in portable mode, each
 in its own process; then the small preset's settings (s/epoch at their batch sizes) side by side, with the ratio.
 """
 
@@ -23,7 +23,8 @@ import torch
 from torch.nn import functional as F
 
 from lth import data as data_, models, pruning
-from lth.training import Hparams, iterations_per_epoch, make_deterministic, save_checkpoint, train
+from lth.kernels import make_deterministic
+from lth.training import Hparams, iterations_per_epoch, save_checkpoint, train
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 REPEATS = int(os.environ.get("BENCH_REPEATS", 3))

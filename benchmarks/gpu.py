@@ -5,7 +5,7 @@
 
 Per setting of lth/presets.py's PAPER (its model, batch size, hyperparameters and prune_output), on random
 data of its dataset's shape (lth.data.random_like), through the project's own code (lth.training.train,
-lth.pruning, lth.models), under lth.training.make_deterministic:
+lth.pruning, lth.models), under lth.kernels.make_deterministic:
 
 1. deterministic: two runs from one seed, each as lth/ltr.py runs one (pretrain to the rewind point k, round 0
    dense, prune with ``prune``, rewind with the mask applied, round 1 pruned), on a short schedule of 3 epochs;
@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a plai
 from lth import cost, data as data_, models, presets, store  # noqa: E402
 from lth.ltr import snapshot  # noqa: E402
 from lth.pruning import apply_mask, full_mask, prunable_layers, prune, weights  # noqa: E402
-from lth.training import (Hparams, derive_seed, evaluate, iterations_per_epoch, make_deterministic,  # noqa: E402
-                          save_checkpoint, train)
+from lth.kernels import make_deterministic  # noqa: E402
+from lth.training import Hparams, derive_seed, evaluate, iterations_per_epoch, save_checkpoint, train  # noqa: E402
 
 PRESET = "paper"
 SEED = 0

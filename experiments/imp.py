@@ -19,8 +19,9 @@ from experiments import observer  # noqa: E402
 from lth import config as config_, data as data_, models, presets, pruning, runs, store  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
 from lth.tickets import digest  # noqa: E402
-from lth.portable import NotPortable  # noqa: E402
-from lth.training import Diverged, Hparams, derive_seed, make_deterministic  # noqa: E402
+from lth.kernels import NotPortable  # noqa: E402
+from lth.kernels import make_deterministic  # noqa: E402
+from lth.training import Diverged, Hparams, derive_seed  # noqa: E402
 
 SETTINGS.CAPTURE_MODE = "sys"  # keeps the terminal a terminal, so tqdm shows its bars
 ex = Experiment("imp", save_git_info=False)

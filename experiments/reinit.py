@@ -15,8 +15,9 @@ from sacred import Experiment  # noqa: E402
 
 from experiments import imp, observer  # noqa: E402
 from lth import presets, runs, store, tickets  # noqa: E402
-from lth.portable import NotPortable  # noqa: E402
-from lth.training import make_deterministic, save  # noqa: E402
+from lth.kernels import NotPortable, make_deterministic  # noqa: E402
+from lth.report import section5  # noqa: E402
+from lth.training import save  # noqa: E402
 
 ex = Experiment("reinit", save_git_info=False)
 
@@ -73,7 +74,7 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
         if (rerun := imp.run(dict(config, init=str(init_path)), runs_dir)).status != "COMPLETED":
             observer.fail(f"the rerun of {r.importance} from the new initialisation failed")
         new_masks[r.importance] = tickets.load_ticket(runs_dir / rerun._id, round)["mask"]
-    table = tickets.survival_table(keep, new_masks)
+    table = section5.survival_table(keep, new_masks)
     with store.atomic(Path(folder.dir) / store.SURVIVAL) as tmp:
         table.to_csv(tmp, index=False)
     _run.add_artifact(Path(folder.dir) / store.SURVIVAL)

@@ -60,8 +60,8 @@ def check(preset, download=True):
 def deterministic(portable, why):
     """``make_deterministic(portable)`` before this process's first kernel; on a CPU outside the portable baseline,
     exit with one line saying ``why`` that matters."""
-    from lth.portable import NotPortable
-    from lth.training import make_deterministic
+    from lth.kernels import NotPortable
+    from lth.kernels import make_deterministic
 
     try:
         make_deterministic(portable)
@@ -213,15 +213,15 @@ def fits(preset, exit=True):
 
 def tables(preset):
     """Compute Section 5's connection table anew (Figures 1, 5 and 6 share it)."""
-    from lth import figures
+    from lth.report import evidence
 
     (runs.default_dir() / "tables" / f"{preset}-connections.pkl").unlink(missing_ok=True)
-    figures.connections(None, preset)
+    evidence.connections(None, preset)
 
 
 def digests(preset, path):
-    """Write the digests of every completed LTR run's tickets (``lth.analysis.digests``) to the CSV file ``path``."""
-    from lth import analysis
+    """Write the digests of every completed LTR run's tickets (``lth.report.analysis.digests``) to the CSV file ``path``."""
+    from lth.report import analysis
 
     with store.atomic(path) as tmp:
         analysis.digests(runs.default_dir(), preset).to_csv(tmp, index=False)

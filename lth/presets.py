@@ -28,7 +28,7 @@ DEFAULT = dict(
     train_size=None,  # only the first N training examples (None: all)
     test_size=None,
     init=None,  # a state dict file to start from instead of a fresh initialisation (Section 5.1's reinit)
-    portable=True,  # CPU kernels bitwise the same on every x86-64 CPU with AVX2 and FMA (lth.portable)
+    portable=True,  # CPU kernels bitwise the same on every x86-64 CPU with AVX2 and FMA (lth.kernels)
 )
 # Values added after the first runs were recorded, at the value that reproduces those runs: left out of a run's
 # identity at that value (lth.runs.canonical), so that those runs keep their folders.
@@ -108,7 +108,7 @@ PRESETS = {
     # ``extra``: metrics beyond the registry's, run on one setting (and its ``seeds``) for the `extra` table only.
     # ``regime``: the regime study's arms (`make regime`), per setting, not part of `make figures`.
     # ``gpu``: `sweep check` refuses to start it without a CUDA GPU.
-    # Five seeds: a sign test on five paired differences errs one time in 16 under no effect (lth/claims.py).
+    # Five seeds: a sign test on five paired differences errs one time in 16 under no effect (lth/report/claims.py).
     # lamp (not the paper's) and the random control, which no claim judges, on seeds 0-2.
     "small": dict(seeds=[0, 1, 2, 3, 4], metrics=METRICS, rounds_of={"random": 10},
                   seeds_of={"lamp": [0, 1, 2], "random": [0, 1, 2]}, settings={

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from lth import importance, portable, presets
+from lth import importance, kernels, presets
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def canonical(config):
     """The values of ``config`` that change results (every key of ``presets.DEFAULT``), typed as there (``lr=1``
     is ``lr=1.0``); ``init`` becomes a digest of the file's content, so that its path does not matter, and a metric
     of your own (``module:function``) adds a digest of its source, and ``portable=True`` the settings it stands for
-    (``lth.portable.PORTABLE``)."""
+    (``lth.kernels.PORTABLE``)."""
     values = {k: config.get(k, default) for k, default in presets.DEFAULT.items()}
     for k, default in presets.DEFAULT.items():
         if isinstance(default, float) and isinstance(values[k], int) and not isinstance(values[k], bool):
@@ -38,7 +38,7 @@ def canonical(config):
     if source := importance.source_digest(values["importance"]):  # a metric of your own: editing it reruns it
         values["importance_source"] = source
     if values["portable"] is True:  # the libraries' settings that make its kernels portable: changing them reruns it
-        values["portable"] = portable.PORTABLE
+        values["portable"] = kernels.PORTABLE
     return {k: v for k, v in values.items() if k not in presets.LATER or v != presets.LATER[k]}
 
 
@@ -49,10 +49,16 @@ def run_id(config):
 
 
 class _Record:
-    """A run record's folder under ``runs_dir`` ($LTH_RUNS by default)."""
+    """A run record's folder under ``runs_dir`` ($LTH_RUNS by default). Two records are one run where their ids are."""
 
     def folder(self, runs_dir=None):
         return Path(runs_dir or default_dir()) / self.id
+
+    def __eq__(self, other):
+        return isinstance(other, _Record) and self.id == other.id
+
+    def __hash__(self):
+        return hash(self.id)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +83,7 @@ class Run(_Record):
 
     @cached_property
     def id(self):
-        return run_id(self.config)
+        return _id_of(self.config)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,14 +120,18 @@ class Reinit(_Record):
         return f"reinit-{c['setting']}-{c['seed']}-{c['reinit_seed']}-{_digest(values)}"
 
 
-_MADE = {}
+_IDS = {}
 
 
-def _run(setting, config):
-    """The one record of this LTR run in this process, so that its id is computed once however often and by
-    whichever way it is reached (a ticket run is also an LTR run; a notebook loads runs many times). Its id is
-    fixed once computed: a metric's source edited meanwhile counts from the next process."""
-    return _MADE.setdefault(json.dumps([setting, config], sort_keys=True), Run(setting, config))
+def _id_of(config):
+    """``run_id(config)``, computed once per config in this process however often and by whichever way the run is
+    reached (a ticket run is also an LTR run, a regime arm may be a preset's run; a notebook loads runs many times).
+    Fixed once computed: a metric's source edited meanwhile counts from the next process."""
+    key = json.dumps(config, sort_keys=True)
+    if key not in _IDS:
+        _IDS[key] = run_id(config)
+    return _IDS[key]
+
 
 
 def of_preset(preset, metrics=None, settings=None, extra=False):
@@ -133,7 +143,7 @@ def of_preset(preset, metrics=None, settings=None, extra=False):
     if extra:
         chosen, settings = (p["extra"]["metrics"], [p["extra"]["setting"]]) if "extra" in p else ([], [])
         seeds_of = {m: p["extra"].get("seeds", p["seeds"]) for m in chosen}
-    return [_run(name, dict(setting, importance=m, seed=s, data_root=root,
+    return [Run(name, dict(setting, importance=m, seed=s, data_root=root,
                             rounds=min(setting["rounds"], cut.get(m, setting["rounds"]))))
             for name, setting in p["settings"].items() if settings is None or name in settings
             for m in chosen if extra or m in p.get("metrics_of", {}).get(name, [m])
@@ -144,7 +154,7 @@ def regime(preset):
     """The regime study's LTR runs (the preset's ``regime``): per setting, arm, metric and seed; a run's setting is
     named ``<setting>@<arm>``."""
     root = presets.data_root(preset)
-    return [_run(f"{name}@{arm}", dict(study["base"], **values, importance=m, seed=s, data_root=root))
+    return [Run(f"{name}@{arm}", dict(study["base"], **values, importance=m, seed=s, data_root=root))
             for name, study in presets.check(preset).get("regime", {}).items()
             for arm, values in study["arms"].items() for m in study["metrics"] for s in study["seeds"]]
 
@@ -153,7 +163,7 @@ def groups(preset):
     """Every run a preset needs, by what needs it: ``run`` (its LTR runs), ``magnitude`` (Table 1), ``ticket``
     (Section 5's: presets.TICKETS, whatever ``METRICS`` says), ``extra``, ``reinit`` (Section 5.1's, from the
     tickets of seed 0) and ``regime`` (the regime study's, `make regime` alone). An LTR run in several groups is one
-    record (``_run``)."""
+    record (one id: ``_id_of``)."""
     presets.check(preset)
     t, ltr = presets.TICKETS[preset], of_preset(preset)
     reinit = [Reinit(dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],

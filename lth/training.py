@@ -3,7 +3,6 @@
 import io
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from lth import data as data_, portable as portable_, store
+from lth import data as data_, store
 from lth.presets import DEFAULT
 
 
@@ -31,23 +30,6 @@ def derive_seed(seed, *keys):
     """An independent 63-bit seed for each use of the run's seed (init, an epoch, a round)."""
     words = [seed, *(k if isinstance(k, int) else int.from_bytes(k.encode(), "little") for k in keys)]
     return int(np.random.SeedSequence(words).generate_state(2, np.uint64)[0] >> np.uint64(1))
-
-
-def make_deterministic(portable=False):
-    """Bitwise-reproducible kernels: same seed and config, same weights (``portable``: on every x86-64 CPU with AVX2
-    and FMA, Intel or AMD, ``lth.portable``; else on CPUs of the same kind). Called before the process's first CPU
-    kernel; raises ``lth.portable.NotPortable`` (one line) on a CPU outside the portable baseline.
-
-    One CPU thread, also where training runs on a GPU (pruning and its metrics run on the CPU): CPU kernels
-    split their sums by thread count, so a run on 2 threads and one on 8 would differ in the last bits (and
-    then in their masks). Runs go in parallel instead (`make -j N`)."""
-    if portable:
-        portable_.enable()
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
-    torch.set_num_threads(1)
 
 
 def iterations_per_epoch(data, batch_size):

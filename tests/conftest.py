@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from lth import portable
+from lth import kernels
 
 # Runs are portable by default, and portable mode must be set before a process's first CPU kernel: this test
 # process runs many in-process runs after other tests' kernels, and its subprocesses inherit the setting.
-os.environ.update(portable.PORTABLE)
+os.environ.update(kernels.PORTABLE)
 ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = os.environ.get("LTH_DATA", str(ROOT / "data"))
 
@@ -23,8 +23,8 @@ def pytest_configure(config):
     """On a CPU outside the portable baseline, stop with one line before any test module runs a kernel (the first
     would die on an instruction the CPU lacks)."""
     try:
-        portable.check_cpu()
-    except portable.NotPortable as e:
+        kernels.check_cpu()
+    except kernels.NotPortable as e:
         raise pytest.UsageError(f"the tests run portable kernels: {e}") from None
 
 

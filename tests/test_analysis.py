@@ -1,4 +1,4 @@
-"""lth.analysis on small hand-made run folders: finding runs by identity, tables, collapse, ranges, roles."""
+"""lth.report.analysis on small hand-made run folders: finding runs by identity, tables, collapse, ranges, roles."""
 
 import json
 
@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
-from lth import analysis, presets, runs as runs_, store
+from lth import presets, runs as runs_, store
+
+from lth.report import analysis, published
 
 ROLES = {"input": "fc_layers.1", "middle": "fc_layers.0", "output": "fc", "shortcuts": [], "names": {}}
 
@@ -78,7 +80,7 @@ def test_comparison_with_the_papers_numbers_uses_the_data_file():
     acc = pd.DataFrame([dict(setting="resnet20_cifar10", importance=m, seed=s, round=r, density=0.8**r,
                              sparsity=100 * (1 - 0.8**r), test_accuracy=90.0 + s)
                         for m in presets.PAPER_METRICS for s in (0, 1) for r in (0, 10)])
-    t = analysis.compare_with_paper(analysis.summary(acc, every=10))
+    t = published.compare_with_paper(analysis.summary(acc, every=10))
     row = t[(t.importance == "softmax") & (t["round"] == 10)].iloc[0]
     assert row["paper"] == 87.75 and row["difference"] == pytest.approx(90.5 - 87.75)
     assert t[t.importance == "dense"].iloc[0]["paper"] == 91.67

@@ -1,4 +1,4 @@
-"""The claims' rules (lth/claims.py) on constructed runs: each rule's test gives "holds" for a clean effect in the
+"""The claims' rules (lth/report/claims.py) on constructed runs: each rule's test gives "holds" for a clean effect in the
 paper's direction, "reversed" for the opposite, "not shown" for noise, too few seeds or too few connections, and
 one rule turns clauses into a verdict."""
 
@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lth import analysis, claims, presets
-from lth.claims import FAILS, HOLDS, NOT_SHOWN, REVERSED
+from lth import presets
+
+from lth.report import analysis, claims, evidence, published, stats
+from lth.report.stats import FAILS, HOLDS, NOT_SHOWN, REVERSED
 
 LENET, RESNET, VGG = "lenet_300_100_fashion_mnist", "resnet8_16_fashion_mnist", "vgg16_8_fashion_mnist"
 SETTINGS = {LENET: dict(model="lenet_300_100", rounds=24), RESNET: dict(model="resnet8_16", rounds=30),
@@ -57,36 +59,36 @@ def test_one_rule_turns_clauses_into_a_verdict(clauses, expected):
 
 def test_the_sign_test_needs_every_seed_and_a_real_gap():
     clean = [2.0, 3.0, 1.5, 2.5, 4.0]
-    assert claims.direction(clean, +1, 1.0) == (HOLDS, "")
-    assert claims.direction(clean, -1, 1.0) == (REVERSED, "")
-    assert claims.direction(NOISE, +1, 1.0)[0] == NOT_SHOWN
-    assert claims.direction([0.2, 0.3, 0.1, 0.4, 0.5], +1, 1.0)[0] == NOT_SHOWN  # every seed, but within the noise
-    assert claims.direction(clean[:4], +1, 1.0) == (NOT_SHOWN, "4 seeds (the sign test needs 5)")
-    assert claims.level([0.5, -0.5, 0.2, -0.9, 0.0], 1.0) == (HOLDS, "")
-    assert claims.level(clean, 1.0) == (FAILS, "")
-    assert claims.level(NOISE, 1.0)[0] == NOT_SHOWN
-    assert claims.level([0.1, 0.2], 1.0) == (NOT_SHOWN, "2 seeds (the sign test needs 5)")
+    assert stats.direction(clean, +1, 1.0) == (HOLDS, "")
+    assert stats.direction(clean, -1, 1.0) == (REVERSED, "")
+    assert stats.direction(NOISE, +1, 1.0)[0] == NOT_SHOWN
+    assert stats.direction([0.2, 0.3, 0.1, 0.4, 0.5], +1, 1.0)[0] == NOT_SHOWN  # every seed, but within the noise
+    assert stats.direction(clean[:4], +1, 1.0) == (NOT_SHOWN, "4 seeds (the sign test needs 5)")
+    assert stats.level([0.5, -0.5, 0.2, -0.9, 0.0], 1.0) == (HOLDS, "")
+    assert stats.level(clean, 1.0) == (FAILS, "")
+    assert stats.level(NOISE, 1.0)[0] == NOT_SHOWN
+    assert stats.level([0.1, 0.2], 1.0) == (NOT_SHOWN, "2 seeds (the sign test needs 5)")
     # the false-positive rate the docstrings state: all of n seeds on one side under no effect
-    assert claims.rate(claims.MIN_SEEDS) == "1/32"
-    flips = np.random.default_rng(0).choice([-1.0, 1.0], size=(200_000, claims.MIN_SEEDS)) * 2
-    held = np.mean([claims.direction(row, +1, 1.0)[0] == HOLDS for row in flips[:20_000]])
+    assert stats.rate(stats.MIN_SEEDS) == "1/32"
+    flips = np.random.default_rng(0).choice([-1.0, 1.0], size=(200_000, stats.MIN_SEEDS)) * 2
+    held = np.mean([stats.direction(row, +1, 1.0)[0] == HOLDS for row in flips[:20_000]])
     assert abs(held - 1 / 32) < 0.005
 
 
 def test_a_real_gap_is_beyond_a_point_and_two_binomial_standard_errors_on_the_test_set():
-    assert claims.gap_points(dict(dataset="cifar10", test_size=None)) == 1.0  # 10,000 images: 100/sqrt(N) = 1
-    assert claims.gap_points(dict(dataset="fashion_mnist", test_size=1000)) == pytest.approx(100 / math.sqrt(1000))
-    assert claims.gap_points(dict(dataset="mnist", test_size=2000)) == pytest.approx(2.236, abs=1e-3)
+    assert stats.gap_points(dict(dataset="cifar10", test_size=None)) == 1.0  # 10,000 images: 100/sqrt(N) = 1
+    assert stats.gap_points(dict(dataset="fashion_mnist", test_size=1000)) == pytest.approx(100 / math.sqrt(1000))
+    assert stats.gap_points(dict(dataset="mnist", test_size=2000)) == pytest.approx(2.236, abs=1e-3)
 
 
 def test_our_round_is_the_papers_sparsity_and_each_model_stands_for_one_paper_setting():
-    assert claims.our_round(24, 0.2) == 24 and claims.our_round(24, 0.8) == 3
-    assert {m: analysis.paper_setting(m) for m in ("lenet_300_100", "resnet8_16", "resnet20", "vgg16", "vgg16_8",
+    assert published.our_round(24, 0.2) == 24 and published.our_round(24, 0.8) == 3
+    assert {m: published.paper_setting(m) for m in ("lenet_300_100", "resnet8_16", "resnet20", "vgg16", "vgg16_8",
                                                    "resnet18", "mlp")} == {
         "lenet_300_100": "lenet_300_100_mnist", "resnet8_16": "resnet20_cifar10", "resnet20": "resnet20_cifar10",
         "vgg16": "vgg16_cifar10", "vgg16_8": "vgg16_cifar10", "resnet18": "resnet18_tinyimagenet", "mlp": None}
     for model in {c["model"] for p in presets.PRESETS.values() for c in p["settings"].values()}:
-        assert analysis.paper_setting(model) in presets.PAPER, model
+        assert published.paper_setting(model) in presets.PAPER, model
 
 
 def late(rounds_from, points):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lth import docs
+from lth.report import docs
 
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>\w*)\n(?P<body>.*?)^(?P=indent)```$", re.M | re.S)

@@ -100,10 +100,10 @@ def test_identity_is_every_value_that_changes_results_and_nothing_else(tmp_path)
 
 def test_a_portable_runs_identity_names_the_library_settings_it_stands_for(monkeypatch):
     """Runs of one seed are compared pairwise: a run made under other portable settings must not pass for one
-    made under these (its bits differ), so changing lth.portable.PORTABLE gives every portable run a new folder."""
+    made under these (its bits differ), so changing lth.kernels.PORTABLE gives every portable run a new folder."""
     base = dict(config.defaults(), **runs.presets.SMOKE)
     portable, native = runs.run_id(base), runs.run_id(dict(base, portable=False))
-    monkeypatch.setitem(runs.portable.PORTABLE, "MKL_CBWR", "AVX2,STRICT")
+    monkeypatch.setitem(runs.kernels.PORTABLE, "MKL_CBWR", "AVX2,STRICT")
     assert runs.run_id(base) != portable and runs.run_id(dict(base, portable=False)) == native
 
 

@@ -10,7 +10,9 @@ import torch
 from sacred.utils import SacredError
 from torch import nn
 
-from lth import analysis, data, importance, presets, pruning, runs, store
+from lth import data, importance, presets, pruning, runs, store
+
+from lth.report import analysis
 from lth.training import Diverged, Hparams, train
 from test_experiment import assert_same_tickets, folder_of, imp, tickets
 

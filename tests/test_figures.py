@@ -1,9 +1,11 @@
-"""lth.figures on the smoke preset's runs: what each table and figure shows comes from the presets and the
+"""lth.report.figures on the smoke preset's runs: what each table and figure shows comes from the presets and the
 models' declared roles, and each caption names its preset, settings and seeds."""
 
 import pytest
 
-from lth import figures, models, presets
+from lth import models, presets
+
+from lth.report import evidence, figures
 
 SETTINGS = list(presets.PRESETS["smoke"]["settings"])
 
@@ -33,7 +35,7 @@ def test_figure4_gives_each_setting_its_dense_line_fraction_and_caption(runs):
     v = figures.figure4(runs, "smoke")
     assert [s.name for s in v.settings] == SETTINGS
     for s in v.settings:
-        assert s.fraction == 0.2 and len(s.paper) == 0 and s.caption.startswith(figures.setting_name("smoke", s.name))
+        assert s.fraction == 0.2 and len(s.paper) == 0 and s.caption.startswith(evidence.setting_name("smoke", s.name))
         assert s.dense == pytest.approx(s.accuracy[s.accuracy["round"] == 0].test_accuracy.mean())
 
 
@@ -60,10 +62,10 @@ def test_section_5_views_check_the_dense_network_and_name_the_round_and_seeds(ru
 
 
 def test_the_connection_table_is_computed_once_per_sweep(runs, smoke_sweep):
-    first = figures.connections(runs, "smoke")
+    first = evidence.connections(runs, "smoke")
     cache = smoke_sweep / "tables" / "smoke-connections.pkl"
     stamp = cache.stat().st_mtime_ns
-    assert figures.connections(runs, "smoke").equals(first) and cache.stat().st_mtime_ns == stamp
+    assert evidence.connections(runs, "smoke").equals(first) and cache.stat().st_mtime_ns == stamp
 
 
 def test_figure3_counts_the_connections_each_not_shared_point_rests_on(runs):

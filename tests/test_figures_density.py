@@ -1,5 +1,5 @@
 """Figures 2, 8, 9 and 10 (layer density on log axes, beside the network's) on constructed runs of each preset, as
-their notebooks draw them, and the units every CSV column names (lth.plots.with_units)."""
+their notebooks draw them, and the units every CSV column names (lth.report.plots.with_units)."""
 
 import functools
 import json
@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from lth import figures, models, plots, presets, pruning, runs as runs_, store
+from lth import models, presets, pruning, runs as runs_, store
+
+from lth.report import evidence, figures, plots
 from lth.runs import REPOSITORY
 
 matplotlib.use("Agg")
@@ -123,13 +125,13 @@ def test_captions_name_the_settings_with_a_panel_and_what_a_kept_dense_layer_doe
         v = drawn[name]["v"]
         shown = {p.setting for p in v.panels}
         for s in settings:
-            assert (figures.setting_name(preset, s) in v.caption) == (s in shown), (name, s)
+            assert (evidence.setting_name(preset, s) in v.caption) == (s in shown), (name, s)
             dense = s in shown and not settings[s]["prune_output"]
-            assert (f"{figures.setting_name(preset, s)} keeps" in v.caption) == dense, (name, s)
+            assert (f"{evidence.setting_name(preset, s)} keeps" in v.caption) == dense, (name, s)
     ten = drawn["figure10"]["v"]
     assert {p.setting for p in ten.panels} == {s for s in settings if settings[s]["model"].startswith("resnet")}
     for s in drawn["figure8"]["v"].settings:
-        assert s.title.startswith(figures.setting_name(preset, s.name)) and f"preset={preset}" in s.title
+        assert s.title.startswith(evidence.setting_name(preset, s.name)) and f"preset={preset}" in s.title
 
 
 def test_the_network_counts_a_kept_dense_layer_and_the_pruned_layers_own_density_does_not(rendered):
@@ -172,7 +174,7 @@ def test_csv_and_markdown_name_the_unit_of_each_density_sparsity_and_accuracy(tm
     assert header == ["setting", "round", "density_fraction", "sparsity_percent", "test_accuracy_percent",
                       "layer_density_percent", "magnitude"]
     assert "density_fraction" in (tmp_path / "t.md").read_text().splitlines()[2]
-    assert list(df.columns)[2] == "density"  # the table in memory keeps its names (lth.claims reads them)
+    assert list(df.columns)[2] == "density"  # the table in memory keeps its names (lth.report.claims reads them)
     with pytest.raises(ValueError, match="names no unit"):
         plots.save_table(df.assign(final_sparsity=1.0), tmp_path, "u", "title")
     with pytest.raises(ValueError, match="not a fraction"):

@@ -12,7 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lth import figures, plots, presets, tickets  # noqa: E402
+from lth import presets, tickets  # noqa: E402
+
+from lth.report import evidence, figures, plots, section5  # noqa: E402
 
 
 def connections(layers, metric="m", round=3):
@@ -36,50 +38,50 @@ def group(table, name):
 
 
 def test_layer_matching_takes_away_a_difference_that_is_only_the_layer_mix():
-    m = tickets.layer_matched(connections(MIX_ONLY))
-    assert list(m.group) == list(tickets.GROUPS)
+    m = section5.layer_matched(connections(MIX_ONLY))
+    assert list(m.group) == list(section5.GROUPS)
     assert group(m, "shared").mean_std == pytest.approx(1.2) and group(m, "not shared").mean_std == pytest.approx(1.8)
     assert group(m, "not shared, layer-matched").mean_std == pytest.approx(1.2)  # as the shared: no effect left
     assert group(m, "not shared, layer-matched").mean_distance == pytest.approx(1.2)
     assert (m.matched_shared_percent == 100).all()
-    within = figures.within_layers(tickets.by_layer(connections(MIX_ONLY)))
+    within = figures.within_layers(section5.by_layer(connections(MIX_ONLY)))
     assert within.loc[0, ["layers", "std_lower", "distance_greater"]].tolist() == [2, 0, 0]
 
 
 def test_layer_matching_keeps_a_difference_within_each_layer():
     # within each layer the not-shared connections vary twice as much and half of them flip
     t = connections([("small", 8, 2, 1.0, 2.0, 1), ("large", 2, 8, 2.0, 4.0, 4)])
-    m = tickets.layer_matched(t)
+    m = section5.layer_matched(t)
     matched = group(m, "not shared, layer-matched")
     assert matched.mean_std == pytest.approx((8 * 2.0 + 2 * 4.0) / 10)  # weighted to the shared ones' mix 8:2
     assert matched.sign_flip_percent == pytest.approx(50) and group(m, "shared").sign_flip_percent == 0
-    w = figures.within_layers(tickets.by_layer(t)).iloc[0]
+    w = figures.within_layers(section5.by_layer(t)).iloc[0]
     assert (w.layers, w.std_lower, w.sign_flips_lower, w.distance_greater) == (2, 2, 2, 0)
 
 
 def test_a_not_shared_connection_weighs_shared_over_not_shared_in_its_layer():
     t = connections([("a", 3, 1, 1.0, 1.0, 0), ("b", 2, 4, 1.0, 1.0, 0), ("c", 5, 0, 1.0, 1.0, 0)])
-    w = tickets.matched_weights(t)
+    w = section5.matched_weights(t)
     expected = {("a", True): 1, ("a", False): 3, ("b", True): 1, ("b", False): 0.5, ("c", True): 0}
     for (layer, overlapping), value in expected.items():
         assert (w[(t.layer == layer) & (t.overlapping == overlapping)] == value).all()
     # the not-shared group weighs as many as the shared connections it is matched with; layer c has none to match
     assert w[~t.overlapping].sum() == 5 and w[t.overlapping].sum() == 5
-    assert tickets.layer_matched(t).matched_shared_percent.iloc[0] == pytest.approx(50)
+    assert section5.layer_matched(t).matched_shared_percent.iloc[0] == pytest.approx(50)
 
 
 def test_weighted_quantiles_are_those_of_the_values_repeated_by_their_weights():
     values, weights = [3.0, 1.0, 2.0, 9.0], [1, 2, 1, 0]
     repeated = [1.0, 1.0, 2.0, 3.0]
     for q in (5, 25, 50, 75, 95):
-        assert tickets.weighted_quantiles(values, weights, [q])[0] in repeated
-    assert tickets.weighted_quantiles(values, weights, [5, 50, 95]) == [1.0, 1.0, 3.0]
-    assert all(math.isnan(x) for x in tickets.weighted_quantiles([1.0], [0], [50, 75]))
+        assert section5.weighted_quantiles(values, weights, [q])[0] in repeated
+    assert section5.weighted_quantiles(values, weights, [5, 50, 95]) == [1.0, 1.0, 3.0]
+    assert all(math.isnan(x) for x in section5.weighted_quantiles([1.0], [0], [50, 75]))
 
 
 def test_by_layer_compares_within_each_layer_input_to_output():
     t = pd.concat([connections(MIX_ONLY, "m"), connections(MIX_ONLY, "k")])
-    b = tickets.by_layer(t)
+    b = section5.by_layer(t)
     assert list(b.columns[:4]) == ["metric", "round", "depth", "layer"]
     small = b[(b.metric == "m") & (b.layer == "small")].iloc[0]
     assert (small.connections_shared, small.connections_not_shared) == (8, 2)
@@ -88,13 +90,13 @@ def test_by_layer_compares_within_each_layer_input_to_output():
 
 def test_the_findings_and_notes_say_what_the_layer_matched_comparison_shows():
     t = connections(MIX_ONLY, "magnitude")
-    lines = figures.layer_findings(tickets.layer_matched(t, by=("metric",)), tickets.by_layer(t, by=("metric",)))
+    lines = figures.layer_findings(section5.layer_matched(t, by=("metric",)), section5.by_layer(t, by=("metric",)))
     assert lines == ["magnitude: std: shared 1.2, not shared 1.8 pooled, 1.2 layer-matched; shared lower within 0 "
                      "of 2 layers; sign flips: shared 0.00 %, not shared 0.00 % pooled, 0.00 % layer-matched; shared "
                      "lower within 0 of 2 layers; distance from theta_0: shared 1.2, not shared 1.8 pooled, 1.2 "
                      "layer-matched; shared greater within 0 of 2 layers"]
     both = pd.concat([connections(MIX_ONLY, "l1", r) for r in (1, 2)] + [connections(MIX_ONLY, "magnitude", 2)])
-    note = figures.layer_note(tickets.by_layer(both), ["std_lower"])
+    note = figures.layer_note(section5.by_layer(both), ["std_lower"])
     assert note == ["Within each layer, shared connections vary less than not-shared ones in round 1: l1 0/2; "
                     "round 2: magnitude 0/2, l1 0/2 layers"]  # the registry's order
 
@@ -192,11 +194,11 @@ def test_the_collapse_panel_draws_a_collapsed_run_at_zero_with_its_own_marker_an
 def test_every_setting_of_every_preset_has_a_name_for_a_reader():
     for preset, p in presets.PRESETS.items():
         for setting in p["settings"]:
-            assert "_" not in figures.setting_name(preset, setting), (preset, setting)
+            assert "_" not in evidence.setting_name(preset, setting), (preset, setting)
 
 
 def test_the_figure_groups_are_the_tables():
-    assert tuple(plots.GROUPS) == tickets.GROUPS
+    assert tuple(plots.GROUPS) == section5.GROUPS
 
 
 def test_every_csv_column_names_its_unit_and_the_markdown_keeps_the_metrics_names(tmp_path):
@@ -215,7 +217,7 @@ def test_every_csv_column_names_its_unit_and_the_markdown_keeps_the_metrics_name
         plots.save_table(paired, tmp_path, name, "minus magnitude, in points")
         assert list(pd.read_csv(tmp_path / f"{name}.csv").columns) == ["setting", "round", "l1_minus_magnitude_points"]
     t = connections(MIX_ONLY)
-    for name, table in (("figure1", tickets.layer_matched(t)), ("figure1_layers", tickets.by_layer(t)),
+    for name, table in (("figure1", section5.layer_matched(t)), ("figure1_layers", section5.by_layer(t)),
                         ("figure3", t[["seed", "round", "overlapping", "distance"]])):
         plots.save_table(table, tmp_path, name, "title")
         header = list(pd.read_csv(tmp_path / f"{name}.csv").columns)
@@ -252,7 +254,7 @@ def test_figure4_and_collapse_views_scale_and_count_on_the_smoke_runs(runs):
 
 def test_figures_1_5_6_compare_layer_matched_on_the_smoke_runs(runs):
     one = figures.figure1(runs, "smoke")
-    assert set(one.table.group) == set(tickets.GROUPS) and len(one.table) == 3 * len(one.metrics)
+    assert set(one.table.group) == set(section5.GROUPS) and len(one.table) == 3 * len(one.metrics)
     assert one.mix.shared_percent.sum() == pytest.approx(100) and one.mix.weights_percent.sum() == pytest.approx(100)
     assert len(one.findings) == len(one.metrics) and len(one.note) == 3
     five = figures.figure5(runs, "smoke")

@@ -1,11 +1,11 @@
-"""The README's results at a glance (lth.figures.glance, lth.plots.glance, notebooks/glance.ipynb): each paper gap
+"""The README's results at a glance (lth.report.figures.glance, lth.report.plots.glance, notebooks/glance.ipynb): each paper gap
 to magnitude beside ours lands where its agreement says, the figure renders with no point and says why, its CSV
 names every number's unit, and `make glance` renders it for the smoke preset."""
 
 import pandas as pd
 import pytest
 
-from lth import claims, figures, plots
+from lth.report import claims, evidence, figures, plots, published
 
 TITLES = {key: title for key, title in figures._claim_titles().items()}
 VERDICTS = pd.DataFrame(dict(claim=[TITLES["equal"], TITLES["behind"], "Table 1: weight ranges grow with training"],
@@ -62,7 +62,7 @@ def test_each_point_lands_where_its_agreement_says():
 
 
 def test_every_claim_judged_from_the_papers_gaps_is_named_as_claims_md_names_it():
-    assert set(TITLES) == set(claims.EFFECTS)
+    assert set(TITLES) == set(published.EFFECTS)
     assert set(TITLES.values()) <= {title for title, _, _ in claims.CLAIMS}
 
 
@@ -107,7 +107,7 @@ def test_make_glance_renders_the_smoke_preset(tmp_path, make, smoke_sweep):
     for ext in ("png", "pdf", "csv", "ipynb"):
         assert (figs / f"glance.{ext}").stat().st_size > 0
     csv = pd.read_csv(figs / "glance.csv")
-    assert len(csv) == len(claims.effects(claims.Evidence(str(smoke_sweep), "smoke"))) and (csv.seeds == 0).all()
+    assert len(csv) == len(claims.effects(evidence.Evidence(str(smoke_sweep), "smoke"))) and (csv.seeds == 0).all()
     v = figures.glance(str(smoke_sweep), "smoke")
     assert v.note.startswith("No point: preset=smoke stops at round 3") and "preset=smoke, seeds 0, 1" in v.caption
     assert len(v.verdicts) == len(claims.CLAIMS)

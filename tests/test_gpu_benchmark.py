@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lth import cost, data, presets, training
+from lth import cost, data, kernels, presets
 
 pytestmark = pytest.mark.slow  # the GPU check's whole path on the CPU (tests/conftest.py)
 
@@ -127,11 +127,11 @@ def test_price_is_the_arithmetic_of_sweep_plan(monkeypatch, capsys):
     # plan prices with the same function: the same rows from the same seconds, printed as before
     by_model = {presets.PAPER[n]["model"]: t for n, t in timings.items()}
     monkeypatch.setattr(cost, "seconds_per_epoch", lambda config, device: by_model[config["model"]])
-    monkeypatch.setattr(training, "make_deterministic", lambda portable=False: None)
+    monkeypatch.setattr(kernels, "make_deterministic", lambda portable=False: None)
     assert sweep.plan("paper") == rows
     printed = capsys.readouterr().out.splitlines()
     disk = cost.disk("paper")
-    assert printed[1].split() == ["lenet_300_100_mnist", "21", "21,000.0", "0.50", f"{rows[0][4]:.2f}",
+    assert printed[1].split() == ["lenet_300_100_mnist", "21", "21,000.0", "18,760", "0.0000", "0.50", f"{rows[0][4]:.2f}",
                                   f"{disk['lenet_300_100_mnist'] / 1e9:.2f}"]
     assert printed[-2].split()[-2:] == [f"{sum(r[4] for r in rows):.2f}", f"{sum(disk.values()) / 1e9:.2f}"]
     assert printed[-1].startswith("disk: ")

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 import conftest
-from lth import figures, presets
+from lth import presets
+from lth.report import figures
 
 OUTPUTS = {  # notebook -> what it must write
     "table1": ["table1.csv", "table1.md"],
@@ -210,7 +211,7 @@ def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says
 
 
 def test_make_regime_runs_the_study_and_renders_it(tmp_path, make, smoke_sweep):
-    """The regime study's make target (lth/study.py) on the smoke preset's miniature: it runs the arms' missing runs
+    """The regime study's make target (lth/report/study.py) on the smoke preset's miniature: it runs the arms' missing runs
     (the first arm's are the preset's own), renders the notebook, and a second make does nothing."""
     shutil.copytree(smoke_sweep, tmp_path / "runs")
     env = dict(LTH_RUNS=str(tmp_path / "runs"), PRESET="smoke", FIGS=str(tmp_path / "figures"))

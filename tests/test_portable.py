@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lth import analysis, portable, runs, store
-from lth.portable import PORTABLE, NotPortable
-from lth.training import make_deterministic
+from lth import kernels, portable, runs, store
+
+from lth.report import analysis
+from lth.kernels import PORTABLE, NotPortable, make_deterministic
 
 pytestmark = pytest.mark.slow  # runs under each vector width, make verify (tests/conftest.py)
 
@@ -50,7 +51,7 @@ def test_native_tickets_differ_between_avx512_and_avx2_which_is_why_portable_mod
 def test_portable_mode_reads_the_cpus_own_flags_and_refuses_one_without_fma_in_one_line(monkeypatch):
     """The flags of this CPU's CPUID (NumPy's detection), not what ATen reports once told `avx2`; an emulated CPU
     without AVX2 below."""
-    assert all(portable.cpu_features()[f] for f in portable.NEEDED)  # this machine: AMD EPYC with AVX-512
+    assert all(kernels.cpu_features()[f] for f in kernels.NEEDED)  # this machine: AMD EPYC with AVX-512
     monkeypatch.setattr(portable, "cpu_features", lambda: {"AVX2": True, "FMA3": False})
     with pytest.raises(NotPortable, match=r"^portable=True needs an x86-64 CPU with AVX2 and FMA; this CPU lacks FMA3 "
                                           r"\(run with portable=False: .*\)$"):

@@ -1,11 +1,13 @@
-"""A setting's regime (lth.regime) and the regime study's runs and tables (lth.study), on constructed numbers."""
+"""A setting's regime (lth.regime) and the regime study's runs and tables (lth.report.study), on constructed numbers."""
 
 import math
 
 import pandas as pd
 import pytest
 
-from lth import presets, runs, study
+from lth import presets, runs
+
+from lth.report import study
 from lth.regime import learning_rate, regime
 
 

@@ -77,7 +77,7 @@ def test_status_says_where_each_run_stands(tmp_path):
 
 
 def test_a_figure_of_an_incomplete_sweep_stops_with_how_many_are_missing(tmp_path):
-    from lth import analysis
+    from lth.report import analysis
 
     with pytest.raises(analysis.MissingRuns, match=r"^\d+ of the \d+ runs this needs have not completed .* "
                                                    r"run `make PRESET=smoke runs`"):

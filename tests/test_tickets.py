@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lth import tickets
+from lth.report import section5
 
 T, F = True, False
 
@@ -39,7 +40,7 @@ def test_overlap_rejects_different_layers(three):
 
 
 def test_overlap_table_two_tickets():
-    df = tickets.overlap_table({"a": mask(conv=[T, T, F, F]), "b": mask(conv=[T, F, T, F])}).set_index("layer")
+    df = section5.overlap_table({"a": mask(conv=[T, T, F, F]), "b": mask(conv=[T, F, T, F])}).set_index("layer")
     row = df.loc["conv"]
     assert (row.depth, row.weights, row.kept_a, row.kept_b, row.overlap) == (0, 4, 2, 2, 1)
     assert row.expected == pytest.approx(1.0)  # 4 * (2/4) * (2/4)
@@ -50,7 +51,7 @@ def test_overlap_table_two_tickets():
 
 
 def test_overlap_table_three_tickets(three):
-    df = tickets.overlap_table(three)
+    df = section5.overlap_table(three)
     assert list(df.columns) == ["layer", "depth", "weights", "kept_magnitude", "kept_l1", "kept_l2", "overlap",
                                 "overlap_of_all", "overlap_of_kept", "expected", "expected_of_kept", "ratio"]
     df = df.set_index("layer")
@@ -72,7 +73,7 @@ def test_overlap_table_three_tickets(three):
 
 
 def test_overlap_table_ratio_is_nan_without_chance():
-    df = tickets.overlap_table({"a": mask(conv=[F, F]), "b": mask(conv=[T, F])}).set_index("layer")
+    df = section5.overlap_table({"a": mask(conv=[F, F]), "b": mask(conv=[T, F])}).set_index("layer")
     assert df.loc["conv", "expected"] == 0 and math.isnan(df.loc["conv", "ratio"])
 
 
@@ -86,7 +87,7 @@ def test_chance_formula_by_simulation():
         chosen.scatter_(1, torch.rand(draws, n, generator=g).argsort(1)[:, :k], True)  # a random permutation's first k
         kept &= chosen
     simulated = kept.sum(1).double().mean().item()
-    table = tickets.overlap_table({str(k): {"w": torch.arange(n) < k} for k in sizes})
+    table = section5.overlap_table({str(k): {"w": torch.arange(n) < k} for k in sizes})
     assert table.loc[0, "expected"] == pytest.approx(0.6)
     assert abs(simulated - 0.6) < 0.05
 
@@ -94,7 +95,7 @@ def test_chance_formula_by_simulation():
 def test_jaccard_table():
     masks = {"a": mask(conv=[T, T, F, F], fc=[T, F]), "b": mask(conv=[F, T, T, F], fc=[T, F]),
              "c": mask(conv=[T, T, T, T], fc=[F, T])}
-    df = tickets.jaccard_table(masks)
+    df = section5.jaccard_table(masks)
     assert list(zip(df.a, df.b)) == [("a", "b")] * 3 + [("a", "c")] * 3 + [("b", "c")] * 3
     ab = df[(df.a == "a") & (df.b == "b")].set_index("layer")
     assert (ab.loc["conv", "intersection"], ab.loc["conv", "union"]) == (1, 3)
@@ -125,7 +126,7 @@ def test_connection_table(histories):
     hist, masks = histories
     init = {"conv.weight": torch.tensor([0.5, 1.0, 0.0]), "conv.bias": torch.zeros(3),
             "fc.weight": torch.tensor([[0.0, 0.0], [0.0, 0.0]])}
-    df = tickets.connection_table(hist, masks, init)
+    df = section5.connection_table(hist, masks, init)
     assert list(df.columns) == ["metric", "layer", "depth", "index", "overlapping", "std", "sign_flip", "distance"]
     assert len(df) == 5 + 6  # every unpruned connection of each ticket
     x = df[df.metric == "x"].set_index(["layer", "index"])
@@ -152,7 +153,7 @@ def test_connection_table(histories):
 
 def test_connection_table_zero_between_signs():
     """[0.5, 0, 0.5] flips: 0 is a sign of its own; without init there is no distance column."""
-    df = tickets.connection_table({"m": {"w": torch.tensor([[0.5], [0.0], [0.5]])}}, {"m": mask(w=[T])})
+    df = section5.connection_table({"m": {"w": torch.tensor([[0.5], [0.0], [0.5]])}}, {"m": mask(w=[T])})
     assert bool(df.loc[0, "sign_flip"]) and "distance" not in df
     assert df.loc[0, "std"] == pytest.approx(math.sqrt(1 / 18))
 
@@ -160,13 +161,13 @@ def test_connection_table_zero_between_signs():
 def test_connection_table_rejects_a_mask_of_another_round(histories):
     hist, masks = histories
     with pytest.raises(ValueError, match="mask"):
-        tickets.connection_table(hist, {"x": masks["y"], "y": masks["y"]})
+        section5.connection_table(hist, {"x": masks["y"], "y": masks["y"]})
 
 
 def test_compare_groups(histories):
     hist, masks = histories
     init = {"conv.weight": torch.zeros(3), "fc.weight": torch.zeros(2, 2)}
-    out = tickets.compare_groups(tickets.connection_table(hist, masks, init))
+    out = section5.compare_groups(section5.connection_table(hist, masks, init))
     assert list(zip(out.metric, out.overlapping)) == [("x", True), ("x", False), ("y", True), ("y", False)]
     x_in = out.iloc[0]
     # x's overlapping connections: conv[0] (flip), fc[0,0], fc[0,1] (flip), fc[1,0] (flip)
@@ -179,7 +180,7 @@ def test_compare_groups(histories):
 
 
 def test_compare_groups_keeps_empty_groups():
-    out = tickets.compare_groups(tickets.connection_table({"m": {"w": torch.ones(2, 2)}}, {"m": mask(w=[T, T])}))
+    out = section5.compare_groups(section5.connection_table({"m": {"w": torch.ones(2, 2)}}, {"m": mask(w=[T, T])}))
     assert out["count"].tolist() == [2, 0] and math.isnan(out.loc[1, "mean_std"])
     assert "mean_distance" not in out
 
@@ -279,7 +280,7 @@ def test_partial_reinit_keeps_theta0_exactly_where_asked_and_redraws_kaiming_els
 def test_survival_against_the_layers_density():
     keep = {"a": torch.tensor([True, True, False, False]), "b": torch.tensor([True, False])}
     new = {"l1": {"a": torch.tensor([True, False, True, False]), "b": torch.tensor([True, True])}}
-    t = tickets.survival_table(keep, new).set_index("layer")
+    t = section5.survival_table(keep, new).set_index("layer")
     assert (t.loc["a", "kept"], t.loc["a", "survived"], t.loc["a", "expected"]) == (2, 1, 1.0)
     assert t.loc["a", "excess"] == pytest.approx(0.0)
     assert t.loc["b", "excess"] == pytest.approx(0.0) and t.loc["all", "expected"] == pytest.approx(2.0)
@@ -287,9 +288,9 @@ def test_survival_against_the_layers_density():
 
 
 def test_overlap_summary_is_the_mean_over_seeds_in_percent_input_to_output_then_all(three):
-    seeds = [tickets.overlap_table(three).assign(seed=0),
-             tickets.overlap_table({m: {n: ~t if n == "conv" else t for n, t in k.items()} for m, k in three.items()}).assign(seed=1)]
-    table = tickets.overlap_summary(pd.concat(seeds))
+    seeds = [section5.overlap_table(three).assign(seed=0),
+             section5.overlap_table({m: {n: ~t if n == "conv" else t for n, t in k.items()} for m, k in three.items()}).assign(seed=1)]
+    table = section5.overlap_summary(pd.concat(seeds))
     assert list(table.layer) == ["conv", "fc", "all"]
     conv = table.set_index("layer").loc["conv"]
     # seed 0 shares 1 of 4 conv weights; seed 1 (every conv mask inverted) shares 1 (index 3) as well
@@ -300,22 +301,22 @@ def test_overlap_summary_is_the_mean_over_seeds_in_percent_input_to_output_then_
 
 
 def test_jaccard_summary_keeps_all_layers_per_pair(three):
-    jac = pd.concat([tickets.jaccard_table(three).assign(seed=s) for s in (0, 1)])
-    table = tickets.jaccard_summary(jac)
+    jac = pd.concat([section5.jaccard_table(three).assign(seed=s) for s in (0, 1)])
+    table = section5.jaccard_summary(jac)
     assert [tuple(r) for r in table[["a", "b"]].values] == [("l1", "l2"), ("magnitude", "l1"), ("magnitude", "l2")]
-    all_layers = tickets.jaccard_table(three).query("layer == 'all'").set_index(["a", "b"])
+    all_layers = section5.jaccard_table(three).query("layer == 'all'").set_index(["a", "b"])
     assert table.set_index(["a", "b"]).loc[("magnitude", "l1"), "jaccard"] == round(all_layers.loc[("magnitude", "l1"), "jaccard"], 4)
 
 
 def test_survival_summary_spans_metrics_and_reinit_seeds():
     keep = mask(conv=[T, T, F, F], fc=[[T, F, T], [F, F, F]])
     new = {"magnitude": mask(conv=[T, F, F, F], fc=[[T, T, T], [F, F, F]]), "l1": mask(conv=[T, T, F, T], fc=[[F, F, T], [T, F, F]])}
-    s = pd.concat([tickets.survival_table(keep, new).assign(reinit_seed=1), tickets.survival_table(keep, new).assign(reinit_seed=2)])
-    table = tickets.survival_summary(s, min_expected=0).set_index("layer")
+    s = pd.concat([section5.survival_table(keep, new).assign(reinit_seed=1), section5.survival_table(keep, new).assign(reinit_seed=2)])
+    table = section5.survival_summary(s, min_expected=0).set_index("layer")
     assert list(table.index) == ["conv", "fc", "all"]
-    few = tickets.survival_summary(s).set_index("layer")  # 1 to 2 connections expected by chance: no percentage
+    few = section5.survival_summary(s).set_index("layer")  # 1 to 2 connections expected by chance: no percentage
     assert few[["excess_mean", "excess_min", "excess_max"]].isna().all().all() and few.loc["conv", "kept"] == 2
-    per_metric = tickets.survival_table(keep, new).set_index(["metric", "layer"])
+    per_metric = section5.survival_table(keep, new).set_index(["metric", "layer"])
     excess = [per_metric.loc[(m, "conv"), "excess"] for m in new]
     assert table.loc["conv", "excess_min"] == round(min(excess), 2) and table.loc["conv", "excess_max"] == round(max(excess), 2)
     assert table.loc["conv", "kept"] == 2

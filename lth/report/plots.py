@@ -16,7 +16,7 @@ from lth.importance import IMPORTANCE, OPTIONAL, PAPER
 from lth.presets import ordered
 from lth.runs import REPOSITORY
 from lth.store import atomic, write_atomic
-from lth.tickets import QUANTILES
+from lth.report.section5 import QUANTILES
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: too pale on white), then grey for the control.
 _COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9",
@@ -102,7 +102,7 @@ def difference_axis(ax, ylim):
 
 
 def mark_outside(ax, outside, y, ylim, digits=1):
-    """Mark at a panel's edge each metric's mean that falls outside ``ylim`` (rows of ``lth.figures._outside``:
+    """Mark at a panel's edge each metric's mean that falls outside ``ylim`` (rows of ``lth.report.figures._outside``:
     importance, round, ``y``, side), in the metric's colour, a triangle pointing out (side by side where several
     metrics leave at one edge); the last round's value is written beside it, one line per metric, and the marks get
     an entry in the figure's legend (``legend_outside``)."""
@@ -128,7 +128,7 @@ def mark_outside(ax, outside, y, ylim, digits=1):
 
 
 def accuracy_panel(ax, s, title_width=55):
-    """Figure 4's upper panel for setting ``s`` (lth.figures.figure4): each metric's accuracy over the rounds, the
+    """Figure 4's upper panel for setting ``s`` (lth.report.figures.figure4): each metric's accuracy over the rounds, the
     dense accuracy dashed, the paper's values as crosses where it reports them, the axis scaled to the runs that
     hold (``s.ylim``) and the rest marked at its edge; the setting's caption wrapped at ``title_width``."""
     lines(s.accuracy, "round", "test_accuracy", ax)
@@ -142,7 +142,7 @@ def accuracy_panel(ax, s, title_width=55):
 
 
 def difference_panel(ax, s, why=""):
-    """Figure 4's lower panel for setting ``s`` (lth.figures.figure4): each metric's accuracy minus magnitude's,
+    """Figure 4's lower panel for setting ``s`` (lth.report.figures.figure4): each metric's accuracy minus magnitude's,
     seed by seed, over the rounds, on a linear axis scaled to the runs that hold (``s.diff_ylim``), the rest
     marked at its edge; where the setting runs no metric beside magnitude, the panel says ``why`` instead."""
     if s.difference.empty:
@@ -157,7 +157,7 @@ def difference_panel(ax, s, why=""):
 
 
 def regime_panel(ax, gaps, title):
-    """The regime study (lth.study): one metric's gap to magnitude at one round, seed by seed (a point each, spread
+    """The regime study (lth.report.study): one metric's gap to magnitude at one round, seed by seed (a point each, spread
     a little sideways), against the sum of lr x weight decay a round sees (log axis), the median over seeds joined
     across the arms; a pair of runs both at chance is drawn as a grey cross on 0 ("at chance": no gap)."""
     decays = sorted(gaps.lr_x_weight_decay.unique())
@@ -189,7 +189,7 @@ def share_y(axes):
 
 def network_lines(ax, network, x="round"):
     """The network's density (%) over every prunable layer, dotted, and where the setting keeps a layer dense, the
-    pruned layers' own, dash-dotted (rows of ``lth.figures._network``); horizontal lines where ``network`` is one
+    pruned layers' own, dash-dotted (rows of ``lth.report.figures._network``); horizontal lines where ``network`` is one
     row (Figure 8)."""
     ax.plot(network[x], network.network_density, ls=":", color="k", lw=1.5, label="network (every layer)")
     if network.pruned_density.notna().any():
@@ -269,7 +269,7 @@ def save(fig, figures_dir, name, data=None):
         _csv(data, folder / f"{name}.csv")
 
 
-# In memory the tables keep their short names (lth/analysis.py: ``density`` a fraction, the others in %); a CSV or
+# In memory the tables keep their short names (lth/report/analysis.py: ``density`` a fraction, the others in %); a CSV or
 # Markdown table names each density, sparsity, accuracy, std or distance column with its unit (``with_units``).
 UNITS = {"density": "density_fraction", "sparsity": "sparsity_percent", "layer_sparsity": "layer_sparsity_percent",
          "layer_density": "layer_density_percent", "sparsest_layer_density": "sparsest_layer_density_percent",
@@ -305,7 +305,7 @@ def with_units(df, values=None):
     for c in out.columns:
         name = str(c).lower()
         if any(m in name for m in MEASURES) and not any(u in name for u in UNIT_WORDS):
-            raise ValueError(f"column {c!r} names no unit: add it to lth.plots.UNITS (e.g. {c}_percent)")
+            raise ValueError(f"column {c!r} names no unit: add it to lth.report.plots.UNITS (e.g. {c}_percent)")
         values = pd.to_numeric(out[c], errors="coerce") if name.endswith("_fraction") else None
         if values is not None and not values.dropna().between(0, 1).all():
             raise ValueError(f"column {c!r} holds values outside [0, 1]: not a fraction")
@@ -329,7 +329,7 @@ def save_table(df, figures_dir, name, title, markdown=True):
 
 
 def layer_panels(panels, title, columns, why=""):
-    """Figures 2, 9 and 10: one panel per followed layer (rows of ``lth.figures._layer_panels``), its density over
+    """Figures 2, 9 and 10: one panel per followed layer (rows of ``lth.report.figures._layer_panels``), its density over
     the rounds per metric on a log axis (1 % and 0.03 % dense apart), beside the network's density and, where the
     setting keeps a layer dense, the pruned layers' own; one y range for all (they are compared); a kept-dense
     layer's panel says so. ``title(panel)`` names a panel; with no panel, the figure says ``why``."""
@@ -354,7 +354,7 @@ def layer_panels(panels, title, columns, why=""):
 
 
 def layer_profile(ax, s):
-    """Figure 8's panel for setting ``s`` (``lth.figures.figure8``): each layer's density in the final ticket
+    """Figure 8's panel for setting ``s`` (``lth.report.figures.figure8``): each layer's density in the final ticket
     against its depth, per metric, on a log axis, beside the network's density and, where the setting keeps a layer
     dense, the pruned layers' own."""
     lines(s.density, "depth", "layer_density", ax)
@@ -370,7 +370,7 @@ def layer_profile(ax, s):
 
 
 # Figures 1, 5 and 6: shared, not shared, and not shared weighted to the shared ones' layer mix, as
-# lth.tickets.layer_matched names them (tickets.GROUPS).
+# lth.report.section5.layer_matched names them (section5.GROUPS).
 GROUPS = {**CONNECTIONS, "not shared, layer-matched": "#BDBDBD"}
 HATCHES = {"not shared, layer-matched": "////"}
 
@@ -383,7 +383,7 @@ def _slots(ax, stats, x):
 
 
 def group_boxes(ax, stats, x):
-    """Per value of ``x``, a box per group of ``stats`` (rows of lth.tickets.layer_matched) on a log axis: the
+    """Per value of ``x``, a box per group of ``stats`` (rows of lth.report.section5.layer_matched) on a log axis: the
     median, the quartiles, whiskers at the 5th and 95th percentiles, the mean as a white dot."""
     slots, width = _slots(ax, stats, x)
     labelled = set()
@@ -403,7 +403,7 @@ def group_boxes(ax, stats, x):
 
 
 def group_bars(ax, stats, x, y):
-    """Per value of ``x``, a bar per group of ``stats`` (rows of lth.tickets.layer_matched): its ``y``."""
+    """Per value of ``x``, a bar per group of ``stats`` (rows of lth.report.section5.layer_matched): its ``y``."""
     slots, width = _slots(ax, stats, x)
     labelled = set()
     for row in stats.itertuples():
@@ -414,7 +414,7 @@ def group_bars(ax, stats, x, y):
 
 
 def connections_by_metric(stats, draw, ylabel, **kw):
-    """Figures 5 and 6: one panel per metric, the groups of lth.tickets.layer_matched side by side at each round;
+    """Figures 5 and 6: one panel per metric, the groups of lth.report.section5.layer_matched side by side at each round;
     ``draw`` is ``group_boxes`` or ``group_bars`` (given ``kw``)."""
     metrics = metrics_in(stats, "metric")
     fig, axes = grid(len(metrics), columns=3, width=2.8, height=3.2)
@@ -428,7 +428,7 @@ def connections_by_metric(stats, draw, ylabel, **kw):
 
 def layer_mix(ax, mix):
     """Figure 1's last panel: per layer, input to output, its share of the shared and of the not-shared connections
-    (bars) and of the network's weights (a black dash), from lth.figures._layer_mix."""
+    (bars) and of the network's weights (a black dash), from lth.report.figures._layer_mix."""
     ax.bar(mix.depth - 0.2, mix.shared_percent, 0.4, color=GROUPS["shared"])
     ax.bar(mix.depth + 0.2, mix.not_shared_percent, 0.4, color=GROUPS["not shared"])
     ax.scatter(mix.depth, mix.weights_percent, marker="_", s=200, color="k", zorder=5,
@@ -474,7 +474,7 @@ def collapse_panel(ax, sparsest, fraction):
     ax.set(ylabel="sparsest layer's density (%)")
 
 
-# --- Results at a glance (lth.figures.glance): the paper's gaps beside ours, every claim's verdict ---
+# --- Results at a glance (lth.report.figures.glance): the paper's gaps beside ours, every claim's verdict ---
 
 VERDICTS = {"reproduced": ("#009E73", "white"), "partly": ("#E69F00", "black"), "not shown": ("#D9D9D9", "black"),
             "not reproduced": ("#D55E00", "white"), "contradicted": ("#882255", "white")}  # (box, text)
@@ -597,7 +597,7 @@ def verdict_panel(ax, v):
 
 
 def glance(v):
-    """The README's figure (``lth.figures.glance``): the paper's gaps beside ours above, every verdict below."""
+    """The README's figure (``lth.report.figures.glance``): the paper's gaps beside ours above, every verdict below."""
     rows = sum(2 if p else 1 for p in v.verdicts.points)
     table = 0.19 * rows + 0.3  # inches: a line per claim, and one under each claim judged from the points
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.4, 5.9 + table + 0.25 * len(v.caption.splitlines())),

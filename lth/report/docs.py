@@ -1,5 +1,5 @@
 """The documentation's generated blocks: every number in README.md and docs/ that changes with the code or the
-machine, written by `make docs` (``python -m lth.docs``) between ``<!-- generated: NAME -->`` and ``<!-- end -->``.
+machine, written by `make docs` (``python -m lth.report.docs``) between ``<!-- generated: NAME -->`` and ``<!-- end -->``.
 
 Each NAME is one function of ``BLOCKS`` that returns the block's text: from the code and committed files (the
 claims, the config's defaults and domains, the presets' runs, the paper's numbers), or, where the function takes
@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from lth import config, cost, presets, runs
+from lth.report import published
 
 ROOT = runs.REPOSITORY
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
@@ -49,12 +50,12 @@ def claims():
 
 
 def _paper(table):
-    df = pd.read_csv(Path(__file__).with_name("paper_results.csv"), comment="#")
+    df = pd.read_csv(published.PAPER_RESULTS, comment="#")
     return df[df["table"] == table]
 
 
 def paper_table1():
-    """docs/paper.md: Table 1's ranges, from lth/paper_results.csv."""
+    """docs/paper.md: Table 1's ranges, from lth/report/paper_results.csv."""
     t = _paper("table1")
     rows = []
     for layer, g in t.groupby("layer", sort=False):
@@ -64,7 +65,7 @@ def paper_table1():
 
 
 def paper_table2():
-    """docs/paper.md: Table 2's selected accuracies (%), from lth/paper_results.csv."""
+    """docs/paper.md: Table 2's selected accuracies (%), from lth/report/paper_results.csv."""
     t = _paper("table2").astype({"round": int})
     metrics = [m for m in presets.PAPER_METRICS]
     rows = []
@@ -131,13 +132,12 @@ def presets_table():
 def regime_table():
     """docs/reproducing.md: every preset's settings' regime (lth.regime: a round's iterations, its sum of lr x weight
     decay, the rewind point) beside that of the paper's setting it stands for."""
-    from lth import analysis
     from lth.regime import regime
 
     rows = []
     for name, p in presets.PRESETS.items():
         for s, c in p["settings"].items():
-            paper = analysis.paper_setting(c["model"])
+            paper = published.paper_setting(c["model"])
             ours, theirs = regime(c), regime(dict(presets.DEFAULT, **presets.PAPER[paper]))
             ratio = f"1/{theirs.decay / ours.decay:,.0f}" if 0 < ours.decay < theirs.decay else (
                 f"{ours.decay / theirs.decay:.2f}" if theirs.decay else "no weight decay")
@@ -291,7 +291,7 @@ def fill(text, generated):
 
 def main(names=None):
     """Regenerate the blocks ``names`` (all by default) of every page, measured ones included."""
-    from lth.training import make_deterministic
+    from lth.kernels import make_deterministic
 
     make_deterministic(True)  # before the first CPU kernel: the timings are those of portable runs, one thread
     texts = {page: (ROOT / page).read_text() for page in PAGES}

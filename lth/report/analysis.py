@@ -12,8 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from lth import presets, runs as runs_, store, tickets
-
-PAPER_RESULTS = Path(__file__).with_name("paper_results.csv")
+from lth.report import published
 
 
 def missing_runs(runs_dir, preset, runs=None):
@@ -173,37 +172,6 @@ def summary(acc, every=5):
             .reset_index())
 
 
-def paper_results(table):
-    """The numbers the paper reports (docs/paper.md section 4), from the one data file that holds them."""
-    df = pd.read_csv(PAPER_RESULTS, comment="#")
-    return df[df["table"] == table].drop(columns="table").reset_index(drop=True)
-
-
-# The paper's setting each model stands for, by the model's name (its longest matching prefix): a CPU preset's
-# smaller models stand for the paper's (resnet8_16 for ResNet-20, vgg16_8 for VGG-16); the one place that says so.
-PAPER_SETTINGS = {"lenet_300_100": "lenet_300_100_mnist", "resnet8": "resnet20_cifar10",
-                  "resnet20": "resnet20_cifar10", "vgg16": "vgg16_cifar10", "resnet18": "resnet18_tinyimagenet"}
-
-
-def paper_setting(model):
-    """The paper's setting (``presets.PAPER``) that a run of ``model`` stands for; None where the paper has none."""
-    prefixes = sorted((p for p in PAPER_SETTINGS if model.startswith(p)), key=len)
-    return PAPER_SETTINGS[prefixes[-1]] if prefixes else None
-
-
-def compare_with_paper(table2):
-    """Table 2 as "ours / paper / difference": ``summary`` rows joined with the paper's cells.
-
-    The paper's "dense" row is round 0, which is the same network for every metric of a seed.
-    """
-    paper = paper_results("table2").rename(columns={"value": "paper"}).astype({"round": int})
-    dense = table2[(table2["round"] == 0) & (table2["importance"] == table2["importance"].iloc[0])]
-    table2 = pd.concat([dense.assign(importance="dense"), table2[table2["round"] > 0]], ignore_index=True)
-    out = table2.merge(paper[["setting", "round", "importance", "paper"]], on=["setting", "round", "importance"], how="left")
-    out["difference"] = out["mean"] - out["paper"]
-    return out
-
-
 def _order(importance):
     return (["dense"] if "dense" in set(importance) else []) + presets.ordered(m for m in importance if m != "dense")
 
@@ -215,7 +183,7 @@ def table2(acc, with_paper=False, every=5):
     """
     s = summary(acc, every)
     if with_paper:
-        s = compare_with_paper(s)
+        s = published.compare_with_paper(s)
         s["cell"] = [f"{m:.2f} / {p:.2f} / {m - p:+.2f}" if p == p else f"{m:.2f} ± {sd:.2f} / -"
                      for m, sd, p in zip(s["mean"], s["std"].fillna(0), s["paper"])]
     else:
@@ -276,7 +244,7 @@ def table1(runs, with_paper=False):
     keys = ["setting", "role", "label", "layer"]
     df = pd.concat(rows).groupby(keys + ["stage"], sort=False)[["min", "max"]].mean().reset_index()
     if with_paper:
-        paper = paper_results("table1").assign(stage=lambda d: d.statistic.str.split().str[0],
+        paper = published.paper_results("table1").assign(stage=lambda d: d.statistic.str.split().str[0],
                                                bound=lambda d: d.statistic.str.split().str[1])
         paper = paper.pivot_table(index=["setting", "layer", "stage"], columns="bound", values="value").reset_index()
         df = df.merge(paper.rename(columns={"min": "paper_min", "max": "paper_max"}), how="left",

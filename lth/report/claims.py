@@ -10,9 +10,9 @@ can be shown. A setting without runs of a metric the claim compares gives a not-
 (``running``).
 
 Where the paper decides. Each of our settings stands for the paper's setting of its model
-(``analysis.paper_setting``: lenet_300_100 for LeNet-300-100 on MNIST, resnet8_16 and resnet20 for ResNet-20,
+(``published.paper_setting``: lenet_300_100 for LeNet-300-100 on MNIST, resnet8_16 and resnet20 for ResNet-20,
 vgg16 and vgg16_8 for VGG-16, resnet18 for ResNet-18). Accuracy claims are judged at the rounds of Table 2 the
-paper's numbers give (``lth/paper_results.csv``), its *late* rounds (all but a setting's first) unless the claim
+paper's numbers give (``lth/report/paper_results.csv``), its *late* rounds (all but a setting's first) unless the claim
 is about the early ones; our round is the one of the same sparsity (the same round where both prune 20 % a round).
 A paper round that our setting does not reach is not judged, and the clause says so.
 
@@ -37,7 +37,7 @@ threshold, a correlation above 0). Its docstring says which, and its error rate 
   shown.
 - **Shared against not-shared connections** (Figures 1, 5, 6) are compared layer-matched (``matched_by_seed``): per
   seed, the shared connections against the not-shared ones weighted to the shared ones' layer mix
-  (``tickets.layer_matched``), over the layers where that seed has ``MIN_CONNECTIONS`` or more of each; pooled over
+  (``section5.layer_matched``), over the layers where that seed has ``MIN_CONNECTIONS`` or more of each; pooled over
   layers, as the paper compares them, "shared" is mixed with "which layer" (most shared connections sit in small
   layers whose weights differ in scale from the rest). The pooled numbers are given for reference only.
 
@@ -45,216 +45,40 @@ Numbers in a line are means over seeds unless a range [lowest, highest] over see
 """
 
 import math
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from lth import analysis, data, figures, presets, runs as runs_, tickets
+from lth import presets
 
-HOLDS, FAILS, REVERSED, NOT_SHOWN = "holds", "fails", "reversed", "not shown"
-GAP = 1.0  # points: the least gap between two accuracies that counts as real (module docstring)
+from lth.report import analysis, evidence, published, section5
+from lth.report.stats import (FAILS, GAP, HOLDS, MIN_CONNECTIONS, MIN_SEEDS, NOT_SHOWN, REVERSED, direction, gap_points,
+                              joined, level, needs, rate, rule, running, sign_test)
+
 LESS = 2.0  # a layer is "pruned much less" where it keeps at least LESS times the network's density
-MIN_SEEDS = 5  # the sign test's seeds: all agreeing happens 2^-5 = 1/32 of the time one-sided under no effect
-MIN_CONNECTIONS = 30  # a clause resting on fewer connections (per seed) is not shown
-PAPER_FRACTION = presets.DEFAULT["prune_fraction"]  # the paper prunes 20 % a round in every setting
 # Section 5 at 96.48 % sparsity (round 15): the three tickets share 9.34 % of a ticket's unpruned connections,
 # 0.33 % of all; "few" here: at most FEW times the paper's share of the unpruned ones.
 PAPER_SHARED_OF_KEPT, PAPER_SHARED_OF_ALL, FEW = 9.34, 0.33, 2.0
 
 
-class Evidence:
-    """The tables the claims read, from the completed runs of ``preset`` under ``runs_dir``, each loaded once."""
-
-    def __init__(self, runs_dir, preset):
-        self.runs_dir, self.preset = runs_dir, preset
-
-    @cached_property
-    def settings(self):
-        """{setting: its config} (the preset's)."""
-        return presets.check(self.preset)["settings"]
-
-    @cached_property
-    def runs(self):
-        return analysis.load_runs(figures._dir(self.runs_dir), self.preset)
-
-    @cached_property
-    def acc(self):
-        return analysis.accuracy(self.runs)
-
-    @cached_property
-    def metrics(self):
-        return set(self.acc.importance)
-
-    @cached_property
-    def metrics_of(self):
-        """{setting: the metrics it has runs of} (a preset's ``metrics_of`` may run fewer on some settings)."""
-        return {s: set(g.importance) for s, g in self.acc.groupby("setting", sort=False)}
-
-    @cached_property
-    def layers(self):
-        return analysis.layer_density_table(self.runs)
-
-    @cached_property
-    def collapse(self):
-        return analysis.collapse(self.runs)
-
-    @cached_property
-    def roles(self):
-        """{setting: the roles its model declares for its layers (``analysis.recorded_roles``)}."""
-        return {s: analysis.recorded_roles(g.path.iloc[0]) for s, g in self.runs.groupby("setting", sort=False)}
-
-    @cached_property
-    def names(self):
-        return {s: figures.setting_name(self.preset, s) for s in self.settings}
-
-    @cached_property
-    def short(self):
-        """{setting: its model's name for a reader ("ResNet-8-16"); the setting's full name where two share a model}."""
-        model = {s: self.settings[s]["model"] for s in self.names}
-        unique = len(set(model.values())) == len(model)
-        return {s: figures.NAMES.get(m, m) if unique else self.names[s] for s, m in model.items()}
-
-    @cached_property
-    def ticket_setting(self):
-        return presets.TICKETS[self.preset]["setting"]
-
-    @cached_property
-    def ticket_round(self):
-        return presets.TICKETS[self.preset]["round"]
-
-    @cached_property
-    def overlap_by_round(self):
-        """Figure 7's: per seed and round, all layers and the followed ones."""
-        return figures.figure7(self.runs_dir, self.preset).overlap
-
-    @cached_property
-    def overlap_by_layer(self):
-        """Section 5's overlap table (``tickets.overlap_table``) per seed at its round: every layer, and "all"."""
-        runs = analysis.ticket_runs(figures._dir(self.runs_dir), self.preset)
-        return tickets.overlap_over_rounds(runs, [self.ticket_round])
-
-    @cached_property
-    def connections(self):
-        return figures.connections(self.runs_dir, self.preset)
-
-    @cached_property
-    def drift(self):
-        return figures.figure3(self.runs_dir, self.preset).drift
-
-    @cached_property
-    def survival(self):
-        return analysis.reinit_results(figures._dir(self.runs_dir), self.preset)
-
-    @cached_property
-    def ranges(self):
-        """Per magnitude run (seed) and followed layer (role): its weights' max - min at each stage."""
-        rows = []
-        magnitude = runs_.groups(self.preset)["magnitude"]  # only these: Table 1's notebook needs no other run
-        for r in analysis.load_runs(figures._dir(self.runs_dir), self.preset, magnitude).itertuples():
-            w = analysis.weight_ranges(r.path)
-            for role, layer in analysis.followed_layers(r.path).items():
-                rows.append(w[w.layer == layer].assign(setting=r.setting, role=role, seed=r.seed))
-        df = pd.concat(rows).assign(width=lambda d: d["max"] - d["min"])
-        return df.pivot_table(index=["setting", "role", "layer", "seed"], columns="stage", values="width",
-                              sort=False).reset_index()
-
-
 # --- The tests (module docstring) ---
-
-def rate(n):
-    """The chance that all of ``n`` seeds fall on one given side under no effect: the sign test's false "holds"."""
-    return f"1/{2 ** n}"
-
-
-def every(ok, opposite, what="seeds"):
-    """The sign test on per-seed booleans: HOLDS where every seed is ``ok``, REVERSED where every one is
-    ``opposite``, else NOT_SHOWN; NOT_SHOWN with fewer than MIN_SEEDS. Returns (state, why)."""
-    ok, opposite = np.asarray(ok, bool), np.asarray(opposite, bool)
-    if len(ok) < MIN_SEEDS:
-        return NOT_SHOWN, f"{len(ok)} {what} (the sign test needs {MIN_SEEDS})"
-    if ok.all():
-        return HOLDS, ""
-    if opposite.all():
-        return REVERSED, ""
-    return NOT_SHOWN, f"{ok.sum()} of {len(ok)} {what} agree"
-
-
-def tested_images(config):
-    """How many test images a setting's accuracies are measured on."""
-    return min(config.get("test_size") or math.inf, data.SHAPES.get(config["dataset"], [math.inf] * 5)[4])
-
-
-def gap_points(config):
-    """The least gap (points) that counts as real on ``config``'s test set: GAP, and two binomial standard errors
-    of one accuracy at 50 % on its N test images, 100/sqrt(N)."""
-    return max(GAP, 100 / math.sqrt(tested_images(config)))
-
-
-def direction(d, sign, gap):
-    """A gap the paper reports (``sign``: +1 ahead of magnitude, -1 behind): HOLDS where every seed's difference
-    ``d`` has that sign and the mean is beyond ``gap``; REVERSED where every one has the other sign and the mean is
-    beyond it; else NOT_SHOWN. False "holds" and false "reversed": 2^-n each under no effect."""
-    d, mean = np.asarray(d, float), float(np.mean(d))
-    state, why = every(sign * d > 0, sign * d < 0)
-    if state != NOT_SHOWN and abs(mean) <= gap:
-        return NOT_SHOWN, f"mean {mean:+.2f} within +-{gap:.2f}"
-    return state, why or ""
-
-
-def level(d, gap):
-    """"About equal" (an equivalence test by signs): HOLDS where every seed's difference is within +-``gap``;
-    FAILS where a real gap shows either way (``direction``); else NOT_SHOWN. A false "holds" where the true median
-    difference is ``gap`` or more: at most 2^-n."""
-    d = np.asarray(d, float)
-    if len(d) < MIN_SEEDS:
-        return NOT_SHOWN, f"{len(d)} seeds (the sign test needs {MIN_SEEDS})"
-    if (np.abs(d) < gap).all():
-        return HOLDS, ""
-    if any(direction(d, s, gap)[0] == HOLDS for s in (1, -1)):
-        return FAILS, ""
-    return NOT_SHOWN, f"{(np.abs(d) < gap).sum()} of {len(d)} seeds within +-{gap:.2f}"
 
 
 # --- Where the paper decides ---
 
-def our_round(paper_round, fraction):
-    """Our round of the paper's round's sparsity: the same round where both prune 20 % a round."""
-    return round(paper_round * math.log(1 - PAPER_FRACTION) / math.log(1 - fraction))
-
-
-def _paper_table2():
-    p = analysis.paper_results("table2").astype({"round": int})
-    return p.pivot_table(index=["setting", "round"], columns="importance", values="value", sort=False).reset_index()
-
-
-def _paper_rounds(paper_setting, which):
-    """Table 2's rounds of ``paper_setting``: "early" (its first), "late" (the others) or "all"."""
-    rs = sorted(r for r in _paper_table2().query("setting == @paper_setting")["round"] if r > 0)
-    return {"early": rs[:1], "late": rs[1:], "all": rs}[which]
-
-
-# The accuracy claims with numbers in Table 2: (metrics, which settings, which rounds) (``effects``).
-EFFECTS = {"equal": (("l1", "l2"), "all", "late"), "behind": (("minmax", "softmax"), "not lenet", "all"),
-           "lenet": (("minmax", "softmax"), "lenet", "late")}
-
-
-def _is_lenet(setting_or_model):
-    return "lenet" in setting_or_model
-
 
 def _picked(e, which):
-    """Our settings that stand for a paper setting (``analysis.paper_setting``): "all", "lenet" or "not lenet"."""
-    paper = {s: analysis.paper_setting(e.settings[s]["model"]) for s in e.names}
-    return [s for s in e.names if paper[s] and (which == "all" or (which == "lenet") == _is_lenet(paper[s]))]
+    """Our settings that stand for a paper setting (``published.paper_setting``): "all", "lenet" or "not lenet"."""
+    paper = {s: published.paper_setting(e.settings[s]["model"]) for s in e.names}
+    return [s for s in e.names if paper[s] and (which == "all" or (which == "lenet") == published.is_lenet(paper[s]))]
 
 
 def _effect(d, name, paper_round, paper_gap, config):
     """One ``effects`` row's numbers: the paper's gap at ``paper_round`` against ours (``d``: the setting's paired
     differences of one metric) at the round of its sparsity."""
-    r, gap = our_round(paper_round, config["prune_fraction"]), gap_points(config)
+    r, gap = published.our_round(paper_round, config["prune_fraction"]), gap_points(config)
     expected = "level" if abs(paper_gap) <= GAP else "ahead" if paper_gap > 0 else "behind"
-    row = dict(round=r, sparsity_pct=100 * (1 - (1 - PAPER_FRACTION) ** paper_round), paper_gap_points=paper_gap,
+    row = dict(round=r, sparsity_pct=100 * (1 - (1 - published.PAPER_FRACTION) ** paper_round), paper_gap_points=paper_gap,
                expected=expected, gap_points=gap)
     x, last = d[d["round"] == r].difference.to_numpy(), int(d["round"].max())
     if not len(x):
@@ -271,21 +95,21 @@ def effects(e):
     """One row per (claim, setting, metric, round) where the paper gives a number (Table 2), with its outcome:
     the rows the accuracy claims are judged from, and the results-at-a-glance figure's points.
 
-    Columns: claim (``EFFECTS``' key), setting, paper_setting, metric, paper_round, round (ours, of the same
+    Columns: claim (``published.EFFECTS``' key), setting, paper_setting, metric, paper_round, round (ours, of the same
     sparsity), sparsity_pct (the paper round's), paper_gap_points (the paper's metric minus its magnitude),
     expected ("ahead", "behind" or "level": beyond GAP or not), gap_points (our least real gap,
     ``gap_points``), our_gap_points (mean over seeds of the paired difference), our_low_points and
     our_high_points (lowest and highest seed), seeds_agreeing (seeds with the paper's sign; for "level", within
     +-gap_points), seeds, outcome (holds / reversed / fails / not shown, by ``direction`` or ``level``) and
     why (where not shown). A paper round our setting does not reach has no numbers of ours."""
-    paper, rows = _paper_table2().set_index(["setting", "round"]), []
+    paper, rows = published.table2().set_index(["setting", "round"]), []
     diffs = analysis.differences(e.acc)
-    for claim, (metrics, which, rounds) in EFFECTS.items():
+    for claim, (metrics, which, rounds) in published.EFFECTS.items():
         for s in _picked(e, which):
-            p, config = analysis.paper_setting(e.settings[s]["model"]), e.settings[s]
+            p, config = published.paper_setting(e.settings[s]["model"]), e.settings[s]
             for m in [m for m in metrics if {m, "magnitude"} <= e.metrics_of.get(s, set())]:  # ``running``: others
                 d = diffs[(diffs.setting == s) & (diffs.importance == m)]
-                for pr in _paper_rounds(p, rounds):
+                for pr in published.rounds_of(p, rounds):
                     gap = paper.loc[(p, pr), m] - paper.loc[(p, pr), "magnitude"]
                     rows.append(dict(claim=claim, setting=s, paper_setting=p, metric=m, paper_round=pr,
                                      **_effect(d, e.short[s], pr, gap, config)))
@@ -311,7 +135,7 @@ def _effect_claim(e, claim, metrics, settings):
             text = f"{r.metric} on {e.short[s]} at round {r.round}: {paper}" + (f"; {r.why}" if r.why else "")
             clauses.append((text, r.outcome))
         if cells:
-            parts.append(f"{e.short[s]} ({analysis.paper_setting(e.settings[s]['model'])}): " + ", ".join(cells))
+            parts.append(f"{e.short[s]} ({published.paper_setting(e.settings[s]['model'])}): " + ", ".join(cells))
         else:  # no paper round reached: our last round, for a reader
             late = True
             d = analysis.paired_differences(e.acc[(e.acc.setting == s) & e.acc.importance.isin(("magnitude",
@@ -321,7 +145,7 @@ def _effect_claim(e, claim, metrics, settings):
                 f"{r.importance} {r.mean:+.2f} [{r.min:+.2f}, {r.max:+.2f}] {r.agree}/{r.seeds}"
                 for r in d.itertuples()) + " (its last round, before the paper's)")
     agreeing = "with the paper" + ("; at a last round before the paper's, with the mean" if late else "")
-    return _line(parts, f" (points vs magnitude: mean [lowest, highest seed] seeds agreeing {agreeing})"), clauses
+    return joined(parts, f" (points vs magnitude: mean [lowest, highest seed] seeds agreeing {agreeing})"), clauses
 
 
 def _effect_rounds(e, claim):
@@ -339,40 +163,6 @@ def _metrics(df):
     return [m for m in presets.PAPER_METRICS if m in set(df)]
 
 
-def needs(*metrics):
-    """The metrics a claim is about: where the runs lack one (``METRICS=...`` leaves it out), it is not shown."""
-    def mark(claim):
-        claim.needs = metrics
-        return claim
-    return mark
-
-
-def rule(test, rounds):
-    """A claim's test and its false-positive rate (``test``, "{n}" the seeds, "{one}" 2^-n), and ``rounds``: a
-    function of the evidence naming the rounds it judges; both shown in the claims table."""
-    def mark(claim):
-        claim.test, claim.rounds = test, rounds
-        return claim
-    return mark
-
-
-def running(e, settings, metrics):
-    """Of ``settings``, those with runs of every one of ``metrics``; and a not-shown clause for each other one,
-    naming what it lacks (the rehearsal runs magnitude alone on VGG-16, say)."""
-    shown, clauses = [], []
-    for s in settings:
-        if lacking := presets.ordered(set(metrics) - e.metrics_of.get(s, set())):
-            clauses.append((f"{e.short[s]}: no runs of {', '.join(lacking)} (preset={e.preset} does not run them "
-                            "there)", NOT_SHOWN))
-        else:
-            shown.append(s)
-    return shown, clauses
-
-
-def _line(parts, unit=""):
-    return "; ".join(parts) + unit if parts else ""
-
-
 def judge(e, claim):
     """``claim(e)``: a line of our numbers, then what cannot be shown, and the clauses; where the runs lack a metric
     the claim is about, a line naming it and no clause."""
@@ -381,7 +171,7 @@ def judge(e, claim):
         return f"no runs of {', '.join(absent)} (METRICS leaves them out)", []
     ours, clauses = claim(e)
     lacking = [text for text, s in clauses if s == NOT_SHOWN and ": no runs of " in text]
-    return _line(([ours] if ours else []) + [f"not shown: {t}" for t in lacking]), clauses
+    return joined(([ours] if ours else []) + [f"not shown: {t}" for t in lacking]), clauses
 
 
 def _last_ticket(e, setting):
@@ -410,7 +200,7 @@ def table1_ranges(e):
     clauses, parts = [], []
     for (setting, role, layer), g in e.ranges.groupby(["setting", "role", "layer"], sort=False):
         grow = (g.trained - g.init).to_numpy()
-        state, why = every(grow > 0, grow < 0)
+        state, why = sign_test(grow > 0, grow < 0)
         clauses.append((f"{e.short[setting]} {role} ({layer})" + (f": {why}" if why else ""), state))
         parts.append(f"{e.short[setting] + ' ' if role == 'input' else ''}{role} {g.init.mean():.2f} -> "
                      f"{g.trained.mean():.2f} ({(grow > 0).sum()}/{len(grow)} seeds wider)")
@@ -463,10 +253,10 @@ def _collapsed_by(c, metric, r):
 def _collapse_rounds(e):
     out = []
     for s in _picked(e, "not lenet"):
-        p, config = analysis.paper_setting(e.settings[s]["model"]), e.settings[s]
+        p, config = published.paper_setting(e.settings[s]["model"]), e.settings[s]
         last = int(e.acc[e.acc.setting == s]["round"].max())
-        rs = [(pr, our_round(pr, config["prune_fraction"])) for pr in
-              _paper_rounds(p, "late") + [presets.PAPER[p]["rounds"]]]
+        rs = [(pr, published.our_round(pr, config["prune_fraction"])) for pr in
+              published.rounds_of(p, "late") + [presets.PAPER[p]["rounds"]]]
         out.append(f"{e.short[s]} " + ", ".join(str(r) if r <= last else f"{pr} not reached" for pr, r in
                                                 dict(rs).items()))
     return "; ".join(out) or "none"
@@ -493,10 +283,10 @@ def layer_collapse(e):
             clauses.append((f"{e.short[s]}: no runs of magnitude", NOT_SHOWN))
             continue
         c, name, config = e.collapse[e.collapse.setting == s], e.short[s], e.settings[s]
-        p, last = analysis.paper_setting(config["model"]), int(e.acc[e.acc.setting == s]["round"].max())
+        p, last = published.paper_setting(config["model"]), int(e.acc[e.acc.setting == s]["round"].max())
         others = [m for m in ("l1", "l2") if m in e.metrics_of[s]]
-        for pr in _paper_rounds(p, "late"):
-            r = our_round(pr, config["prune_fraction"])
+        for pr in published.rounds_of(p, "late"):
+            r = published.our_round(pr, config["prune_fraction"])
             for m in others:
                 text = f"{m} collapses less than magnitude on {name} by round {r}"
                 if r > last:
@@ -505,10 +295,10 @@ def layer_collapse(e):
                 mag, other = _collapsed_by(c, "magnitude", r), _collapsed_by(c, m, r)
                 alone = pd.Series("magnitude", index=mag.index).where(mag & ~other, m).where(mag != other)
                 alone = alone.dropna()  # the seeds where one of the two has collapsed
-                state, why = every(alone == "magnitude", alone == m, "seeds with one of the two collapsed")
+                state, why = sign_test(alone == "magnitude", alone == m, "seeds with one of the two collapsed")
                 clauses.append((f"{text}: {(alone == 'magnitude').sum()} seeds magnitude's alone, "
                                 f"{(alone == m).sum()} {m}'s alone" + (f"; {why}" if why else ""), state))
-        r_end = our_round(presets.PAPER[p]["rounds"], config["prune_fraction"])
+        r_end = published.our_round(presets.PAPER[p]["rounds"], config["prune_fraction"])
         for m, text in (("magnitude", "every magnitude run collapses"), ("softmax", "some softmax run collapses")):
             if m not in e.metrics_of[s]:
                 continue
@@ -555,13 +345,13 @@ def pruned_less(e):
             for m in metrics:
                 if role == "1x1" and m == "magnitude":
                     others = [o for o in metrics if o != m]
-                    state, why = (every(d[m] < d[others].min(axis=1), d[m] > d[others].max(axis=1)) if others
+                    state, why = (sign_test(d[m] < d[others].min(axis=1), d[m] > d[others].max(axis=1)) if others
                                   else (NOT_SHOWN, "no other metric"))
                     clauses.append((f"magnitude prunes {layer} on {e.short[setting]} more than the others"
                                     + (f": {why}" if why else ""), state))
                 else:
                     v, n = d[m], network[m].reindex(d.index)
-                    state, why = every(v >= LESS * n, v < n)
+                    state, why = sign_test(v >= LESS * n, v < n)
                     if state == NOT_SHOWN and len(v) >= MIN_SEEDS and ((v >= n) & (v < LESS * n)).all():
                         state, why = FAILS, ""
                     clauses.append((f"{m} keeps {v.mean():.3g} % of {layer} on {e.short[setting]}"
@@ -597,7 +387,7 @@ def deeper_faster(e):
                                 "seeds (every hidden layer at one density)", NOT_SHOWN))
                 means.append(f"{m} none")
                 continue
-            state, why = every(rho > 0, rho < 0)
+            state, why = sign_test(rho > 0, rho < 0)
             clauses.append((f"{m} on {e.short[setting]}: rho {rho.mean():+.2f}" + (f"; {why}" if why else ""), state))
             means.append(f"{m} {rho.mean():+.2f} [{rho.min():+.2f}, {rho.max():+.2f}]")
         parts.append(f"{e.short[setting]}, rank correlation of depth and sparsity over {n_layers} layers: "
@@ -636,7 +426,7 @@ def softmax_spiky(e):
         ld = e.layers[(e.layers.setting == setting) & ~e.layers.layer.isin(roles["dense"])]
         spiky = _spikes(ld, e.settings[setting]["prune_fraction"])
         soft = spiky.loc["softmax"].to_numpy()
-        state, why = every(soft, ~soft, "softmax runs")
+        state, why = sign_test(soft, ~soft, "softmax runs")
         clauses.append((f"softmax spiky on {e.short[setting]} in {soft.sum()} of {len(soft)} runs"
                         + (f"; {why}" if len(soft) < MIN_SEEDS else ""), FAILS if state == REVERSED else state))
         counts = ", ".join(f"{m} {a}/{b}" for m, (a, b) in spiky.groupby(level=0, sort=False).agg(["sum", "size"])
@@ -660,7 +450,7 @@ def minmax_tracks(e):
         ld = ld[ld.importance.isin(presets.PAPER_METRICS)]
         off = (np.log10((100 - ld.layer_sparsity).clip(lower=1e-3) / (100 - ld.sparsity))).abs()
         per_seed = off.groupby([ld.importance, ld.seed]).mean().unstack("importance")
-        state, why = every(per_seed.idxmin(axis=1) == "minmax", per_seed.idxmax(axis=1) == "minmax")
+        state, why = sign_test(per_seed.idxmin(axis=1) == "minmax", per_seed.idxmax(axis=1) == "minmax")
         score = per_seed.mean().sort_values()
         clauses.append((f"minmax closest on {e.short[setting]} (ranks {list(score.index).index('minmax') + 1} on "
                         "the mean)" + (f"; {why}" if why else ""), state))
@@ -687,7 +477,7 @@ def shared_few(e):
     ov = e.overlap_by_layer.assign(kept=lambda d: d.filter(like="kept_").mean(axis=1),
                                    share=lambda d: 100 * d.overlap_of_kept, of_all=lambda d: 100 * d.overlap_of_all)
     total = ov[ov.layer == "all"].set_index("seed")
-    state, why = every(total.share <= FEW * PAPER_SHARED_OF_KEPT, total.share > FEW * PAPER_SHARED_OF_KEPT)
+    state, why = sign_test(total.share <= FEW * PAPER_SHARED_OF_KEPT, total.share > FEW * PAPER_SHARED_OF_KEPT)
     clauses = [(f"{total.share.mean():.1f} % of kept shared (paper {PAPER_SHARED_OF_KEPT} %)"
                 + (f"; {why}" if why else ""), FAILS if state == REVERSED else state)]
     roles, layers = e.roles[e.ticket_setting], ov[(ov.layer != "all") & (ov.kept >= MIN_CONNECTIONS)]
@@ -702,7 +492,7 @@ def shared_few(e):
                 clauses.append((f"{role} layer's rank by {label}: {kept:.0f} unpruned connections (needs "
                                 f"{MIN_CONNECTIONS})", NOT_SHOWN))
                 continue
-            st, why = every(rank[mine] <= 2, rank[mine] > n[mine] / 2)
+            st, why = sign_test(rank[mine] <= 2, rank[mine] > n[mine] / 2)
             ranks[(role, col)] = f"rank {rank[mine].mean():.1f} of {int(n[mine].iloc[0])}"
             clauses.append((f"{role} layer ranks {rank[mine].mean():.1f} by {label}" + (f"; {why}" if why else ""),
                             st))
@@ -712,7 +502,7 @@ def shared_few(e):
                   for role in ("input", "output")]
     top = mean.drop("all")
     top = top[top.kept >= MIN_CONNECTIONS].sort_values("share", ascending=False).head(3)
-    paper_ratio = PAPER_SHARED_OF_KEPT / (100 * (1 - PAPER_FRACTION) ** (2 * 15))
+    paper_ratio = PAPER_SHARED_OF_KEPT / (100 * (1 - published.PAPER_FRACTION) ** (2 * 15))
     return (f"round {e.ticket_round}: {total.share.mean():.1f} % of kept, {total.of_all.mean():.2f} % of all shared "
             f"({total.ratio.mean():.1f}x chance; paper at round 15: {PAPER_SHARED_OF_KEPT} %, {PAPER_SHARED_OF_ALL} "
             f"%, about {paper_ratio:.0f}x chance at one density in every layer); {'; '.join(role_parts)}; most: "
@@ -731,8 +521,8 @@ def overlap_over_rounds(e):
     first, last = by.iloc[:, 0], by.iloc[:, -1]
     above = (ov.observed > ov.chance).groupby(ov.seed).all()
     below = (ov.observed < ov.chance).groupby(ov.seed).any()
-    clauses = [(f"falls{'; ' + w if w else ''}", s) for s, w in [every(last < first, last > first)]]
-    clauses += [(f"above chance{'; ' + w if w else ''}", s) for s, w in [every(above, below)]]
+    clauses = [(f"falls{'; ' + w if w else ''}", s) for s, w in [sign_test(last < first, last > first)]]
+    clauses += [(f"above chance{'; ' + w if w else ''}", s) for s, w in [sign_test(above, below)]]
     mean = ov.groupby("round")[["observed", "chance"]].mean()
     picks = mean.iloc[[0, len(mean) // 2, -1]]
     return ", ".join(f"round {r} {o:.1f} % (chance {c:.1f} %)" for r, (o, c) in picks.iterrows()), clauses
@@ -740,31 +530,31 @@ def overlap_over_rounds(e):
 
 def matched_by_seed(c):
     """Per metric, round and seed of the connection table ``c``: its shared connections against its not-shared ones
-    weighted to their layer mix (``tickets.layer_matched``'s "shared" and "not shared, layer-matched"), over the
+    weighted to their layer mix (``section5.layer_matched``'s "shared" and "not shared, layer-matched"), over the
     layers where that seed has at least MIN_CONNECTIONS connections in each group (counted by
-    ``tickets.by_layer``); the others are left out, and a seed with no such layer has no row. Columns: metric,
+    ``section5.by_layer``); the others are left out, and a seed with no such layer has no row. Columns: metric,
     round, seed, ``layers`` (how many layers it compares), and per quantity (mean_std, sign_flip_percent,
     mean_distance where recorded) ``<quantity>_shared`` and ``<quantity>_matched``."""
     keys = [k for k in ("metric", "round", "seed") if k in c]
-    layers = tickets.by_layer(c, by=keys)
+    layers = section5.by_layer(c, by=keys)
     enough = (layers.connections_shared >= MIN_CONNECTIONS) & (layers.connections_not_shared >= MIN_CONNECTIONS)
     count = enough.rename("layers").groupby([layers[k] for k in keys], observed=True).sum()
     picked = pd.MultiIndex.from_frame(c[keys + ["layer"]]).isin(layers[enough].set_index(keys + ["layer"]).index)
-    m = tickets.layer_matched(c[picked], by=keys)
+    m = section5.layer_matched(c[picked], by=keys)
     quantities = ["mean_std", "sign_flip_percent"] + (["mean_distance"] if "distance" in c else [])
     if m.empty:
         return pd.DataFrame(columns=[*keys, "layers", *(f"{q}_{g}" for q in quantities for g in ("shared", "matched"))])
-    groups = {g: m[m.group == g].set_index(keys)[quantities] for g in (tickets.SHARED, tickets.MATCHED)}
-    out = groups[tickets.SHARED].add_suffix("_shared").join(groups[tickets.MATCHED].add_suffix("_matched"))
+    groups = {g: m[m.group == g].set_index(keys)[quantities] for g in (section5.SHARED, section5.MATCHED)}
+    out = groups[section5.SHARED].add_suffix("_shared").join(groups[section5.MATCHED].add_suffix("_matched"))
     return count.to_frame().join(out, how="inner").reset_index()
 
 
 def _pooled(c, quantity):
     """Per metric at the connection table's last round, pooled over seeds and layers (the paper's comparison):
-    ``quantity`` (a ``tickets.layer_matched`` column) of the shared and of the not-shared connections."""
+    ``quantity`` (a ``section5.layer_matched`` column) of the shared and of the not-shared connections."""
     last = c[c["round"] == c["round"].max()]
-    g = tickets.layer_matched(last, by=("metric",)).set_index(["metric", "group"])[quantity]
-    return {m: (g.get((m, tickets.SHARED), np.nan), g.get((m, tickets.NOT_SHARED), np.nan))
+    g = section5.layer_matched(last, by=("metric",)).set_index(["metric", "group"])[quantity]
+    return {m: (g.get((m, section5.SHARED), np.nan), g.get((m, section5.NOT_SHARED), np.nan))
             for m in presets.ordered(last.metric.astype(str).unique())}
 
 
@@ -787,7 +577,7 @@ def _layer_matched(c, quantity, label, fmt):
         a, b = x[f"{quantity}_shared"].astype(float), x[f"{quantity}_matched"].astype(float)
         tie = np.isclose(a, b, rtol=1e-9, atol=1e-12)  # equal but for rounding (the weights s / n): neither side
         lower, higher = (a < b) & ~tie, (a > b) & ~tie
-        state, why = every(lower, higher, seeds)
+        state, why = sign_test(lower, higher, seeds)
         over = f" layer-matched over {_span(x.layers)} of {layers} layers" if len(x) else ""
         clauses.append((f"{m} round {r}: " + (pair(a.mean(), b.mean()) if len(x) else "") + over
                         + (f"; {why}" if why else ""), state))
@@ -849,7 +639,7 @@ def shared_move_further(e):
     clauses = []
     for m in presets.ordered(e.drift.metric.unique()):
         g = gap[m] if m in gap.index.get_level_values("metric") else pd.Series(dtype=float)
-        state, why = every(g > 0, g < 0, f"seeds with {MIN_CONNECTIONS}+ connections in each group")
+        state, why = sign_test(g > 0, g < 0, f"seeds with {MIN_CONNECTIONS}+ connections in each group")
         by = f" by {g.mean():+.3f}" if len(g) else ""
         clauses.append((f"{m}: shared further{by} (not shared: {fewest['min'][m]}-{fewest['max'][m]} connections)"
                         + (f"; {why}" if why else ""), state))
@@ -886,18 +676,18 @@ def survive_reinit(e):
     by = s.pivot_table(index=["metric", "reinit_seed"], columns="layer", values="excess")
     clauses = []
     for name, layer in (("all layers", "all"), ("input", roles["input"]), ("output", roles["output"])):
-        st, why = every(by[layer] > 0, by[layer] < 0, "values") if layer in by else (NOT_SHOWN, "too few expected")
+        st, why = sign_test(by[layer] > 0, by[layer] < 0, "values") if layer in by else (NOT_SHOWN, "too few expected")
         clauses.append((f"{name} above chance" + (f"; {why}" if why else ""), st))
     layers = by.drop(columns="all", errors="ignore")
     if roles["output"] in layers:
-        st, why = every(layers.idxmax(axis=1) == roles["output"], layers.idxmax(axis=1) != roles["output"], "values")
+        st, why = sign_test(layers.idxmax(axis=1) == roles["output"], layers.idxmax(axis=1) != roles["output"], "values")
         clauses.append(("output layer's excess the largest" + (f"; {why}" if why else ""),
                         NOT_SHOWN if st == REVERSED else st))
     shortcuts = [x for x in roles["shortcuts"] if x in by]
     if shortcuts and roles["input"] in by:
         below = (by[shortcuts].max(axis=1) < by[roles["input"]])
         above = (by[shortcuts].min(axis=1) > by[roles["input"]])
-        st, why = every(below, above, "values")
+        st, why = sign_test(below, above, "values")
         clauses.append(("1x1 shortcuts' excess below the input layer's" + (f"; {why}" if why else ""), st))
     show = [("all", "all"), ("input", roles["input"]), ("output", roles["output"])] + [(x, x) for x in shortcuts]
     return ("excess over chance, mean [min, max]: " + ", ".join(
@@ -905,15 +695,15 @@ def survive_reinit(e):
 
 
 def paper_gaps(claim):
-    """The paper's gaps to magnitude (points) that an accuracy claim of ``EFFECTS`` is judged against."""
-    metrics, which, rounds = EFFECTS[claim]
-    t, parts = _paper_table2(), []
+    """The paper's gaps to magnitude (points) that an accuracy claim of ``published.EFFECTS`` is judged against."""
+    metrics, which, rounds = published.EFFECTS[claim]
+    t, parts = published.table2(), []
     for p, g in t.groupby("setting", sort=False):
-        if which != "all" and (which == "lenet") != _is_lenet(p):
+        if which != "all" and (which == "lenet") != published.is_lenet(p):
             continue
         cells = [f"{r} " + ", ".join(f"{m} {row[m] - row['magnitude']:+.2f}" for m in metrics)
-                 for r, row in g.set_index("round").iterrows() if r in _paper_rounds(p, rounds)]
-        parts.append(f"{figures.NAMES[presets.PAPER[p]['model']]} round " + "; ".join(cells))
+                 for r, row in g.set_index("round").iterrows() if r in published.rounds_of(p, rounds)]
+        parts.append(f"{evidence.NAMES[presets.PAPER[p]['model']]} round " + "; ".join(cells))
     return "; ".join(parts) + " (points vs magnitude)"
 
 
@@ -967,7 +757,7 @@ def rule_of(claim, preset):
 def evaluate(runs_dir, preset):
     """One row per claim: the claim, the paper's numbers, ours, the rounds judged, the verdict, its test and
     false-positive rate, the clauses that do not hold, and those not shown (each saying why)."""
-    e, rows = Evidence(runs_dir, preset), []
+    e, rows = evidence.Evidence(runs_dir, preset), []
     for claim, paper, function in CLAIMS:
         ours, clauses = judge(e, function)
         v, failing = verdict(clauses)
@@ -991,9 +781,9 @@ def not_shown(clauses):
 def title(preset):
     """claims.md's title: the preset and its settings, seeds and last rounds."""
     p = presets.check(preset)
-    settings = ", ".join(f"{figures.setting_name(preset, s)} to round {c['rounds']}" for s, c in p["settings"].items())
+    settings = ", ".join(f"{evidence.setting_name(preset, s)} to round {c['rounds']}" for s, c in p["settings"].items())
     cut = "".join(f"; {m} to round {r}" for m, r in p.get("rounds_of", {}).items())
     chosen = presets.metrics(preset)
     cut += f"; METRICS: {', '.join(chosen)} only" if chosen != p["metrics"] else ""
     return (f"The paper's claims on the {preset} preset ({settings}{cut}; seeds {', '.join(map(str, p['seeds']))}), "
-            "computed by lth/claims.py")
+            "computed by lth/report/claims.py")

@@ -12,7 +12,9 @@ from types import SimpleNamespace as View
 
 import pandas as pd
 
-from lth import analysis, data, figures, presets, runs as runs_, tickets
+from lth import data, presets, runs as runs_, tickets
+
+from lth.report import analysis, evidence, published
 from lth.regime import regime
 
 CHANCE_POINTS = 5.0  # a run within this many points of 100 / classes has stopped learning
@@ -26,8 +28,8 @@ def chance(dataset):
 def _rounds(config):
     """The rounds a setting is judged at: the paper's Table 2 rounds of the setting it stands for that it
     reaches, and its last."""
-    paper = analysis.paper_setting(config["model"])
-    table2 = analysis.paper_results("table2")
+    paper = published.paper_setting(config["model"])
+    table2 = published.paper_results("table2")
     reported = sorted({int(r) for r in table2[table2.setting == paper]["round"] if 0 < int(r) <= config["rounds"]})
     return [*reported, config["rounds"]] if config["rounds"] not in reported else reported
 
@@ -108,7 +110,7 @@ def view(runs_dir, preset):
     study = presets.check(preset).get("regime")
     if not study:
         return None
-    table = runs_table(figures._dir(runs_dir), preset)
+    table = runs_table(evidence.runs_folder(runs_dir), preset)
     seeds = "; ".join(f"{s}: {', '.join(study[s]['metrics'])} on seeds {', '.join(map(str, study[s]['seeds']))}"
                       for s in study)
     return View(table=table, gaps=gaps(table), summary=summary(table),

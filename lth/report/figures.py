@@ -5,62 +5,20 @@ seeds that made them. Which runs, rounds and layers are shown comes from the pre
 from the roles each model declares (lth/models.py, recorded in every run's info.json), never from a notebook.
 """
 
-import hashlib
-import json
 import math
 from pathlib import Path
 from types import SimpleNamespace as View
 
 import pandas as pd
 
-from lth import analysis, presets, runs as runs_, store, tickets
+from lth import presets, runs as runs_, store, tickets
 
-
-def _dir(runs_dir):
-    """Where the runs are: ``runs_dir`` from the repository's root (a notebook runs wherever it was opened), or
-    $LTH_RUNS (the repository's runs/) when None."""
-    return runs_.REPOSITORY / runs_dir if runs_dir else runs_.default_dir()
-
-
-def _seeds(runs):
-    """The runs' seeds, and those of a metric run on fewer (a preset's ``seeds_of``): "0, 1, 2, 3, 4 (lamp: 0, 1, 2)"."""
-    every, joined = sorted(runs["seed"].unique()), lambda seeds: ", ".join(map(str, seeds))  # noqa: E731
-    fewer = {m: sorted(g.seed.unique()) for m, g in runs.groupby("importance", sort=False) if g.seed.nunique() < len(every)}
-    return joined(every) + (f" ({'; '.join(f'{m}: {joined(s)}' for m, s in fewer.items())})" if fewer else "")
-
-
-# How a reader names the models and datasets (captions and titles; tables keep the settings' ids).
-NAMES = {"lenet_300_100": "LeNet-300-100", "resnet8_16": "ResNet-8-16", "resnet20": "ResNet-20", "vgg16": "VGG-16",
-         "vgg16_8": "VGG-16 at 1/8 width", "resnet18": "ResNet-18", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
-         "tinyimagenet": "TinyImageNet"}
-
-
-def setting_name(preset, setting):
-    """A setting as a reader names it, e.g. "ResNet-20 on CIFAR-10"."""
-    s = presets.check(preset)["settings"][setting]
-    return f"{NAMES.get(s['model'], s['model'])} on {NAMES.get(s['dataset'], s['dataset'])}"
-
-
-def _caption(preset, runs):
-    """Which preset, settings (to which round and sparsity) and seeds a figure shows, e.g. "LeNet-300-100 on MNIST
-    to round 24 (99.53 % sparse); preset=paper, seeds 0, 1, 2", each setting and the preset on a line of their own:
-    what a preset does not reach, its figures cannot show."""
-    def reach(setting):
-        rounds = int(runs[runs.setting == setting]["rounds"].max())
-        return f"to round {rounds} ({100 * (1 - (1 - _fraction(preset, setting)) ** rounds):.2f} % sparse)"
-    settings, seeds = list(runs["setting"].unique()), _seeds(runs)
-    if len(settings) == 1:
-        return f"{setting_name(preset, settings[0])}\n{reach(settings[0])}; preset={preset}, seeds {seeds}"
-    return "\n".join(f"{setting_name(preset, s)} {reach(s)}" for s in settings) + f"\npreset={preset}, seeds {seeds}"
-
-
-def _fraction(preset, setting):
-    return presets.check(preset)["settings"][setting]["prune_fraction"]
+from lth.report import analysis, claims, evidence, published, section5, stats
 
 
 def _reported(runs):
-    """True where the paper reports numbers for some of these settings (lth/paper_results.csv)."""
-    return bool(set(runs["setting"]) & set(analysis.paper_results("table2")["setting"]))
+    """True where the paper reports numbers for some of these settings (lth/report/paper_results.csv)."""
+    return bool(set(runs["setting"]) & set(published.paper_results("table2")["setting"]))
 
 
 # --- Accuracy and layerwise sparsity: every run of the preset ---
@@ -68,24 +26,24 @@ def _reported(runs):
 def table1(runs_dir, preset):
     """``table``: [min, max] of the weights of the followed layers (input, first 1x1 shortcut, middle, output)
     at theta_0, theta_{0,k} and trained, mean over the magnitude runs; the paper's ranges beside where it reports them."""
-    runs = analysis.load_runs(_dir(runs_dir), preset, runs_.groups(preset)["magnitude"])
+    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset, runs_.groups(preset)["magnitude"])
     paper = _reported(runs)
     caption = (f"Table 1: [min, max] of each followed layer's weights at initialisation, at the rewind point and "
-               f"trained, mean over the magnitude runs{' (ours / paper)' if paper else ''}; {_caption(preset, runs)}")
+               f"trained, mean over the magnitude runs{' (ours / paper)' if paper else ''}; {evidence.caption(preset, runs)}")
     return View(table=analysis.table1(runs, with_paper=paper), caption=caption)
 
 
 def table2(runs_dir, preset):
     """``table``: the test accuracy every 5 rounds, mean ± sd over seeds, per metric (ours / paper / difference
     where the paper reports a value)."""
-    runs = analysis.load_runs(_dir(runs_dir), preset)
+    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     paper = _reported(runs)
     caption = (f"Table 2: top-1 test accuracy (%) every 5 rounds, mean ± sd over seeds"
-               f"{'; ours / paper / difference where the paper reports it' if paper else ''}; {_caption(preset, runs)}")
+               f"{'; ours / paper / difference where the paper reports it' if paper else ''}; {evidence.caption(preset, runs)}")
     acc = analysis.accuracy(runs)
     paired_caption = ("Table 2, paired: each metric's accuracy minus magnitude's, seed by seed (same theta_0, data "
                       "order and round 0), in points: mean [min, max] over seeds, and how many seeds agree in sign; "
-                      f"{_caption(preset, runs)}")
+                      f"{evidence.caption(preset, runs)}")
     return View(table=analysis.table2(acc, with_paper=paper), caption=caption,
                 paired=analysis.table2_paired(acc), paired_caption=paired_caption)
 
@@ -147,16 +105,16 @@ def figure4(runs_dir, preset):
     and ``alone`` says so); the axes, scaled to the runs that hold (``_scaled``): ``ylim``, ``outside`` (the means
     below it, marked at its edge), ``diff_ylim``, ``diff_outside``; ``paired``: whether some setting has a metric
     beside magnitude."""
-    runs = analysis.load_runs(_dir(runs_dir), preset)
-    acc, paper = analysis.accuracy(runs), analysis.paper_results("table2")
+    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
+    acc, paper = analysis.accuracy(runs), published.paper_results("table2")
     views = []
     for setting, df in acc.groupby("setting", sort=False):
         reported = paper[(paper.setting == setting) & (paper.importance != "dense")]
-        alone = (f"no paired difference:\npreset={preset} runs\nmagnitude alone on\n{setting_name(preset, setting)}"
+        alone = (f"no paired difference:\npreset={preset} runs\nmagnitude alone on\n{evidence.setting_name(preset, setting)}"
                  if df.importance.nunique() == 1 else "")
         dense = df[df["round"] == 0].test_accuracy.mean()
-        views.append(View(name=setting, accuracy=df, dense=dense, paper=reported, fraction=_fraction(preset, setting),
-                          caption=_caption(preset, runs[runs.setting == setting]), alone=alone,
+        views.append(View(name=setting, accuracy=df, dense=dense, paper=reported, fraction=evidence.fraction(preset, setting),
+                          caption=evidence.caption(preset, runs[runs.setting == setting]), alone=alone,
                           **vars(_scaled(df, dense, reported))))
     return View(settings=views, data=acc, paired=acc.importance.nunique() > 1)
 
@@ -196,7 +154,7 @@ def _network(preset, runs, ld):
             net["pruned_density"] = per_run.groupby("round").mean()
             last, kept = net.iloc[-1], sum(n[k] for k in dense)
             left = last.network_density / 100 * sum(n.values())
-            notes[setting] = (f"{setting_name(preset, setting)} keeps {', '.join(dense)} dense (never pruned):\n"
+            notes[setting] = (f"{evidence.setting_name(preset, setting)} keeps {', '.join(dense)} dense (never pruned):\n"
                               f"its {kept:,} weights are {100 * kept / left:.0f} % of the {left:,.0f} left at round "
                               f"{net.index[-1]},\nwhere the network is {100 - last.network_density:.2f} % sparse and "
                               f"its pruned layers {100 - last.pruned_density:.2f} %")
@@ -208,7 +166,7 @@ def _network(preset, runs, ld):
 def _described(preset, runs, notes, settings):
     """``_caption`` of ``settings``, with the note of each that keeps a layer dense (``_network``)."""
     shown = runs[runs.setting.isin(settings)]
-    return "\n".join([_caption(preset, shown), *[notes[s] for s in shown.setting.unique() if s in notes]])
+    return "\n".join([evidence.caption(preset, shown), *[notes[s] for s in shown.setting.unique() if s in notes]])
 
 
 def figure8(runs_dir, preset):
@@ -216,7 +174,7 @@ def figure8(runs_dir, preset):
     ``layer_density`` in %, ``depth`` = position, input first), ``labels`` (the layers' names for a reader, by
     depth), the ``network_density`` and ``pruned_density`` (%) of the final round (``_network``) and the panel's
     ``title``; ``data``: the rows plotted, with the network's density."""
-    runs = analysis.load_runs(_dir(runs_dir), preset)
+    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     ld = _densities(runs)
     network, notes = _network(preset, runs, ld)
     views = []
@@ -239,18 +197,18 @@ def _layer_panels(runs_dir, preset, pick, settings=None, why=""):
     over the rounds (``layer_density``, %), the setting's ``network`` (``_network``) and ``fraction``, the layer's
     name for a reader and whether the setting keeps it ``dense``; ``caption``: the settings with a panel (and what
     their kept-dense layers do to the network's sparsity), or ``why`` there is none; ``data``: the rows plotted."""
-    runs = analysis.load_runs(_dir(runs_dir), preset)
+    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     ld = _densities(runs)
     network, notes = _network(preset, runs, ld)
     panels = []
     for setting in settings or runs.setting.unique():
         path = runs[runs.setting == setting].path.iloc[0]
         for role, layer in pick(path).items():
-            panels.append(View(setting=setting, name=setting_name(preset, setting), role=role, layer=layer,
+            panels.append(View(setting=setting, name=evidence.setting_name(preset, setting), role=role, layer=layer,
                                label=analysis.layer_label(path, layer),
                                dense=layer in analysis.recorded_roles(path)["dense"],
                                density=ld[(ld.setting == setting) & (ld.layer == layer)],
-                               network=network[network.setting == setting], fraction=_fraction(preset, setting)))
+                               network=network[network.setting == setting], fraction=evidence.fraction(preset, setting)))
     shown = list(dict.fromkeys(p.setting for p in panels))
     data = (pd.concat([p.density.assign(role=p.role) for p in panels]).merge(network, on=["setting", "round"])
             if panels else pd.DataFrame(columns=[*ld.columns, "role", *network.columns[2:]]))
@@ -282,16 +240,16 @@ def collapse(runs_dir, preset):
     ``settings``: per setting, ``sparsest`` (each run's sparsest-layer density per round, 0 where it collapsed),
     ``fraction``, ``caption``, ``collapsed`` (the metrics with collapsed runs at the last round: how many of how
     many, "minmax 2 of 3 runs")."""
-    runs = analysis.load_runs(_dir(runs_dir), preset)
+    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     per_run, sparsest = analysis.collapse(runs), analysis.sparsest_layer(runs)
     settings = []
     for setting, df in sparsest.groupby("setting", sort=False):
         last = df[df["round"] == df["round"].max()].groupby("importance", sort=False).collapsed.agg(["sum", "size"])
         counts = [f"{m} {k} of {n} runs" for m, (k, n) in last.loc[presets.ordered(last.index)].iterrows() if k]
-        settings.append(View(name=setting, sparsest=df, fraction=_fraction(preset, setting),
-                             caption=_caption(preset, runs[runs.setting == setting]),
+        settings.append(View(name=setting, sparsest=df, fraction=evidence.fraction(preset, setting),
+                             caption=evidence.caption(preset, runs[runs.setting == setting]),
                              collapsed=f"collapsed at round {df['round'].max()}: {', '.join(counts) or 'none'}"))
-    return View(runs=per_run, table=analysis.collapse_summary(per_run), caption=_caption(preset, runs),
+    return View(runs=per_run, table=analysis.collapse_summary(per_run), caption=evidence.caption(preset, runs),
                 settings=settings, data=sparsest)
 
 
@@ -303,9 +261,9 @@ def extra(runs_dir, preset):
         return None
     seeds = {r.seed for r in records}  # magnitude of the seeds the extra metrics run (maybe fewer)
     magnitude = [r for r in runs_.of_preset(preset, ["magnitude"], [records[0].setting]) if r.seed in seeds]
-    runs = analysis.load_runs(_dir(runs_dir), preset, magnitude + records)
+    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset, magnitude + records)
     acc = analysis.accuracy(runs)
-    caption = f"the metrics beyond the paper's against magnitude; {_caption(preset, runs)}"
+    caption = f"the metrics beyond the paper's against magnitude; {evidence.caption(preset, runs)}"
     return View(table=analysis.table2(acc), paired=analysis.table2_paired(acc),
                 caption=f"Top-1 test accuracy (%) every 5 rounds, mean ± sd over seeds, of {caption}",
                 paired_caption=f"Each metric's accuracy minus magnitude's, seed by seed, in points: mean [min, max] "
@@ -315,25 +273,24 @@ def extra(runs_dir, preset):
 # --- Section 5: several tickets from one initialisation ---
 
 def _tickets(runs_dir, preset):
-    """The runs Section 5 compares, after checking that each seed's runs share theta_0 and round 0 bitwise."""
+    """The runs Section 5 compares (``evidence.ticket_runs``: checked to share theta_0 and round 0 bitwise), its
+    ``presets.TICKETS`` entry, and a view saying so."""
     t = presets.TICKETS[preset]
-    runs = analysis.ticket_runs(_dir(runs_dir), preset)
-    tickets.by_seed(runs)  # raises unless the metrics of a seed start from one dense network
-    checked = (f"{setting_name(preset, t['setting'])}, seeds {_seeds(runs)}: init.pt and round 0 are bitwise equal "
-               f"across {', '.join(t['metrics'])}")
-    caption = (f"{setting_name(preset, t['setting'])} (preset={preset}, tickets of {', '.join(t['metrics'])}, "
-               f"seeds {_seeds(runs)})")
+    runs = evidence.ticket_runs(runs_dir, preset)
+    name, seeds = evidence.setting_name(preset, t["setting"]), evidence.seeds_text(runs)
+    fraction = evidence.fraction(preset, t["setting"])
+    checked = f"{name}, seeds {seeds}: init.pt and round 0 are bitwise equal across {', '.join(t['metrics'])}"
+    caption = f"{name} (preset={preset}, tickets of {', '.join(t['metrics'])}, seeds {seeds})"
     return runs, t, View(checked=checked, caption=caption, round=t["round"],
-                         sparsity=100 * (1 - (1 - _fraction(preset, t["setting"])) ** t["round"]),
-                         fraction=_fraction(preset, t["setting"]))
+                         sparsity=100 * (1 - (1 - fraction) ** t["round"]), fraction=fraction)
 
 
 def overlap(runs_dir, preset):
     """``table``: per layer and over all layers, the connections every ticket keeps at Section 5's round, as a
     share of all and of a ticket's unpruned ones, against chance; ``jaccard``: per pair of metrics."""
     runs, t, view = _tickets(runs_dir, preset)
-    view.table = tickets.overlap_summary(tickets.overlap_over_rounds(runs, [t["round"]]))
-    view.jaccard = tickets.jaccard_summary(tickets.jaccards(runs, t["round"]))
+    view.table = section5.overlap_summary(section5.overlap_over_rounds(runs, [t["round"]]))
+    view.jaccard = section5.jaccard_summary(section5.jaccards(runs, t["round"]))
     return view
 
 
@@ -341,36 +298,12 @@ def figure7(runs_dir, preset):
     """``overlap``: per seed, round and followed layer (and "all"), the share of a ticket's unpruned connections
     that every ticket keeps, observed and by chance; ``panels``: {layer: title}."""
     runs, t, view = _tickets(runs_dir, preset)
-    last = int(analysis.accuracy(runs)["round"].max())
-    ov = tickets.overlap_over_rounds(runs, range(last + 1))
     path = runs.path.iloc[0]
     view.panels = {"all": "all layers"} | {layer: f"{role}: {analysis.layer_label(path, layer)}"
                                            for role, layer in analysis.followed_layers(path).items()}
-    view.overlap = ov[ov.layer.isin(view.panels)].assign(observed=lambda d: 100 * d.overlap_of_kept,
-                                                          chance=lambda d: 100 * d.expected_of_kept)
-    view.rounds = list(range(last + 1))
+    view.overlap = evidence.overlap_by_round(runs_dir, preset)
+    view.rounds = list(range(evidence.last_round(runs) + 1))
     return view
-
-
-def connections(runs_dir, preset):
-    """The connection table (tickets.connection_table) of every seed at rounds R/3, 2R/3 and R of Section 5,
-    computed once per sweep and kept in $LTH_RUNS/tables/ (make rebuilds it when its runs or lth/tickets.py change)."""
-    runs, t, _ = _tickets(runs_dir, preset)
-    rounds = sorted({r for r in (t["round"] // 3, 2 * t["round"] // 3, t["round"]) if r > 0})
-    key = hashlib.sha1(json.dumps([sorted(p.name for p in runs.path), rounds]).encode()).hexdigest()[:12]
-    cache = _dir(runs_dir) / "tables" / f"{preset}-connections.pkl"
-    if cache.exists():
-        saved = pd.read_pickle(cache)
-        if saved["key"] == key:
-            return saved["table"]
-    table = pd.concat([tickets.connections(runs, r) for r in rounds], ignore_index=True)
-    table["connections"] = table.overlapping.map({True: "shared", False: "not shared"})
-    # Categories, not strings: a ResNet-18 sweep has tens of millions of rows, which seaborn groups 3x faster so.
-    table = table.astype({c: "category" for c in ("metric", "layer", "connections")})
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with store.atomic(cache) as tmp:  # several notebooks may compute it at once (make -j)
-        pd.to_pickle({"key": key, "table": table}, tmp, compression=None)
-    return table
 
 
 def _layer_mix(runs, table):
@@ -393,7 +326,7 @@ _QUANTITIES = [("std", "mean_std", "{:.3g}", "lower"), ("sign flips", "sign_flip
 
 
 def within_layers(layers):
-    """Per metric (and round) of a tickets.by_layer table: in how many layers (of ``layers``, those with shared
+    """Per metric (and round) of a section5.by_layer table: in how many layers (of ``layers``, those with shared
     and not-shared connections) the shared ones have the lower mean std (``std_lower``), the lower share of sign
     flips (``sign_flips_lower``) and the greater mean distance from theta_0 (``distance_greater``, where recorded),
     as the paper says they do."""
@@ -414,7 +347,7 @@ def within_layers(layers):
 def layer_findings(matched, layers):
     """What the layer-matched comparison shows, one line per metric (and round, where ``matched`` has several):
     shared against not shared pooled over layers and against not shared weighted to the shared ones' layer mix
-    (tickets.layer_matched), for the std, the sign flips and the distance from theta_0, and within how many layers
+    (section5.layer_matched), for the std, the sign flips and the distance from theta_0, and within how many layers
     (of those with both groups, ``within_layers``) the shared connections differ as the paper says."""
     by = [c for c in ("metric", "round") if c in matched]
     within = within_layers(layers).set_index(by)
@@ -425,7 +358,7 @@ def layer_findings(matched, layers):
         parts = []
         for (name, column, fmt, better), counted in zip(_QUANTITIES, ["std_lower", "sign_flips_lower", "distance_greater"]):
             if column in g:
-                shared, pooled, matched_ = (fmt.format(g.loc[x, column]) for x in tickets.GROUPS)
+                shared, pooled, matched_ = (fmt.format(g.loc[x, column]) for x in section5.GROUPS)
                 parts.append(f"{name}: shared {shared}, not shared {pooled} pooled, {matched_} layer-matched; shared "
                              f"{better} within {w[counted]} of {w['layers']} layers")
         lines.append(" round ".join(map(str, key)) + ": " + "; ".join(parts))
@@ -456,15 +389,15 @@ def layer_note(layers, counted=tuple(_VERBS)):
 def figure1(runs_dir, preset):
     """``connections``: one row per unpruned connection of each final ticket (round R): shared or not, the std
     of its trained values over rounds 0..R, whether it flipped sign, its distance from theta_0; ``table``: the
-    groups compared per metric, pooled over layers and layer-matched (tickets.layer_matched); ``layers``: shared
-    against not shared within each layer (tickets.by_layer); ``mix``: each layer's share of the weights, of the
+    groups compared per metric, pooled over layers and layer-matched (section5.layer_matched); ``layers``: shared
+    against not shared within each layer (section5.by_layer); ``mix``: each layer's share of the weights, of the
     shared and of the not-shared connections (%); ``findings``: what the layer-matched comparison shows, per
     metric; ``note``: within how many layers, for under the figure."""
     runs, t, view = _tickets(runs_dir, preset)
-    c = connections(runs_dir, preset)
+    c = evidence.connections(runs_dir, preset)
     view.connections = c[c["round"] == t["round"]]
-    view.table = tickets.layer_matched(view.connections, by=("metric",))
-    view.layers = tickets.by_layer(view.connections, by=("metric",))
+    view.table = section5.layer_matched(view.connections, by=("metric",))
+    view.layers = section5.by_layer(view.connections, by=("metric",))
     view.mix = _layer_mix(runs, view.connections)
     view.findings, view.note = layer_findings(view.table, view.layers), layer_note(view.layers)
     view.metrics = presets.ordered(view.connections["metric"].unique())
@@ -473,14 +406,14 @@ def figure1(runs_dir, preset):
 
 def figure5(runs_dir, preset):
     """``connections``: as Figure 1's, at rounds R/3, 2R/3 and R; ``rounds``; ``table``: the groups compared per
-    metric and round, pooled over layers and layer-matched (tickets.layer_matched); ``layers``: within each layer
-    (tickets.by_layer); ``findings``: what the layer-matched comparison shows (as Figure 1's); ``note``: for
+    metric and round, pooled over layers and layer-matched (section5.layer_matched); ``layers``: within each layer
+    (section5.by_layer); ``findings``: what the layer-matched comparison shows (as Figure 1's); ``note``: for
     Figure 5's title (``std``) and Figure 6's (``flips``)."""
     _, t, view = _tickets(runs_dir, preset)
-    view.connections = connections(runs_dir, preset)
+    view.connections = evidence.connections(runs_dir, preset)
     view.rounds = sorted(view.connections["round"].unique())
-    view.table = tickets.layer_matched(view.connections)
-    view.layers = tickets.by_layer(view.connections)
+    view.table = section5.layer_matched(view.connections)
+    view.layers = section5.by_layer(view.connections)
     view.findings = layer_findings(view.table, view.layers)
     view.note = {"std": layer_note(view.layers, ["std_lower"]), "flips": layer_note(view.layers, ["sign_flips_lower"])}
     return view
@@ -496,10 +429,8 @@ def figure3(runs_dir, preset):
     ``titles``, the metric panels' titles that say so, and ``metrics``, the panels in order."""
     runs, t, view = _tickets(runs_dir, preset)
     view.layer = analysis.recorded_roles(runs.path.iloc[0])["input"]
-    last = int(analysis.accuracy(runs)["round"].max())
-    d = tickets.drift_over_rounds(runs, view.layer, range(1, last + 1))
-    view.drift = d.assign(connections=d.overlapping.map({True: "shared", False: "not shared"}))
-    view.rounds = list(range(1, last + 1))
+    view.drift = d = evidence.drift(runs_dir, preset)
+    view.rounds = list(range(1, evidence.last_round(runs) + 1))
     others = d[~d.overlapping].groupby("metric")["count"]
     view.not_shared = {m: (int(lo), int(hi)) for m, lo, hi in zip(others.min().index, others.min(), others.max())}
     view.titles = {m: f"{m}: {view.layer} (not shared: {lo}-{hi} connections)"
@@ -513,9 +444,9 @@ def reinit(runs_dir, preset):
     chance (mean, min and max excess over metrics and reinit seeds); the caption names every seed involved."""
     runs, t, view = _tickets(runs_dir, preset)
     configs = [r.config for r in runs_.groups(preset)["reinit"]]
-    survival = analysis.reinit_results(_dir(runs_dir), preset)
-    view.table = tickets.survival_summary(survival)
-    view.caption = (f"{setting_name(preset, t['setting'])} (preset={preset}): connections shared by the "
+    survival = analysis.reinit_results(evidence.runs_folder(runs_dir), preset)
+    view.table = section5.survival_summary(survival)
+    view.caption = (f"{evidence.setting_name(preset, t['setting'])} (preset={preset}): connections shared by the "
                     f"{', '.join(t['metrics'])} tickets "
                     f"of seed {configs[0]['seed']} at round {t['round']} keep theta_0, the others are redrawn (reinit "
                     f"seeds {', '.join(str(c['reinit_seed']) for c in configs)}), and LTR runs again; excess over "
@@ -542,18 +473,16 @@ def agreement(paper, ours, level, noise):
 
 
 def _claim_titles():
-    """{``claims.EFFECTS``' key: the claim as ``claims.CLAIMS`` (and claims.md) names it}: the claim judged against
+    """{``published.EFFECTS``' key: the claim as ``claims.CLAIMS`` (and claims.md) names it}: the claim judged against
     that key's numbers (``claims.paper_gaps``)."""
-    from lth import claims  # lth.claims imports this module
-
-    gaps = {claims.paper_gaps(k): k for k in claims.EFFECTS}
+    gaps = {claims.paper_gaps(k): k for k in published.EFFECTS}
     return {gaps[paper]: title for title, paper, _ in claims.CLAIMS if paper in gaps}
 
 
 def glance_view(effects, verdicts, names=None, reach=None, preset="", level=1.0, caption=""):
     """The glance figure's view from ``claims.effects``' rows and ``claims.evaluate``'s verdicts (a pure function:
     the tests give it constructed rows). ``names``: {setting: its name for a reader}; ``reach``: {a setting's name:
-    its last round}; ``level``: the paper's "about equal" (``claims.GAP``, points).
+    its last round}; ``level``: the paper's "about equal" (``stats.GAP``, points).
 
     ``points``: the rows with our numbers (seeds > 0), with ``claim_text``, ``setting_name``, ``agreement``
     (``agreement``) and ``decided`` (the sign test's outcome is not "not shown"); ``missing``: the paper's gaps at
@@ -623,14 +552,12 @@ def glance(runs_dir, preset):
     """The README's results at a glance: for every paper gap to magnitude that an accuracy claim is judged against
     (``claims.effects``: per claim, setting, metric and round), the paper's gap beside ours, and every claim's
     verdict (``claims.evaluate``): ``glance_view``'s fields, ``caption`` naming the preset, settings and seeds."""
-    from lth import claims  # lth.claims imports this module
-
-    e = claims.Evidence(runs_dir, preset)
-    names = {s: setting_name(preset, s) for s in e.settings}
-    for s, p in ((s, analysis.paper_setting(c["model"])) for s, c in e.settings.items()):
-        paper = p and f"{NAMES[presets.PAPER[p]['model']]} on {NAMES[presets.PAPER[p]['dataset']]}"
+    e = evidence.Evidence(runs_dir, preset)
+    names = {s: evidence.setting_name(preset, s) for s in e.settings}
+    for s, p in ((s, published.paper_setting(c["model"])) for s, c in e.settings.items()):
+        paper = p and f"{evidence.NAMES[presets.PAPER[p]['model']]} on {evidence.NAMES[presets.PAPER[p]['dataset']]}"
         if paper and paper != names[s]:  # the paper's setting it stands for
             names[s] += f" (for {paper})"
-    reach = {setting_name(preset, s): r for s, r in e.acc.groupby("setting", sort=False)["round"].max().items()}
-    return glance_view(claims.effects(e), claims.evaluate(runs_dir, preset), names, reach, preset, claims.GAP,
-                       _caption(preset, e.runs))
+    reach = {evidence.setting_name(preset, s): r for s, r in e.acc.groupby("setting", sort=False)["round"].max().items()}
+    return glance_view(claims.effects(e), claims.evaluate(runs_dir, preset), names, reach, preset, stats.GAP,
+                       evidence.caption(preset, e.runs))
