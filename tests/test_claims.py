@@ -11,7 +11,7 @@ import pytest
 
 from lth import presets
 
-from lth.report import analysis, claims, evidence, published, stats
+from lth.report import analysis, claims, claims_accuracy, claims_section5, evidence, published, stats
 from lth.report.stats import FAILS, HOLDS, NOT_SHOWN, REVERSED
 
 LENET, RESNET, VGG = "lenet_300_100_fashion_mnist", "resnet8_16_fashion_mnist", "vgg16_8_fashion_mnist"
@@ -104,7 +104,7 @@ def test_equal_accuracy_is_judged_at_the_papers_late_rounds_against_its_gaps():
     e = evidence(acc=accuracy(paper))
     ours, clauses = claims.equal_accuracy(e)
     assert claims.verdict(clauses) == ("reproduced", [])
-    rows = claims.effects(e).query("claim == 'equal'").set_index(["setting", "metric", "paper_round"])
+    rows = claims_accuracy.effects(e).query("claim == 'equal'").set_index(["setting", "metric", "paper_round"])
     assert rows.loc[(RESNET, "l2", 30)].expected == "behind" and rows.loc[(RESNET, "l2", 30)].outcome == HOLDS
     assert rows.loc[(RESNET, "l1", 20)].expected == "level" and rows.loc[(RESNET, "l1", 20)].outcome == HOLDS
     assert rows.loc[(VGG, "l1", 35)].outcome == NOT_SHOWN and "round 35 not reached" in rows.loc[(VGG, "l1", 35)].why
@@ -129,7 +129,7 @@ def test_equal_accuracy_is_judged_at_the_papers_late_rounds_against_its_gaps():
 
 def test_the_verdicts_are_computed_from_the_effects_rows():
     e = evidence(acc=accuracy({(RESNET, "minmax"): late(20, -5.0), (RESNET, "softmax"): late(5, NOISE)}))
-    rows = claims.effects(e)
+    rows = claims_accuracy.effects(e)
     for claim, function in (("equal", claims.equal_accuracy), ("behind", claims.fall_behind),
                             ("lenet", claims.lenet_exception)):
         states = [s for _, s in function(e)[1]]
@@ -158,7 +158,7 @@ def test_a_setting_without_runs_of_a_compared_metric_is_not_shown_there_naming_w
     ours, clauses = claims.judge(e, claims.fall_behind)
     lacking = "VGG-16-8: no runs of softmax, minmax (preset=small does not run them there)"
     assert (lacking, NOT_SHOWN) in clauses and ours.endswith(f"; not shown: {lacking}")
-    assert not claims.effects(e).query("setting == @VGG and metric == 'minmax'").shape[0]
+    assert not claims_accuracy.effects(e).query("setting == @VGG and metric == 'minmax'").shape[0]
     alone = evidence(acc=acc[(acc.setting != VGG) | (acc.importance == "magnitude")])
     assert ("VGG-16-8: no runs of l1, l2 (preset=small does not run them there)", NOT_SHOWN) in \
         claims.equal_accuracy(alone)[1]
@@ -401,7 +401,7 @@ def test_shared_connections_are_judged_layer_matched_not_by_the_layer_mix():
     assert ours.startswith("round 3, mean std shared vs not shared, layer-matched (what decides: the layers with "
                            "30+ of each in a seed, of 2; pooled over every layer for reference): magnitude 0.875 vs "
                            "0.880 over 2 layers (pooled 0.875 vs 1.63)"), ours
-    assert claims.matched_by_seed(mix_only()).layers.tolist() == [2] * SEEDS
+    assert claims_section5.matched_by_seed(mix_only()).layers.tolist() == [2] * SEEDS
     # within each layer the shared connections vary half as much (and flip less: 0.5 against 1.0 in the small one)
     ours, clauses = claims.shared_vary_less(evidence(connections=within(1.0, 2.0)))
     assert clauses == [("magnitude round 3: 0.875 vs 1.75 layer-matched over 2 of 2 layers", HOLDS)]

@@ -5,7 +5,7 @@ names every number's unit, and `make glance` renders it for the smoke preset."""
 import pandas as pd
 import pytest
 
-from lth.report import claims, evidence, figures, plots, published
+from lth.report import claims, claims_accuracy, evidence, figures, plots, published
 
 TITLES = {key: title for key, title in figures._claim_titles().items()}
 VERDICTS = pd.DataFrame(dict(claim=[TITLES["equal"], TITLES["behind"], "Table 1: weight ranges grow with training"],
@@ -15,7 +15,7 @@ VERDICTS = pd.DataFrame(dict(claim=[TITLES["equal"], TITLES["behind"], "Table 1:
 
 def row(claim, metric, paper, ours=None, low=None, high=None, seeds=5, outcome="not shown", setting="resnet",
         paper_round=20, noise=1.0):
-    """One row of claims.effects, as its docstring gives its columns."""
+    """One row of claims_accuracy.effects, as its docstring gives its columns."""
     reached = ours is not None
     return dict(claim=claim, setting=setting, paper_setting="resnet20_cifar10", metric=metric,
                 paper_round=paper_round, round=paper_round, sparsity_pct=98.85, paper_gap_points=paper,
@@ -107,7 +107,7 @@ def test_make_glance_renders_the_smoke_preset(tmp_path, make, smoke_sweep):
     for ext in ("png", "pdf", "csv", "ipynb"):
         assert (figs / f"glance.{ext}").stat().st_size > 0
     csv = pd.read_csv(figs / "glance.csv")
-    assert len(csv) == len(claims.effects(evidence.Evidence(str(smoke_sweep), "smoke"))) and (csv.seeds == 0).all()
+    assert len(csv) == len(claims_accuracy.effects(evidence.Evidence(str(smoke_sweep), "smoke"))) and (csv.seeds == 0).all()
     v = figures.glance(str(smoke_sweep), "smoke")
     assert v.note.startswith("No point: preset=smoke stops at round 3") and "preset=smoke, seeds 0, 1" in v.caption
     assert len(v.verdicts) == len(claims.CLAIMS)

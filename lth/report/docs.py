@@ -7,9 +7,7 @@ claims, the config's defaults and domains, the presets' runs, the paper's number
 measured block, tests/test_docs.py compares what does not depend on the machine (``stable``).
 """
 
-import contextlib
 import datetime
-import io
 import json
 import os
 import platform
@@ -228,14 +226,12 @@ def _configs(record):
 
 
 def _plan(preset):
-    """`python -m experiments.sweep plan <preset>`'s table, its runs folder's line left out."""
-    from experiments import sweep
-
-    out = io.StringIO()
-    with tempfile.TemporaryDirectory() as empty, contextlib.redirect_stdout(out):
-        os.environ["LTH_RUNS"] = empty
-        sweep.plan(preset)
-    lines = out.getvalue().splitlines()[:-1]
+    """`python -m experiments.sweep plan <preset>`'s table, run as a user runs it (over an empty runs folder), its runs
+    folder's line left out."""
+    with tempfile.TemporaryDirectory() as empty:
+        out = subprocess.run([sys.executable, "-m", "experiments.sweep", "plan", preset], cwd=ROOT, check=True,
+                             env=dict(os.environ, LTH_RUNS=empty), capture_output=True, text=True).stdout
+    lines = out.splitlines()[:-1]
     return f"{measured_line()}\n\n```text\n$ python -m experiments.sweep plan {preset}\n" + "\n".join(lines) + "\n```"
 
 

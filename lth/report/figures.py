@@ -13,7 +13,7 @@ import pandas as pd
 
 from lth import presets, runs as runs_, store, tickets
 
-from lth.report import analysis, claims, evidence, published, section5, stats
+from lth.report import analysis, claims, claims_accuracy, evidence, published, section5, stats
 
 
 def _reported(runs):
@@ -480,7 +480,7 @@ def _claim_titles():
 
 
 def glance_view(effects, verdicts, names=None, reach=None, preset="", level=1.0, caption=""):
-    """The glance figure's view from ``claims.effects``' rows and ``claims.evaluate``'s verdicts (a pure function:
+    """The glance figure's view from ``claims_accuracy.effects``' rows and ``claims.evaluate``'s verdicts (a pure function:
     the tests give it constructed rows). ``names``: {setting: its name for a reader}; ``reach``: {a setting's name:
     its last round}; ``level``: the paper's "about equal" (``stats.GAP``, points).
 
@@ -535,7 +535,7 @@ def _asinh_limits(values, width):
 
 
 def _plotted(rows):
-    """What a claim's rows of ``claims.effects`` show, for its line of the verdict table: "4 of the paper's 14 gaps
+    """What a claim's rows of ``claims_accuracy.effects`` show, for its line of the verdict table: "4 of the paper's 14 gaps
     reached: 2 agree, 1 opposite, 1 within the noise; 1 decided by the sign test" ("" where it has none)."""
     if not len(rows):
         return ""
@@ -550,7 +550,7 @@ def _plotted(rows):
 
 def glance(runs_dir, preset):
     """The README's results at a glance: for every paper gap to magnitude that an accuracy claim is judged against
-    (``claims.effects``: per claim, setting, metric and round), the paper's gap beside ours, and every claim's
+    (``claims_accuracy.effects``: per claim, setting, metric and round), the paper's gap beside ours, and every claim's
     verdict (``claims.evaluate``): ``glance_view``'s fields, ``caption`` naming the preset, settings and seeds."""
     e = evidence.Evidence(runs_dir, preset)
     names = {s: evidence.setting_name(preset, s) for s in e.settings}
@@ -559,5 +559,5 @@ def glance(runs_dir, preset):
         if paper and paper != names[s]:  # the paper's setting it stands for
             names[s] += f" (for {paper})"
     reach = {evidence.setting_name(preset, s): r for s, r in e.acc.groupby("setting", sort=False)["round"].max().items()}
-    return glance_view(claims.effects(e), claims.evaluate(runs_dir, preset), names, reach, preset, stats.GAP,
+    return glance_view(claims_accuracy.effects(e), claims.evaluate(runs_dir, preset), names, reach, preset, stats.GAP,
                        evidence.caption(preset, e.runs))

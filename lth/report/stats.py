@@ -99,3 +99,6 @@ def running(e, settings, metrics):
 
 def joined(parts, unit=""):
     return "; ".join(parts) + unit if parts else ""
+
+
+SIGN_TEST = "sign test over seeds: every one of n >= 5 agreeing, false 'holds' {one} (n = {n}) under no effect"
