@@ -24,7 +24,8 @@ from torch.nn import functional as F
 
 from lth import data as data_, models, pruning
 from lth.kernels import make_deterministic
-from lth.training import Hparams, iterations_per_epoch, save_checkpoint, train
+from lth.config import Config
+from lth.training import iterations_per_epoch, save_checkpoint, train
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
@@ -57,7 +58,7 @@ def lenet_model():
 
 def bench_lenet(root, epochs=3):
     data = data_.to(data_.load("fashion_mnist", root), DEVICE)
-    hp = Hparams(epochs=epochs, batch_size=128)
+    hp = Config(epochs=epochs, batch_size=128)
     ipe = iterations_per_epoch(data, hp.batch_size)
     model = lenet_model()
     layers = pruning.prunable_layers(model)
@@ -104,18 +105,18 @@ def bench_resnet20(iters):
     torch.manual_seed(0)
     model = models.build("resnet20", 3, 32, 10).to(DEVICE)
     mask = pruning.full_mask(model, pruning.prunable_layers(model))
-    hp = Hparams(epochs=1, batch_size=128, momentum=0.9, weight_decay=1e-4)
+    hp = Config(epochs=1, batch_size=128, momentum=0.9, weight_decay=1e-4)
     t = timed(lambda: train(model, data, hp, start=0, end=iters, seed=0, mask=mask))
     print(f"resnet20 cifar10 (random data, batch 128, {iters} it): {t / iters:.3f} s/iter, peak {peak_gb():.1f} GB")
 
 
 def bench_small_settings():
     """s/epoch of the small preset's settings at their batch sizes (lth.cost.seconds_per_epoch, random data)."""
-    from lth import config, cost, presets
+    from lth import cost, presets
 
     times = {}
     for name, s in presets.check("small")["settings"].items():
-        times[name] = cost.seconds_per_epoch(dict(config.defaults(), **s), DEVICE, iterations=20)[0]
+        times[name] = cost.seconds_per_epoch(Config.of(s), DEVICE, iterations=20)[0]
         print(f"small {name}: {times[name]:.3f} s/epoch (batch {s['batch_size']}, {s['train_size']} images)")
     return times
 

@@ -42,7 +42,8 @@ from lth import cost, data as data_, models, presets, store  # noqa: E402
 from lth.ltr import snapshot  # noqa: E402
 from lth.pruning import apply_mask, full_mask, prunable_layers, prune, weights  # noqa: E402
 from lth.kernels import make_deterministic  # noqa: E402
-from lth.training import Hparams, derive_seed, evaluate, iterations_per_epoch, save_checkpoint, train  # noqa: E402
+from lth.config import Config  # noqa: E402
+from lth.training import derive_seed, evaluate, iterations_per_epoch, save_checkpoint, train  # noqa: E402
 
 PRESET = "paper"
 SEED = 0
@@ -81,9 +82,9 @@ def fresh_model(s, device):
 def short_schedule(s, batch, ipe):
     """The setting's hyperparameters on 3 epochs of ``ipe`` iterations: k = a quarter epoch, and where the paper's
     learning rate drops, a drop after epoch 2 (so that the resumed epoch runs at the dropped rate)."""
-    return Hparams(epochs=EPOCHS, batch_size=batch, lr=s["lr"], momentum=s["momentum"],
-                   weight_decay=s["weight_decay"], milestones=(2,) if s["milestones"] else (),
-                   rewind_iter=max(1, ipe // 4))
+    return Config(epochs=EPOCHS, batch_size=batch, lr=s["lr"], momentum=s["momentum"],
+                  weight_decay=s["weight_decay"], milestones=(2,) if s["milestones"] else (),
+                  rewind_iter=max(1, ipe // 4))
 
 
 def ltr_two_rounds(s, data, hp, device, workdir, resume_from=None):
@@ -188,7 +189,7 @@ def speed(s, device, batch, sizes, mask, share, per_iteration):
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model, _, _ = fresh_model(s, device)
-    hp = Hparams(epochs=1, batch_size=batch, lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"])
+    hp = Config(epochs=1, batch_size=batch, lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"])
     train(model, data, hp, start=0, end=warmup, seed=SEED, mask=mask)
     per_iteration = timed(device, lambda: train(model, data, hp, start=warmup, end=warmup + n, seed=SEED,
                                                 mask=mask)) / n

@@ -16,46 +16,43 @@ from sacred import SETTINGS, Experiment  # noqa: E402
 from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
 
 from experiments import observer  # noqa: E402
-from lth import config as config_, data as data_, models, presets, pruning, runs, store  # noqa: E402
+from lth import data, models, presets, pruning, runs, store  # noqa: E402
+from lth.config import Config  # noqa: E402
+from lth.kernels import NotPortable, make_deterministic  # noqa: E402
 from lth.ltr import lottery_ticket_rewinding  # noqa: E402
 from lth.tickets import digest  # noqa: E402
-from lth.kernels import NotPortable  # noqa: E402
-from lth.kernels import make_deterministic  # noqa: E402
-from lth.training import Diverged, Hparams, derive_seed  # noqa: E402
+from lth.training import Diverged, derive_seed  # noqa: E402
 
 SETTINGS.CAPTURE_MODE = "sys"  # keeps the terminal a terminal, so tqdm shows its bars
 ex = Experiment("imp", save_git_info=False)
 ex.captured_out_filter = apply_backspaces_and_linefeeds
 
-# Every config value, its default and its meaning: lth/presets.py's DEFAULT (and lth/config.py).
-ex.add_config(config_.defaults())
+# Every config value, its default and its meaning: lth/config.py's Config.
+ex.add_config(Config.defaults().as_dict())
 # The paper's four settings (e.g. `with resnet20_cifar10`) and `smoke` (seconds on a CPU).
 for name, values in {**presets.PAPER, "smoke": presets.SMOKE}.items():
     ex.add_named_config(name, values)
 
 
-observer.validate_with(ex, config_.validate)
+observer.validate_with(ex, lambda values: Config.of(values).check())
 
 
 @ex.main
-def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, milestones, rewind_iter, rounds,
-         prune_fraction, prune_output, importance, seed, train_size, test_size, init, portable, data_root, download,
-         device):
-    folder = observer.folder(_run)
+def main(_run, _config):
+    config, folder = Config.of({k: _config[k] for k in Config()}), observer.folder(_run)
     try:
-        make_deterministic(portable)
-        data = data_.load(dataset, data_root, download)
-    except (NotPortable, data_.DatasetNotFound) as e:
+        make_deterministic(config.portable)
+        dataset = data.load(config.dataset, config.data_root, config.download)
+    except (NotPortable, data.DatasetNotFound) as e:
         observer.fail(str(e))
-    data = data_.to(data_.subset(data, train_size, test_size), device)
-    hp = Hparams(epochs, batch_size, lr, momentum, weight_decay, tuple(milestones), rewind_iter)
-    torch.manual_seed(derive_seed(seed, "init"))
-    net = models.build(model, data.train_x.shape[1], data.train_x.shape[-1], data.num_classes)
-    if init:
-        net.load_state_dict(torch.load(init, weights_only=True))
-    net = net.to(device)
+    dataset = data.to(data.subset(dataset, config.train_size, config.test_size), config.device)
+    torch.manual_seed(derive_seed(config.seed, "init"))
+    net = models.build(config.model, dataset.train_x.shape[1], dataset.train_x.shape[-1], dataset.num_classes)
+    if config.init:
+        net.load_state_dict(torch.load(config.init, weights_only=True))
+    net = net.to(config.device)
     layers, roles = pruning.prunable_layers(net), models.roles(net)
-    dense = [] if prune_output else [roles.output]
+    dense = [] if config.prune_output else [roles.output]
     _run.info.update(layers=layers, dense=dense, roles=dict(vars(roles), shortcuts=list(roles.shortcuts)))
 
     def log(i, ticket, path):
@@ -73,8 +70,9 @@ def main(_run, model, dataset, epochs, batch_size, lr, momentum, weight_decay, m
         _run.add_artifact(path)
 
     try:
-        tickets = lottery_ticket_rewinding(net, data, hp, layers, importance=importance, rounds=rounds,
-                                           fraction=prune_fraction, seed=seed, workdir=folder.dir, dense=dense, log=log)
+        tickets = lottery_ticket_rewinding(net, dataset, config, layers, importance=config.importance,
+                                           rounds=config.rounds, fraction=config.prune_fraction, seed=config.seed,
+                                           workdir=folder.dir, dense=dense, log=log)
     except store.DiskFull as e:
         observer.fail(e.strerror)
     except (Diverged, pruning.NonFiniteScores, store.Damaged) as e:

@@ -14,7 +14,8 @@ import time
 import torch
 
 from lth import data as data_, models, presets, pruning, runs, store
-from lth.training import Hparams, evaluate, train
+from lth.config import Config
+from lth.training import evaluate, train
 
 
 def train_images(config):
@@ -152,13 +153,13 @@ def seconds_per_epoch(config, device, iterations=5):
     model = models.build(config["model"], channels, size, classes).to(device)
     layers = pruning.prunable_layers(model)
     mask = pruning.prune(pruning.weights(model, layers), pruning.full_mask(model, layers), "magnitude", 0.2)
-    hp = Hparams(epochs=1, batch_size=batch, lr=config["lr"], momentum=config["momentum"],
-                 weight_decay=config["weight_decay"])
-    train(model, data, hp, start=0, end=1, seed=0, mask=mask)  # warm-up
+    schedule = Config(epochs=1, batch_size=batch, lr=config["lr"], momentum=config["momentum"],
+                      weight_decay=config["weight_decay"])
+    train(model, data, schedule, start=0, end=1, seed=0, mask=mask)  # warm-up
     evaluate(model, data)
     _synchronize(device)
     start = time.perf_counter()
-    train(model, data, hp, start=1, end=iterations + 1, seed=0, mask=mask)
+    train(model, data, schedule, start=1, end=iterations + 1, seed=0, mask=mask)
     _synchronize(device)
     per_iteration = (time.perf_counter() - start) / iterations
     start = time.perf_counter()

@@ -17,7 +17,7 @@ from lth.tickets import pack, unpack
 from lth.training import derive_seed, evaluate, iterations_per_epoch, save, train
 
 
-def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fraction, seed, workdir, dense=(),
+def lottery_ticket_rewinding(model, data, config, layers, *, importance, rounds, fraction, seed, workdir, dense=(),
                              log=None):
     """Return the tickets of rounds 0..``rounds``: dicts of ``mask``, ``trained``, ``test_accuracy``.
 
@@ -27,7 +27,7 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    k, m = hp.rewind_iter, hp.epochs * iterations_per_epoch(data, hp.batch_size)
+    k, m = config.rewind_iter, config.epochs * iterations_per_epoch(data, config.batch_size)
     checkpoint = workdir / store.CHECKPOINT
 
     def rewind(state, mask=None):
@@ -36,12 +36,12 @@ def lottery_ticket_rewinding(model, data, hp, layers, *, importance, rounds, fra
             apply_mask(model, mask)
 
     def pretrain():
-        train(model, data, hp, start=0, end=k, seed=seed, stage="pretrain", checkpoint=checkpoint)
+        train(model, data, config, start=0, end=k, seed=seed, stage="pretrain", checkpoint=checkpoint)
         return snapshot(model)
 
     def train_ticket(mask, i):
         rewind(theta_0k, mask)
-        train(model, data, hp, start=k, end=m, seed=seed, mask=mask, stage=f"round {i}", checkpoint=checkpoint)
+        train(model, data, config, start=k, end=m, seed=seed, mask=mask, stage=f"round {i}", checkpoint=checkpoint)
         return {"mask": mask, "trained": weights(model, layers), "test_accuracy": evaluate(model, data)}
 
     theta_0 = cached(workdir / store.INIT, lambda: snapshot(model))  # 1. initialise

@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 
 from lth import config, data, importance, kernels, models, presets, pruning, store, tickets
+from lth.config import Config
 from lth.ltr import lottery_ticket_rewinding
-from lth.training import Hparams, derive_seed
+from lth.training import derive_seed
 
 DIGESTS = Path(__file__).with_name("portable_digests.csv")
 
@@ -24,7 +25,7 @@ def settings():
     found = {}
     for preset in ("small", "smoke"):
         for s in presets.check(preset)["settings"].values():
-            found.setdefault(f"{s['model']}_{s['dataset']}", dict(config.defaults(), **s, device="cpu"))
+            found.setdefault(f"{s['model']}_{s['dataset']}", Config.of(s, data_root=config.data_dir(), device="cpu"))
     return found
 
 
@@ -43,9 +44,9 @@ def probe(data_root=None, only=None):
         net = models.build(s["model"], loaded.train_x.shape[1], loaded.train_x.shape[-1], loaded.num_classes)
         layers = pruning.prunable_layers(net)
         dense = [] if s["prune_output"] else [models.roles(net).output]
-        hp = Hparams(1, s["batch_size"], s["lr"], s["momentum"], s["weight_decay"], (), rewind_iter=1)
+        schedule = s.replace(epochs=1, milestones=(), rewind_iter=1)
         with tempfile.TemporaryDirectory() as tmp:
-            found = lottery_ticket_rewinding(net, loaded, hp, layers, importance="magnitude", rounds=1, fraction=0.2,
+            found = lottery_ticket_rewinding(net, loaded, schedule, layers, importance="magnitude", rounds=1, fraction=0.2,
                                              seed=0, workdir=tmp, dense=dense)
             init, rewind = ({n: torch.load(Path(tmp) / f, weights_only=True)[f"{n}.weight"] for n in layers}
                             for f in (store.INIT, store.REWIND))

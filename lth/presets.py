@@ -7,32 +7,11 @@ of experiments/imp.py) with an importance metric and a seed: lth/runs.py makes a
 import os
 from pathlib import Path
 
-from lth import importance
+from lth import config, importance
 
-# experiments/imp.py's defaults: LeNet-300-100 on Fashion-MNIST, a short schedule (2 min on a CPU).
-DEFAULT = dict(
-    model="lenet_300_100",
-    dataset="fashion_mnist",
-    epochs=10,
-    batch_size=128,
-    lr=0.1,
-    momentum=0.0,
-    weight_decay=0.0,
-    milestones=[],  # epochs after which the learning rate is multiplied by 0.1
-    rewind_iter=0,  # k: the iteration every round rewinds to (0 = the original LTH)
-    rounds=20,  # pruning rounds; the last ticket has density (1 - prune_fraction) ** rounds
-    prune_fraction=0.2,
-    prune_output=False,  # prune the output layer too (OpenLTH: yes for ResNets, no for LeNet and VGG)
-    importance="magnitude",
-    seed=0,
-    train_size=None,  # only the first N training examples (None: all)
-    test_size=None,
-    init=None,  # a state dict file to start from instead of a fresh initialisation (Section 5.1's reinit)
-    portable=True,  # CPU kernels bitwise the same on every x86-64 CPU with AVX2 and FMA (lth.kernels)
-)
-# Values added after the first runs were recorded, at the value that reproduces those runs: left out of a run's
-# identity at that value (lth.runs.canonical), so that those runs keep their folders.
-LATER = dict(portable=False)
+# experiments/imp.py's defaults, the values that name a run (lth/config.py's Config): a preset's settings are
+# these with their own values over them.
+DEFAULT = {k: v for k, v in config.DEFAULT.as_dict().items() if k in config.IDENTITY}
 
 # docs/paper.md section 3 (the paper's Appendix A.4), each a named config of experiments/imp.py.
 PAPER = {
@@ -150,15 +129,10 @@ def resources(preset, setting):
     return RESOURCES[preset].get(setting, RESOURCES[preset])
 
 
-def data_dir():
-    """Where datasets live: $LTH_DATA, or the repository's data/ (experiments/imp.py's default ``data_root``)."""
-    return os.environ.get("LTH_DATA") or str(Path(__file__).resolve().parents[1] / "data")
-
-
 def data_root(preset):
-    """Where the runs of ``preset`` read their datasets: ``data_dir()``, made absolute; synthetic ones (the
+    """Where the runs of ``preset`` read their datasets: ``config.data_dir()``, made absolute; synthetic ones (the
     rehearsal's) in a folder of their own under it."""
-    return str(Path(data_dir()).resolve() / (preset if "synthetic" in check(preset) else ""))
+    return str(Path(config.data_dir()).resolve() / (preset if "synthetic" in check(preset) else ""))
 
 
 def check(preset):

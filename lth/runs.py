@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from lth import importance, kernels, presets
+from lth import presets
+from lth.config import Config
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -25,27 +26,14 @@ def _digest(values):
 
 
 def canonical(config):
-    """The values of ``config`` that change results (every key of ``presets.DEFAULT``), typed as there (``lr=1``
-    is ``lr=1.0``); ``init`` becomes a digest of the file's content, so that its path does not matter, and a metric
-    of your own (``module:function``) adds a digest of its source, and ``portable=True`` the settings it stands for
-    (``lth.kernels.PORTABLE``)."""
-    values = {k: config.get(k, default) for k, default in presets.DEFAULT.items()}
-    for k, default in presets.DEFAULT.items():
-        if isinstance(default, float) and isinstance(values[k], int) and not isinstance(values[k], bool):
-            values[k] = float(values[k])
-    if values["init"] is not None:
-        values["init"] = hashlib.sha1(Path(values["init"]).read_bytes()).hexdigest()
-    if source := importance.source_digest(values["importance"]):  # a metric of your own: editing it reruns it
-        values["importance_source"] = source
-    if values["portable"] is True:  # the libraries' settings that make its kernels portable: changing them reruns it
-        values["portable"] = kernels.PORTABLE
-    return {k: v for k, v in values.items() if k not in presets.LATER or v != presets.LATER[k]}
+    """The values of ``config`` (a mapping of config values) that change results: ``lth.config.Config.canonical``."""
+    return Config.of(config).canonical()
 
 
 def run_id(config):
-    """The run's name: readable model, dataset, metric and seed, then a digest of every result-changing value."""
-    v = canonical(config)
-    return f"{v['model']}-{v['dataset']}-{v['importance'].replace(':', '.')}-{v['seed']}-{_digest(v)}"
+    """The run's name: ``lth.config.Config.run_id``, readable model, dataset, metric and seed, then a digest of every
+    result-changing value."""
+    return Config.of(config).run_id
 
 
 class _Record:

@@ -3,7 +3,6 @@
 import io
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +11,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from lth import data as data_, store
-from lth.presets import DEFAULT
-
-
-@dataclass(frozen=True)
-class Hparams:
-    epochs: int
-    batch_size: int = DEFAULT["batch_size"]
-    lr: float = DEFAULT["lr"]
-    momentum: float = DEFAULT["momentum"]
-    weight_decay: float = DEFAULT["weight_decay"]
-    milestones: tuple = tuple(DEFAULT["milestones"])  # epochs after which the learning rate is multiplied by 0.1
-    rewind_iter: int = DEFAULT["rewind_iter"]  # k: the iteration whose weights every round rewinds to
+from lth.regime import learning_rate
 
 
 def derive_seed(seed, *keys):
@@ -34,10 +22,6 @@ def derive_seed(seed, *keys):
 
 def iterations_per_epoch(data, batch_size):
     return math.ceil(len(data.train_y) / batch_size)
-
-
-def learning_rate(hp, iteration, ipe):
-    return hp.lr * 0.1 ** sum(iteration >= m * ipe for m in hp.milestones)
 
 
 def save(obj, path):
@@ -56,7 +40,7 @@ def save_checkpoint(checkpoint, stage, it, ipe, model, opt):
     store.write_atomic(store.checkpoint_summary(checkpoint), json.dumps(dict(stage=stage, epoch=it // ipe)).encode())
 
 
-def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkpoint=None):
+def train(model, data, config, *, start, end, seed, mask=None, stage="train", checkpoint=None):
     """Train iterations [start, end) with a fresh optimizer; pruned weights stay exactly 0.
 
     Epoch e always sees the same batches (order and augmentation drawn from ``(seed, e)``), so
@@ -67,10 +51,10 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
     a state of the same stage, training continues from there, bitwise as if never interrupted.
     """
     device = next(model.parameters()).device
-    opt = torch.optim.SGD(model.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     masked = [(model.get_submodule(n).weight, m.to(device, torch.float32)) for n, m in (mask or {}).items()
               if not m.all()]
-    ipe = iterations_per_epoch(data, hp.batch_size)
+    ipe = iterations_per_epoch(data, config.batch_size)
     it = start
     if checkpoint and Path(checkpoint).exists():
         try:
@@ -88,9 +72,9 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
     while it < end:
         epoch, first = divmod(it, ipe)
         last = min(ipe, first + end - it)
-        for j, (x, y) in enumerate(data_.batches(data, hp.batch_size, derive_seed(seed, "epoch", epoch), first, last)):
+        for j, (x, y) in enumerate(data_.batches(data, config.batch_size, derive_seed(seed, "epoch", epoch), first, last)):
             for group in opt.param_groups:
-                group["lr"] = learning_rate(hp, it, ipe)
+                group["lr"] = learning_rate(config, it, ipe)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -100,7 +84,7 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
                     w.mul_(m)
                 losses[j] = loss
             it += 1
-        _check_losses(losses[:last - first], stage, it - (last - first), hp)
+        _check_losses(losses[:last - first], stage, it - (last - first), config)
         bar.update(last - first)
         bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         if checkpoint and it < end:
@@ -108,7 +92,7 @@ def train(model, data, hp, *, start, end, seed, mask=None, stage="train", checkp
     bar.close()
     if not torch.stack([p.isfinite().all() for p in model.parameters()]).all():
         raise Diverged(f"training diverged in {_label(stage)} by iteration {end} (weights not finite); try a lower lr "
-                       f"(lr={hp.lr:g})")
+                       f"(lr={config.lr:g})")
     return model
 
 
@@ -120,13 +104,13 @@ def _label(stage):
     return "pretraining" if stage == "pretrain" else stage
 
 
-def _check_losses(losses, stage, first, hp):
+def _check_losses(losses, stage, first, config):
     """Raise Diverged, naming the first iteration whose loss is not finite (``losses[i]`` is iteration first + i)."""
     bad = ~losses.isfinite()
     if bad.any():
         i = int(bad.nonzero()[0])
         raise Diverged(f"training diverged in {_label(stage)} at iteration {first + i} (loss {losses[i].item():g}); "
-                       f"try a lower lr (lr={hp.lr:g})")
+                       f"try a lower lr (lr={config.lr:g})")
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ import pytest
 
 from lth import presets
 
-from lth.report import analysis, claims, claims_accuracy, claims_section5, evidence, published, stats
+from lth.report import claims, claims_accuracy, claims_section5, published, stats
 from lth.report.stats import FAILS, HOLDS, NOT_SHOWN, REVERSED
 
 LENET, RESNET, VGG = "lenet_300_100_fashion_mnist", "resnet8_16_fashion_mnist", "vgg16_8_fashion_mnist"

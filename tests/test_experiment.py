@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lth import config, runs, store
+from lth import config, kernels, runs, store
 from lth.tickets import load_ticket
 from lth.training import save
 from test_docs import examples
@@ -87,7 +87,7 @@ def test_smoke_run_records_config_metrics_and_artifacts_in_its_own_folder(tmp_pa
 
 
 def test_identity_is_every_value_that_changes_results_and_nothing_else(tmp_path):
-    base = dict(config.defaults(), **runs.presets.SMOKE)
+    base = config.Config.defaults().replace(**runs.presets.SMOKE).as_dict()
     assert runs.run_id(base) == runs.run_id(dict(base, lr=0.1, device="cuda", data_root="/elsewhere", download=False))
     assert runs.run_id(base) == runs.run_id(dict(base, momentum=0))  # 0 and 0.0 are one value
     for key, value in (("lr", 0.05), ("seed", 1), ("epochs", 2), ("milestones", [1]), ("prune_output", True)):
@@ -101,9 +101,9 @@ def test_identity_is_every_value_that_changes_results_and_nothing_else(tmp_path)
 def test_a_portable_runs_identity_names_the_library_settings_it_stands_for(monkeypatch):
     """Runs of one seed are compared pairwise: a run made under other portable settings must not pass for one
     made under these (its bits differ), so changing lth.kernels.PORTABLE gives every portable run a new folder."""
-    base = dict(config.defaults(), **runs.presets.SMOKE)
+    base = config.Config.defaults().replace(**runs.presets.SMOKE).as_dict()
     portable, native = runs.run_id(base), runs.run_id(dict(base, portable=False))
-    monkeypatch.setitem(runs.kernels.PORTABLE, "MKL_CBWR", "AVX2,STRICT")
+    monkeypatch.setitem(kernels.PORTABLE, "MKL_CBWR", "AVX2,STRICT")
     assert runs.run_id(base) != portable and runs.run_id(dict(base, portable=False)) == native
 
 

@@ -13,7 +13,8 @@ from torch import nn
 from lth import data, importance, presets, pruning, runs, store
 
 from lth.report import analysis
-from lth.training import Diverged, Hparams, train
+from lth.config import Config
+from lth.training import Diverged, train
 from test_experiment import assert_same_tickets, folder_of, imp, tickets
 
 pytestmark = pytest.mark.slow  # whole runs killed, diverged and damaged (tests/conftest.py)
@@ -55,7 +56,7 @@ def test_divergence_names_its_exact_iteration_and_keeps_no_checkpoint_of_that_ep
     checkpoint = tmp_path / "checkpoint.pt"
     with pytest.raises(Diverged, match=r"^training diverged in round 2 at iteration 6 \(loss nan\); try a lower lr "
                                        r"\(lr=0.1\)$"):
-        train(NaNAt(6), d, Hparams(epochs=3, batch_size=10), start=0, end=12, seed=0, stage="round 2",
+        train(NaNAt(6), d, Config(epochs=3, batch_size=10), start=0, end=12, seed=0, stage="round 2",
               checkpoint=checkpoint)
     assert torch.load(checkpoint)["iteration"] == 4  # epoch 0's; epoch 1, which diverged, was not saved
 
@@ -65,7 +66,7 @@ def test_weights_that_end_non_finite_fail_the_stage_though_every_loss_was_finite
     model = NaNAt(-1)
     model.unused = nn.Parameter(torch.tensor([math.inf]))  # in no loss, so never in a gradient
     with pytest.raises(Diverged, match=r"^training diverged in pretraining by iteration 4 \(weights not finite\); "):
-        train(model, d, Hparams(epochs=1, batch_size=10), start=0, end=4, seed=0, stage="pretrain")
+        train(model, d, Config(epochs=1, batch_size=10), start=0, end=4, seed=0, stage="pretrain")
 
 
 @pytest.mark.parametrize("metric, name", [(lambda a: a * math.nan, "<lambda>"), ("l1", "l1"), ("l2", "l2")])

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lth import presets, tickets  # noqa: E402
+from lth import presets  # noqa: E402
 
 from lth.report import evidence, figures, plots, section5  # noqa: E402
 

@@ -163,4 +163,4 @@ def test_a_metric_that_cannot_be_used_is_one_line(own_module, name, says):
         importance.get(name)
     assert says in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(config.ConfigError, match=says.replace("(", r"\(").replace(")", r"\)")):
-        config.validate(dict(config.defaults(), importance=name))
+        config.Config.defaults().replace(importance=name).check()

@@ -5,9 +5,10 @@ import torch
 
 from lth import data as data_, models, pruning
 from lth.ltr import lottery_ticket_rewinding
-from lth.training import Hparams, derive_seed, train
+from lth.config import Config
+from lth.training import derive_seed, train
 
-HP = Hparams(epochs=1, batch_size=128, lr=0.1, rewind_iter=3)
+HP = Config(epochs=1, batch_size=128, lr=0.1, rewind_iter=3)
 
 
 @pytest.fixture(scope="module")

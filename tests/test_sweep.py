@@ -132,7 +132,7 @@ def test_plan_times_an_epoch_smaller_than_a_batch_as_the_one_short_batch_it_is(m
     monkeypatch.setattr(cost, "train", lambda model, data, hp, **kw: batches.append(hp.batch_size)
                         or real_train(model, data, hp, **kw))
     rehearsal = presets.check("rehearsal")["settings"]["lenet_300_100_mnist"]
-    cost.seconds_per_epoch(dict(config.defaults(), **rehearsal), "cpu", iterations=2)
+    cost.seconds_per_epoch(config.Config.of(rehearsal), "cpu", iterations=2)
     assert rehearsal["batch_size"] == 128 and batches == [64, 64]  # its 64 images, not a batch of 128
 
 

@@ -5,7 +5,8 @@ import torch
 import torchvision.transforms.v2 as T
 
 from lth import data as data_, models, pruning
-from lth.training import Hparams, derive_seed, evaluate, iterations_per_epoch, learning_rate, train
+from lth.config import Config
+from lth.training import derive_seed, evaluate, iterations_per_epoch, learning_rate, train
 
 
 def tiny_data(n=64, augment=True, seed=0):
@@ -45,7 +46,7 @@ def test_augmentation_is_seeded_and_varies_between_epochs():
 
 
 def test_learning_rate_drops_tenfold_at_each_milestone():
-    hp = Hparams(epochs=160, lr=0.1, milestones=(80, 120))
+    hp = Config(epochs=160, lr=0.1, milestones=(80, 120))
     assert [learning_rate(hp, e * 391, 391) for e in (0, 79, 80, 119, 120, 159)] == pytest.approx(
         [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
 
@@ -61,7 +62,7 @@ def masked_resnet():
 
 def test_pruned_weights_stay_exactly_zero_through_momentum_and_weight_decay():
     model, mask = masked_resnet()
-    hp = Hparams(epochs=2, batch_size=16, lr=0.1, momentum=0.9, weight_decay=1e-3)
+    hp = Config(epochs=2, batch_size=16, lr=0.1, momentum=0.9, weight_decay=1e-3)
     before = pruning.weights(model, mask)
     train(model, tiny_data(), hp, start=0, end=8, seed=0, mask=mask)
     after = pruning.weights(model, mask)
@@ -74,7 +75,7 @@ def test_training_is_bitwise_deterministic():
     runs = []
     for _ in range(2):
         model, mask = masked_resnet()
-        train(model, tiny_data(), Hparams(epochs=2, batch_size=16, momentum=0.9), start=3, end=9, seed=5, mask=mask)
+        train(model, tiny_data(), Config(epochs=2, batch_size=16, momentum=0.9), start=3, end=9, seed=5, mask=mask)
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
@@ -83,6 +84,6 @@ def test_lenet_learns_fashion_mnist(fashion_mnist):
     torch.manual_seed(0)
     data = data_.subset(fashion_mnist, 20000)
     model = models.build("lenet_300_100", 1, 28, 10)
-    hp = Hparams(epochs=1, batch_size=128, lr=0.1)
+    hp = Config(epochs=1, batch_size=128, lr=0.1)
     train(model, data, hp, start=0, end=iterations_per_epoch(data, 128), seed=0)
     assert evaluate(model, data) >= 80.0

@@ -75,40 +75,20 @@ def paper_table2():
     return _table(rows, ["setting", "dense", "round", *metrics])
 
 
-def _valid(key):
-    """What validate says is valid for ``key``: its message for a value no domain admits."""
-    try:
-        config.validate({key: object()})
-    except config.ConfigError as e:
-        return str(e).split("; valid: ", 1)[1]
-    raise AssertionError(f"config.validate accepts any {key}")
-
-
 # Where a default or a domain depends on the machine, the table says so instead of this machine's value.
 _MACHINE = dict(data_root=("`$LTH_DATA`, else the repository's `data/`", "a folder"),
                 device=("`cuda` where PyTorch sees a GPU, else `cpu`", "`cpu`, `cuda`, `cuda:N` (a GPU PyTorch sees)"))
-# The meaning of a value whose line in lth/presets.py's DEFAULT has no comment.
-_MEANING = dict(model="the network (lth/models.py)", dataset="the dataset (lth/data.py)",
-                epochs="training epochs of every round", batch_size="SGD's batch size", lr="SGD's learning rate",
-                momentum="SGD's momentum", weight_decay="SGD's weight decay", prune_fraction="share of the remaining "
-                "weights pruned per round", importance="the importance metric ([metrics](metrics.md))",
-                seed="the only source of randomness: initialisation, data order, augmentation, `random`'s scores",
-                data_root="where datasets live", download="try to download a dataset that is not there",
-                device="where the run trains", test_size="only the first N test examples (None: all)")
-
-
-def _comments():
-    """The comment of each value's line in lth/presets.py's DEFAULT."""
-    source = Path(presets.__file__).read_text().split("DEFAULT = dict(", 1)[1].split("\n)", 1)[0]
-    return dict(re.findall(r"^\s+(\w+)=.*?#\s*(.*)$", source, re.M))
 
 
 def config_table():
-    """docs/configuration.md: every config value of experiments/imp.py, its default, domain and meaning."""
-    comments, rows = _comments(), []
-    for key, default in config.defaults().items():
-        shown, valid = _MACHINE.get(key, (f"`{json.dumps(default)}`", _valid(key)))
-        rows.append([f"`{key}`", shown, valid, comments.get(key) or _MEANING[key]])
+    """docs/configuration.md: every config value of experiments/imp.py (lth.config.Config), its default, domain and
+    meaning, as the Config's fields and ``DOMAINS`` give them (the defaults' schedule for a domain that follows it)."""
+    rows, default = [], config.DEFAULT
+    for key, f in config.FIELDS.items():
+        valid = config.DOMAINS[key][1]
+        shown, valid = _MACHINE.get(key, (f"`{json.dumps(default.as_dict()[key])}`",
+                                          valid(default) if callable(valid) else valid))
+        rows.append([f"`{key}`", shown, valid, f.metadata["meaning"]])
     return _table(rows, ["value", "default", "valid", "meaning"])
 
 
@@ -263,7 +243,7 @@ def stable(name, text):
 
 def timings_of(preset):
     """{setting: (seconds per epoch, seconds per test pass)} of ``preset`` on this machine's CPU, as runs train."""
-    return {s: cost.seconds_per_epoch(dict(config.defaults(), **c), "cpu")
+    return {s: cost.seconds_per_epoch(config.Config.of(c), "cpu")
             for s, c in presets.check(preset)["settings"].items()}
 
 
