@@ -229,8 +229,8 @@ def digests(preset, path):
         analysis.digests(runs.default_dir(), preset).to_csv(tmp, index=False)
 
 
-def verify(preset, path, every=False):
-    """Rerun the first LTR run of each setting (``every``: all) in a scratch folder under $LTH_RUNS, and compare
+def verify(preset, path, all_runs=False):
+    """Rerun the first LTR run of each setting (``all_runs``: every one) in a scratch folder under $LTH_RUNS, and compare
     each round's ticket with the digests in ``path``: one line per run. Exit 1 if any differs."""
     import shutil
     import tempfile
@@ -243,7 +243,7 @@ def verify(preset, path, every=False):
         sys.exit(f"no committed digests of PRESET={preset} at {path}: `make PRESET={preset} figures` writes them")
     committed = pd.read_csv(path, dtype=str).groupby("run", sort=False)["digest"].apply(list).to_dict()  # by round
     chosen = runs.every(preset, "imp")
-    if not every:  # the first run of each setting
+    if not all_runs:  # the first run of each setting
         chosen = [r for i, r in enumerate(chosen) if r.setting not in {q.setting for q in chosen[:i]}]
     if new := [r for r in chosen if r.id not in committed]:
         sys.exit(f"{new[0].name} ({new[0].id}) has no digest in {path}: the preset changed since it was rendered")

@@ -114,7 +114,7 @@ class Config(Mapping):
             values["init"] = hashlib.sha1(Path(values["init"]).read_bytes()).hexdigest()
         if source := importance.source_digest(values["importance"]):  # a metric of your own: editing it reruns it
             values["importance_source"] = source
-        if values["portable"] is True:  # the libraries' settings that make its kernels portable: changing them reruns it
+        if values["portable"] is True:  # the libraries' settings for portable kernels: changing them reruns it
             values["portable"] = kernels.PORTABLE
         later = {f.name: f.metadata["later"] for f in fields(self) if f.metadata["later"] is not None}
         return {k: v for k, v in values.items() if k not in later or v != later[k]}
@@ -133,7 +133,8 @@ class Config(Mapping):
         is not."""
         for name, (ok, valid) in DOMAINS.items():
             if not ok(self):
-                raise ConfigError(f"{name}={self[name]!r} is not valid; valid: {valid(self) if callable(valid) else valid}")
+                valid = valid(self) if callable(valid) else valid
+                raise ConfigError(f"{name}={self[name]!r} is not valid; valid: {valid}")
         try:
             importance.get(self.importance)
         except importance.MetricError as e:
@@ -201,8 +202,8 @@ DOMAINS = {
     "prune_output": (lambda c: isinstance(c.prune_output, bool), "true or false"),
     "portable": (lambda c: isinstance(c.portable, bool), "true or false"),
     "download": (lambda c: isinstance(c.download, bool), "true or false"),
-    "milestones": (lambda c: isinstance(c.milestones, tuple) and all(_int(m) and 0 < m <= c.epochs for m in c.milestones)
-                   and list(c.milestones) == sorted(set(c.milestones)),
+    "milestones": (lambda c: isinstance(c.milestones, tuple) and list(c.milestones) == sorted(set(c.milestones))
+                   and all(_int(m) and 0 < m <= c.epochs for m in c.milestones),
                    lambda c: f"a list of increasing epochs in 1..{c.epochs} after which the learning rate drops x0.1, "
                              "e.g. [80, 120]"),
     "rewind_iter": (lambda c: _int(c.rewind_iter, 0) and c.rewind_iter < _iterations(c),

@@ -13,13 +13,14 @@ import time
 
 import torch
 
-from lth import data as data_, models, presets, pruning, runs, store
+from lth import models, presets, pruning, runs, store
+from lth.data import SHAPES, random_like, to
 from lth.config import Config
 from lth.training import evaluate, train
 
 
 def train_images(config):
-    return min(config["train_size"] or data_.SHAPES[config["dataset"]][3], data_.SHAPES[config["dataset"]][3])
+    return min(config["train_size"] or SHAPES[config["dataset"]][3], SHAPES[config["dataset"]][3])
 
 
 def epochs(config):
@@ -51,7 +52,7 @@ def configs(preset, setting, study=False):
 @functools.cache
 def _sizes(model_name, dataset):
     """(values per tensor of the model's state, weights per prunable layer)."""
-    channels, size, classes = data_.SHAPES[dataset][:3]
+    channels, size, classes = SHAPES[dataset][:3]
     with torch.device("meta"):  # shapes only: nothing allocated, nothing drawn
         model = models.build(model_name, channels, size, classes)
     layers = tuple(model.get_submodule(n).weight.numel() for n in pruning.prunable_layers(model))
@@ -146,10 +147,10 @@ def seconds_per_epoch(config, device, iterations=5):
     rehearsal's) is timed as the one short batch its epoch is."""
     name = config["dataset"]
     batch = min(config["batch_size"], train_images(config))
-    n_test = min(config["test_size"] or data_.SHAPES[name][4], data_.SHAPES[name][4])
-    data = data_.to(data_.random_like(name, batch * (iterations + 1), min(n_test, 1000)), device)
+    n_test = min(config["test_size"] or SHAPES[name][4], SHAPES[name][4])
+    data = to(random_like(name, batch * (iterations + 1), min(n_test, 1000)), device)
     torch.manual_seed(0)
-    channels, size, classes = data_.SHAPES[name][:3]
+    channels, size, classes = SHAPES[name][:3]
     model = models.build(config["model"], channels, size, classes).to(device)
     layers = pruning.prunable_layers(model)
     mask = pruning.prune(pruning.weights(model, layers), pruning.full_mask(model, layers), "magnitude", 0.2)

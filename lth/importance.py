@@ -21,6 +21,8 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 
 
@@ -142,6 +144,24 @@ def get(name):
     f = getattr(found, function)
     arity(f, name)
     return f
+
+
+@dataclass(frozen=True)
+class Metric:
+    """An importance metric resolved once (``resolve``): its name, its function, and whether it reads its layer."""
+
+    name: str
+    score: Callable
+    with_layer: bool
+
+
+def resolve(metric):
+    """The ``Metric`` of a name (``get``), a function, or a Metric (itself): what a run prunes with every round."""
+    if isinstance(metric, Metric):
+        return metric
+    f = get(metric) if isinstance(metric, str) else metric
+    name = metric if isinstance(metric, str) else getattr(metric, "__name__", repr(metric))
+    return Metric(name, f, arity(f, name) == 2)
 
 
 def arity(f, name=None):

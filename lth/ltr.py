@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lth import store
+from lth.importance import resolve
 from lth.pruning import apply_mask, density, full_mask, prune, weights
 from lth.tickets import pack, unpack
 from lth.training import derive_seed, evaluate, iterations_per_epoch, save, train
@@ -25,7 +26,7 @@ def lottery_ticket_rewinding(model, data, config, layers, *, importance, rounds,
     those in ``dense`` are never pruned (but counted, as OpenLTH counts them); ``log(i, ticket, path)``
     is called once per round, also for rounds loaded on resume.
     """
-    workdir = Path(workdir)
+    workdir, metric = Path(workdir), resolve(importance)  # the metric's function, found once
     workdir.mkdir(parents=True, exist_ok=True)
     k, m = config.rewind_iter, config.epochs * iterations_per_epoch(data, config.batch_size)
     checkpoint = workdir / store.CHECKPOINT
@@ -59,7 +60,7 @@ def lottery_ticket_rewinding(model, data, config, layers, *, importance, rounds,
         if log:
             log(i, ticket, path)
         if i < rounds:
-            mask = prune(ticket["trained"], ticket["mask"], importance, fraction, seed=derive_seed(seed, "prune", i),
+            mask = prune(ticket["trained"], ticket["mask"], metric, fraction, seed=derive_seed(seed, "prune", i),
                          dense=dense, init=init, rewind=rewound)
     rewind(theta_0k, mask)
     store.remove_checkpoint(checkpoint)

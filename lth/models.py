@@ -27,9 +27,6 @@ class Roles:
     shortcuts: tuple[str, ...] = ()  # the 1x1 convolutions of the skip connections, input first
     names: dict[str, str] = field(default_factory=dict)  # the paper's names of these layers, where it names them
 
-    def label(self, layer):
-        return self.names.get(layer, layer)
-
 
 class LeNet(nn.Module):
     """OpenLTH's mnist_lenet_300_100: fully connected layers ``fc_layers.*`` and the output ``fc``."""

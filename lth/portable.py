@@ -46,8 +46,8 @@ def probe(data_root=None, only=None):
         dense = [] if s["prune_output"] else [models.roles(net).output]
         schedule = s.replace(epochs=1, milestones=(), rewind_iter=1)
         with tempfile.TemporaryDirectory() as tmp:
-            found = lottery_ticket_rewinding(net, loaded, schedule, layers, importance="magnitude", rounds=1, fraction=0.2,
-                                             seed=0, workdir=tmp, dense=dense)
+            found = lottery_ticket_rewinding(net, loaded, schedule, layers, importance="magnitude", rounds=1,
+                                             fraction=0.2, seed=0, workdir=tmp, dense=dense)
             init, rewind = ({n: torch.load(Path(tmp) / f, weights_only=True)[f"{n}.weight"] for n in layers}
                             for f in (store.INIT, store.REWIND))
         h = hashlib.sha256(" ".join(tickets.digest(t) for t in found).encode())

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from lth import importance as importance_
+from lth.importance import Layer, resolve
 
 
 def prunable_layers(model):
@@ -54,30 +54,28 @@ def prune(weights, mask, importance="magnitude", fraction=0.2, seed=0, dense=(),
     earlier layers, then lower flat indices, are pruned first. ``seed`` seeds the ``random`` metric.
     When fewer weights are left outside ``dense`` than the budget, all of them go.
 
-    ``importance``: a name (``lth.importance.get``: registered, or ``"module:function"``) or a function. A metric
-    of two arguments also gets its layer's context (``lth.importance.Layer``), which reads theta_0 and
-    theta_{0,k} from ``init`` and ``rewind`` ({layer: weight tensor}, shared, not copied).
+    ``importance``: an ``lth.importance.Metric`` (a run resolves its metric once), or a name (registered, or
+    ``"module:function"``) or a function, resolved here. A metric of two arguments also gets its layer's context
+    (``lth.importance.Layer``), which reads theta_0 and theta_{0,k} from ``init`` and ``rewind`` ({layer: weight
+    tensor}, shared, not copied).
     """
     if not 0 < fraction < 1:
         raise ValueError(f"pruning fraction {fraction!r} is outside (0, 1)")
-    score = importance_.get(importance) if isinstance(importance, str) else importance
-    with_layer = importance_.arity(score) == 2
+    metric = resolve(importance)
     budget = math.ceil(fraction * sum(int(m.sum()) for m in mask.values()))
     pruned = [n for n in mask if n not in dense]
     kept = {n: weights[n][mask[n]].abs().double() for n in pruned}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         scores = [a if not a.numel() else
-                  score(a, importance_.Layer(n, mask[n], weights[n], (init or {}).get(n), (rewind or {}).get(n)))
-                  if with_layer else score(a) for n, a in kept.items()]
+                  metric.score(a, Layer(n, mask[n], weights[n], (init or {}).get(n), (rewind or {}).get(n)))
+                  if metric.with_layer else metric.score(a) for n, a in kept.items()]
     for name, s, a in zip(pruned, scores, kept.values()):
         if getattr(s, "shape", None) != a.shape:
-            metric = importance if isinstance(importance, str) else getattr(importance, "__name__", repr(importance))
-            raise NonFiniteScores(f"importance {metric} gave scores of shape {tuple(getattr(s, 'shape', ()))} in layer "
-                                  f"{name} for {a.numel()} unpruned weights; a metric gives one score per weight")
+            raise NonFiniteScores(f"importance {metric.name} gave scores of shape {tuple(getattr(s, 'shape', ()))} in "
+                                  f"layer {name} for {a.numel()} unpruned weights; a metric gives one score per weight")
         if bad := int((~s.isfinite()).sum()):
-            metric = importance if isinstance(importance, str) else getattr(importance, "__name__", repr(importance))
-            raise NonFiniteScores(f"importance {metric} gave {bad} non-finite scores in layer {name} (of "
+            raise NonFiniteScores(f"importance {metric.name} gave {bad} non-finite scores in layer {name} (of "
                                   f"{s.numel()} unpruned weights); a metric must give every weight a finite score")
     scores = torch.cat(scores)
     keep = torch.ones_like(scores, dtype=torch.bool)

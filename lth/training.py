@@ -10,7 +10,8 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from lth import data as data_, store
+from lth import store
+from lth.data import batches, test_batches
 from lth.regime import learning_rate
 
 
@@ -72,7 +73,7 @@ def train(model, data, config, *, start, end, seed, mask=None, stage="train", ch
     while it < end:
         epoch, first = divmod(it, ipe)
         last = min(ipe, first + end - it)
-        for j, (x, y) in enumerate(data_.batches(data, config.batch_size, derive_seed(seed, "epoch", epoch), first, last)):
+        for j, (x, y) in enumerate(batches(data, config.batch_size, derive_seed(seed, "epoch", epoch), first, last)):
             for group in opt.param_groups:
                 group["lr"] = learning_rate(config, it, ipe)
             loss = F.cross_entropy(model(x), y)
@@ -118,6 +119,6 @@ def evaluate(model, data, batch_size=1000):
     """Top-1 test accuracy in percent."""
     model.eval()
     correct = 0
-    for x, y in data_.test_batches(data, batch_size):
+    for x, y in test_batches(data, batch_size):
         correct += int((model(x).argmax(1) == y).sum())
     return 100.0 * correct / len(data.test_y)

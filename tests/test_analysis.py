@@ -67,11 +67,11 @@ def test_incomplete_sweep_names_how_many_are_missing_and_the_command(smoke_runs)
 def test_table2_is_mean_and_std_over_seeds(smoke_runs):
     runs = analysis.load_runs(smoke_runs, "smoke")
     acc = analysis.accuracy(runs)
-    s = analysis.summary(acc, every=2)
+    s = analysis.summary(acc, step=2)
     row = s[(s.setting == "lenet_300_100_fashion_mnist") & (s.importance == "l1") & (s["round"] == 2)].iloc[0]
     assert row["mean"] == pytest.approx(88.5) and row["std"] == pytest.approx(pd.Series([88.0, 89.0]).std())
     assert sorted(s["round"].unique()) == [0, 2, 3]  # every 2 rounds and the last
-    table = analysis.table2(acc, every=2)
+    table = analysis.table2(acc, step=2)
     assert list(table.columns[:3]) == ["setting", "round", "sparsity"] and list(table.columns[3:]) == presets.METRICS
     assert table.iloc[1]["l1"] == "88.50 ± 0.71"
 
@@ -80,11 +80,11 @@ def test_comparison_with_the_papers_numbers_uses_the_data_file():
     acc = pd.DataFrame([dict(setting="resnet20_cifar10", importance=m, seed=s, round=r, density=0.8**r,
                              sparsity=100 * (1 - 0.8**r), test_accuracy=90.0 + s)
                         for m in presets.PAPER_METRICS for s in (0, 1) for r in (0, 10)])
-    t = published.compare_with_paper(analysis.summary(acc, every=10))
+    t = published.compare_with_paper(analysis.summary(acc, step=10))
     row = t[(t.importance == "softmax") & (t["round"] == 10)].iloc[0]
     assert row["paper"] == 87.75 and row["difference"] == pytest.approx(90.5 - 87.75)
     assert t[t.importance == "dense"].iloc[0]["paper"] == 91.67
-    assert "90.50 / 91.67 / -1.17" in analysis.table2(acc, with_paper=True, every=10).to_string()
+    assert "90.50 / 91.67 / -1.17" in analysis.table2(acc, with_paper=True, step=10).to_string()
 
 
 def test_layer_sparsity_keeps_depth_order(smoke_runs):

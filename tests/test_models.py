@@ -36,7 +36,7 @@ def test_the_papers_resnet18_layers_have_the_papers_names():
     roles = models.roles(models.build("resnet18", 3, 64, 200))
     followed = [roles.input, roles.shortcuts[0], roles.middle, roles.output]
     assert followed == ["conv1", "layer2.0.downsample.0", "layer4.1.conv2", "fc"]
-    assert [roles.label(n) for n in followed] == ["Conv1", "Downsample1", "Conv17", "FC"]  # the paper's Table 1
+    assert [roles.names.get(n) for n in followed] == ["Conv1", "Downsample1", "Conv17", "FC"]  # the paper's Table 1
 
 
 def test_shortcuts_of_the_cifar_resnets():

@@ -164,27 +164,6 @@ def test_connection_table_rejects_a_mask_of_another_round(histories):
         section5.connection_table(hist, {"x": masks["y"], "y": masks["y"]})
 
 
-def test_compare_groups(histories):
-    hist, masks = histories
-    init = {"conv.weight": torch.zeros(3), "fc.weight": torch.zeros(2, 2)}
-    out = section5.compare_groups(section5.connection_table(hist, masks, init))
-    assert list(zip(out.metric, out.overlapping)) == [("x", True), ("x", False), ("y", True), ("y", False)]
-    x_in = out.iloc[0]
-    # x's overlapping connections: conv[0] (flip), fc[0,0], fc[0,1] (flip), fc[1,0] (flip)
-    assert x_in["count"] == 4 and x_in.sign_flip_pct == pytest.approx(75.0)
-    assert x_in.mean_distance == pytest.approx((1 + 0.5 + 0 + 1) / 4)
-    x_out = out.iloc[1]  # conv[1]: [2, 2, 2]
-    assert x_out["count"] == 1 and x_out.mean_std == 0 and x_out.sign_flip_pct == 0 and x_out.mean_distance == 2
-    y_out = out.iloc[3]  # conv[2] and fc[1,1]: constant
-    assert y_out["count"] == 2 and y_out.median_std == 0
-
-
-def test_compare_groups_keeps_empty_groups():
-    out = section5.compare_groups(section5.connection_table({"m": {"w": torch.ones(2, 2)}}, {"m": mask(w=[T, T])}))
-    assert out["count"].tolist() == [2, 0] and math.isnan(out.loc[1, "mean_std"])
-    assert "mean_distance" not in out
-
-
 def write_run(path, init, trained_rounds):
     path.mkdir()
     torch.save(init, path / "init.pt")

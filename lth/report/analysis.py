@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from lth import presets, runs as runs_, store, tickets
+from lth import presets, store, tickets
+from lth.runs import every, groups, of_preset
 from lth.report import published
 
 
 def missing_runs(runs_dir, preset, runs=None):
     """Names of the preset's runs (or of ``runs``, lth.runs records) that have not completed under ``runs_dir``."""
-    return [r.name for r in (runs or runs_.of_preset(preset)) if not store.is_completed(r.folder(runs_dir))]
+    return [r.name for r in (runs or of_preset(preset)) if not store.is_completed(r.folder(runs_dir))]
 
 
 class MissingRuns(FileNotFoundError):
@@ -32,7 +33,7 @@ def load_runs(runs_dir, preset, runs=None):
     unless every run has completed: a figure never shows a partial sweep; and lth.store.Damaged, likewise,
     where a completed run's file cannot be read.
     """
-    runs = runs or runs_.of_preset(preset)
+    runs = runs or of_preset(preset)
     if missing := missing_runs(runs_dir, preset, runs):
         raise MissingRuns(f"{len(missing)} of the {len(runs)} runs this needs have not completed under {runs_dir} "
                           f"(e.g. {missing[0]}): run `make PRESET={preset} runs`, and see "
@@ -48,7 +49,7 @@ def load_runs(runs_dir, preset, runs=None):
 
 def ticket_runs(runs_dir, preset):
     """The runs Section 5 compares (``presets.TICKETS``): one setting, its metrics, every seed."""
-    return load_runs(runs_dir, preset, runs_.groups(preset)["ticket"])
+    return load_runs(runs_dir, preset, groups(preset)["ticket"])
 
 
 def _json(path):
@@ -58,7 +59,7 @@ def _json(path):
     return json.loads(Path(path).read_text())
 
 
-def _metrics(path):
+def _metrics_json(path):
     return _json(Path(path) / store.METRICS)
 
 
@@ -66,7 +67,7 @@ def accuracy(runs):
     """Per run and round: density, sparsity (%) and top-1 test accuracy (%)."""
     rows = []
     for r in runs.itertuples():
-        m = _metrics(r.path)
+        m = _metrics_json(r.path)
         for step, acc, dens in zip(m["test_accuracy"]["steps"], m["test_accuracy"]["values"], m["density"]["values"]):
             rows.append(dict(setting=r.setting, importance=r.importance, seed=r.seed, round=step, density=dens,
                              sparsity=100 * (1 - dens), test_accuracy=acc))
@@ -84,7 +85,7 @@ def digests(runs_dir, preset):
     (``tickets.digest``, as the run recorded it in info.json; computed from its round file where an older run did
     not)."""
     rows = []
-    for r in load_runs(runs_dir, preset, runs_.every(preset, "imp")).itertuples():
+    for r in load_runs(runs_dir, preset, every(preset, "imp")).itertuples():
         recorded = _info(r.path).get("digests", {})
         for i in range(r.rounds + 1):
             d = recorded.get(str(i)) or tickets.digest(tickets.load_ticket(r.path, i))
@@ -125,7 +126,7 @@ def layer_density_table(runs):
     """Per run, round and prunable layer (depth = its position, input first): the layer's density."""
     rows = []
     for r in runs.itertuples():
-        m = _metrics(r.path)
+        m = _metrics_json(r.path)
         layers = recorded_layers(r.path)
         for depth, layer in enumerate(layers):
             series = m[f"density/{layer}"]
@@ -142,7 +143,7 @@ def collapse(runs):
     for r in runs.itertuples():
         info = _info(r.path).get("collapsed", {})
         first = min(info, key=int) if info else None
-        final = {k.split("/", 1)[1]: v["values"][-1] for k, v in _metrics(r.path).items() if k.startswith("density/")}
+        final = {k.split("/", 1)[1]: v["values"][-1] for k, v in _metrics_json(r.path).items() if k.startswith("density/")}
         sparsest = min(final, key=final.get)
         rows.append(dict(setting=r.setting, importance=r.importance, seed=r.seed,
                          first_collapse_round=int(first) if first else None,
@@ -163,10 +164,10 @@ def weight_ranges(run_path):
     return pd.DataFrame(rows)
 
 
-def summary(acc, every=5):
-    """Table 2: mean and std over seeds of the test accuracy, every ``every`` rounds (and the last)."""
+def summary(acc, step=5):
+    """Table 2: mean and std over seeds of the test accuracy, every ``step`` rounds (and the last)."""
     last = acc.groupby("setting")["round"].transform("max")
-    keep = acc[(acc["round"] % every == 0) | (acc["round"] == last)]
+    keep = acc[(acc["round"] % step == 0) | (acc["round"] == last)]
     return (keep.groupby(["setting", "round", "importance"])
             .agg(sparsity=("sparsity", "mean"), mean=("test_accuracy", "mean"), std=("test_accuracy", "std"))
             .reset_index())
@@ -176,12 +177,12 @@ def _order(importance):
     return (["dense"] if "dense" in set(importance) else []) + presets.ordered(m for m in importance if m != "dense")
 
 
-def table2(acc, with_paper=False, every=5):
+def table2(acc, with_paper=False, step=5):
     """Table 2 for display: one row per setting and round, one column per metric.
 
     Cells are "mean ± std" over seeds, or "ours / paper / difference" where the paper reports a value.
     """
-    s = summary(acc, every)
+    s = summary(acc, step)
     if with_paper:
         s = published.compare_with_paper(s)
         s["cell"] = [f"{m:.2f} / {p:.2f} / {m - p:+.2f}" if p == p else f"{m:.2f} ± {sd:.2f} / -"
@@ -207,21 +208,21 @@ def paired_differences(acc, against="magnitude"):
     """``differences`` summed up per setting, round and metric: their ``mean``, ``min`` and ``max`` over seeds,
     ``seeds`` (how many), and ``agree``: how many seeds have the sign of the mean (a difference of 0 agrees with
     none)."""
-    d, groups = differences(acc, against), ["setting", "round", "importance"]
+    d, keys = differences(acc, against), ["setting", "round", "importance"]
     sign = lambda x: (x > 0).astype(int) - (x < 0).astype(int)  # noqa: E731
-    mean_sign = sign(d.groupby(groups, sort=False).difference.transform("mean"))
+    mean_sign = sign(d.groupby(keys, sort=False).difference.transform("mean"))
     d["agrees"] = (sign(d.difference) == mean_sign) & (mean_sign != 0)
-    out = d.groupby(groups, sort=False).agg(mean=("difference", "mean"), min=("difference", "min"),
+    out = d.groupby(keys, sort=False).agg(mean=("difference", "mean"), min=("difference", "min"),
                                             max=("difference", "max"), seeds=("difference", "size"),
                                             agree=("agrees", "sum"))
     return out.reset_index()
 
 
-def table2_paired(acc, against="magnitude", every=5):
+def table2_paired(acc, against="magnitude", step=5):
     """Table 2's rounds, each metric's paired difference to ``against`` (``paired_differences``) as one cell:
     "mean [min, max] agree/seeds" in points, e.g. "+0.31 [+0.10, +0.52] 3/3"."""
     last = acc.groupby("setting")["round"].transform("max")
-    d = paired_differences(acc[(acc["round"] % every == 0) | (acc["round"] == last)], against)
+    d = paired_differences(acc[(acc["round"] % step == 0) | (acc["round"] == last)], against)
     d = d[d["round"] > 0]  # round 0 is one network for every metric of a seed
     d["cell"] = [f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}] {a}/{n}" for m, lo, hi, a, n in
                  zip(d["mean"], d["min"], d["max"], d["agree"], d["seeds"])]
@@ -295,7 +296,7 @@ def sparsest_layer(runs):
 
 def reinit_results(runs_dir, preset):
     """Survival tables of the preset's partial reinitialisations (experiments/reinit.py), one per reinit seed."""
-    paths = {r.config["reinit_seed"]: r.folder(runs_dir) for r in runs_.groups(preset)["reinit"]}
+    paths = {r.config["reinit_seed"]: r.folder(runs_dir) for r in groups(preset)["reinit"]}
     if missing := [s for s, p in paths.items() if not store.is_completed(p)]:
         raise MissingRuns(f"{len(missing)} of the {len(paths)} reinitialisations this needs have not completed under "
                           f"{runs_dir} (reinit seeds {missing}): run `make PRESET={preset} reinit`")

@@ -51,7 +51,7 @@ from lth.report import evidence
 from lth.report.claims_accuracy import (equal_accuracy, fall_behind, layer_collapse, lenet_exception, paper_gaps,
                                         table1_ranges)
 from lth.report.claims_layers import deeper_faster, minmax_tracks, pruned_less, softmax_spiky
-from lth.report.claims_section5 import (overlap_over_rounds, shared_few, shared_flip_less, shared_move_further,
+from lth.report.claims_section5 import (shared_few, shared_flip_less, shared_move_further, shared_over_rounds,
                                         shared_vary_less, survive_reinit)
 from lth.report.stats import HOLDS, MIN_SEEDS, NOT_SHOWN, REVERSED, joined, rate
 
@@ -84,7 +84,7 @@ CLAIMS = [
     ("minmax tracks the global sparsity best", "Figures 2, 8-10", minmax_tracks),
     ("Section 5: few connections shared, first conv and classifier most", "ResNet-18 at 96.48 %: 0.33 % of all, "
      "9.34 % of kept; first conv 68.78 %", shared_few),
-    ("Figure 7: shared share over the rounds", "Figure 7 (no claim stated)", overlap_over_rounds),
+    ("Figure 7: shared share over the rounds", "Figure 7 (no claim stated)", shared_over_rounds),
     ("Figures 1, 5: shared connections vary less", "Figures 1, 5", shared_vary_less),
     ("Figures 1, 6: shared connections flip sign less", "Figures 1, 6", shared_flip_less),
     ("Figure 3: shared connections move further from theta_0 (first conv)", "Figure 3", shared_move_further),

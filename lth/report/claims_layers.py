@@ -11,7 +11,7 @@ from lth.report.stats import FAILS, MIN_SEEDS, NOT_SHOWN, REVERSED, SIGN_TEST, n
 LESS = 2.0  # a layer is "pruned much less" where it keeps at least LESS times the network's density
 
 
-def _metrics(df):
+def _paper_metrics(df):
     return [m for m in presets.PAPER_METRICS if m in set(df)]
 
 
@@ -41,7 +41,7 @@ def pruned_less(e):
         last = _last_ticket(e, setting)
         dens = last.pivot_table(index=["layer", "seed"], columns="importance", values="density")
         network = last.groupby(["importance", "seed"]).network.first()
-        metrics = _metrics(dens)
+        metrics = _paper_metrics(dens)
         layers = [("input", roles["input"]), ("output", roles["output"])] + [("1x1", s) for s in roles["shortcuts"]]
         shown = []
         for role, layer in [(r, x) for r, x in layers if x not in roles["dense"]]:
@@ -82,7 +82,7 @@ def deeper_faster(e):
             clauses.append((f"{e.short[setting]} has {n_layers} hidden layers (needs 3)", NOT_SHOWN))
             continue
         means = []
-        for m in _metrics(set(hidden.importance)):
+        for m in _paper_metrics(set(hidden.importance)):
             # Spearman's rho per seed: the Pearson correlation of ranks (sparsity ranks = density ranks reversed)
             rho = hidden[hidden.importance == m].groupby("seed").apply(
                 lambda g: g.depth.rank().corr(g.density.rank(ascending=False)), include_groups=False)

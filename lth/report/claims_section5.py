@@ -66,7 +66,7 @@ def shared_few(e):
 
 @rule(SIGN_TEST + " (per seed: the share at the last round against round 1, and against chance)",
       lambda e: f"rounds 1-{int(e.overlap_by_round['round'].max())} of {e.short[e.ticket_setting]}")
-def overlap_over_rounds(e):
+def shared_over_rounds(e):
     """Figure 7 (the paper shows it without a claim; our reading): the share of a ticket's unpruned connections that
     every ticket keeps, over all layers: lower at the last round than at round 1 in every seed (holds; higher in
     every seed: reversed); above chance at every round in every seed (holds; below at some round in every seed:

@@ -7,7 +7,8 @@ from functools import cached_property
 
 import pandas as pd
 
-from lth import presets, runs as runs_, store
+from lth import presets, store
+from lth.runs import REPOSITORY, default_dir, groups
 from lth.report import analysis, section5
 
 
@@ -98,7 +99,7 @@ class Evidence:
     def ranges(self):
         """Per magnitude run (seed) and followed layer (role): its weights' max - min at each stage."""
         rows = []
-        magnitude = runs_.groups(self.preset)["magnitude"]  # only these: Table 1's notebook needs no other run
+        magnitude = groups(self.preset)["magnitude"]  # only these: Table 1's notebook needs no other run
         for r in analysis.load_runs(runs_folder(self.runs_dir), self.preset, magnitude).itertuples():
             w = analysis.weight_ranges(r.path)
             for role, layer in analysis.followed_layers(r.path).items():
@@ -111,7 +112,7 @@ class Evidence:
 def runs_folder(runs_dir):
     """Where the runs are: ``runs_dir`` from the repository's root (a notebook runs wherever it was opened), or
     $LTH_RUNS (the repository's runs/) when None."""
-    return runs_.REPOSITORY / runs_dir if runs_dir else runs_.default_dir()
+    return REPOSITORY / runs_dir if runs_dir else default_dir()
 
 
 def seeds_text(runs):
@@ -192,7 +193,7 @@ def connections(runs_dir, preset):
         saved = pd.read_pickle(cache)
         if saved["key"] == key:
             return saved["table"]
-    table = pd.concat([section5.connections(runs, r) for r in rounds], ignore_index=True)
+    table = pd.concat([section5.connections_at(runs, r) for r in rounds], ignore_index=True)
     table["connections"] = table.overlapping.map({True: "shared", False: "not shared"})
     # Categories, not strings: a ResNet-18 sweep has tens of millions of rows, which seaborn groups 3x faster so.
     table = table.astype({c: "category" for c in ("metric", "layer", "connections")})

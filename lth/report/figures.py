@@ -11,7 +11,8 @@ from types import SimpleNamespace as View
 
 import pandas as pd
 
-from lth import presets, runs as runs_, store, tickets
+from lth import presets, store, tickets
+from lth.runs import groups, of_preset
 
 from lth.report import analysis, claims, claims_accuracy, evidence, published, section5, stats
 
@@ -26,7 +27,7 @@ def _reported(runs):
 def table1(runs_dir, preset):
     """``table``: [min, max] of the weights of the followed layers (input, first 1x1 shortcut, middle, output)
     at theta_0, theta_{0,k} and trained, mean over the magnitude runs; the paper's ranges beside where it reports them."""
-    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset, runs_.groups(preset)["magnitude"])
+    runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset, groups(preset)["magnitude"])
     paper = _reported(runs)
     caption = (f"Table 1: [min, max] of each followed layer's weights at initialisation, at the rewind point and "
                f"trained, mean over the magnitude runs{' (ours / paper)' if paper else ''}; {evidence.caption(preset, runs)}")
@@ -256,11 +257,11 @@ def collapse(runs_dir, preset):
 def extra(runs_dir, preset):
     """``table`` and ``paired``: as Table 2's, for the preset's ``extra`` metrics (beyond the registry's, e.g. Zhou
     et al.'s) and magnitude on the one setting that runs them; None where the preset names none."""
-    records = runs_.of_preset(preset, extra=True)
+    records = of_preset(preset, extra=True)
     if not records:
         return None
     seeds = {r.seed for r in records}  # magnitude of the seeds the extra metrics run (maybe fewer)
-    magnitude = [r for r in runs_.of_preset(preset, ["magnitude"], [records[0].setting]) if r.seed in seeds]
+    magnitude = [r for r in of_preset(preset, ["magnitude"], [records[0].setting]) if r.seed in seeds]
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset, magnitude + records)
     acc = analysis.accuracy(runs)
     caption = f"the metrics beyond the paper's against magnitude; {evidence.caption(preset, runs)}"
@@ -443,7 +444,7 @@ def reinit(runs_dir, preset):
     """``table``: per layer, how many of the connections kept from theta_0 survive in the new tickets, against
     chance (mean, min and max excess over metrics and reinit seeds); the caption names every seed involved."""
     runs, t, view = _tickets(runs_dir, preset)
-    configs = [r.config for r in runs_.groups(preset)["reinit"]]
+    configs = [r.config for r in groups(preset)["reinit"]]
     survival = analysis.reinit_results(evidence.runs_folder(runs_dir), preset)
     view.table = section5.survival_summary(survival)
     view.caption = (f"{evidence.setting_name(preset, t['setting'])} (preset={preset}): connections shared by the "

@@ -108,22 +108,6 @@ def connection_table(histories, masks, init=None):
     return pd.concat(parts, ignore_index=True)
 
 
-def compare_groups(table):
-    """Per metric, overlapping vs not: count, mean and median std, share of sign flips (%), mean distance.
-
-    The paper's claim (Figures 1, 3, 5, 6): shared connections vary less, flip sign less and move further.
-    """
-    agg = dict(count=("std", "size"), mean_std=("std", "mean"), median_std=("std", "median"),
-               sign_flip_pct=("sign_flip", lambda s: 100 * s.mean() if len(s) else math.nan))
-    if "distance" in table:
-        agg["mean_distance"] = ("distance", "mean")
-    out = table.groupby(["metric", "overlapping"], sort=False).agg(**agg)
-    metrics = list(dict.fromkeys(table["metric"]))
-    out = out.reindex(pd.MultiIndex.from_product([metrics, [True, False]], names=["metric", "overlapping"]))
-    out["count"] = out["count"].fillna(0).astype(int)
-    return out.reset_index()
-
-
 # Figures 1, 5 and 6 compare shared with not-shared connections. Pooled over layers, that mixes "shared" with
 # "which layer": the shared ones sit mostly in small layers (first conv, 1x1 shortcuts, classifier) whose weights
 # differ in scale from the 3x3 convolutions where most not-shared ones are. These compare them layer by layer.
@@ -248,7 +232,7 @@ def overlap_over_rounds(runs, rounds):
     return pd.concat(parts, ignore_index=True)
 
 
-def connections(runs, round):
+def connections_at(runs, round):
     """connection_table of every seed at ``round`` (history of rounds 0..round), with a seed column."""
     parts = []
     for seed, paths in by_seed(runs).items():

@@ -12,7 +12,8 @@ from types import SimpleNamespace as View
 
 import pandas as pd
 
-from lth import data, presets, runs as runs_, tickets
+from lth import data, presets, tickets
+from lth.runs import every
 
 from lth.report import analysis, evidence, published
 from lth.regime import regime
@@ -47,7 +48,7 @@ def runs_table(runs_dir, preset):
     """One row per run of the study and judged round: setting, arm, its regime (iterations, lr_x_weight_decay),
     metric, seed, round, sparsity, test accuracy, at_chance, shortcut_share (% of the remaining weights),
     first_collapse_round (None: no layer emptied) and dense_accuracy_percent (its round 0)."""
-    records = runs_.every(preset, study=True)
+    records = every(preset, study=True)
     loaded = analysis.load_runs(runs_dir, preset, records)
     acc = analysis.accuracy(loaded).set_index(["setting", "importance", "seed", "round"])
     collapsed = analysis.collapse(loaded).set_index(["setting", "importance", "seed"])["first_collapse_round"]
