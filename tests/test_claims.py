@@ -127,6 +127,23 @@ def test_equal_accuracy_is_judged_at_the_papers_late_rounds_against_its_gaps():
     assert all("3 seeds (the sign test needs 5)" in t or "not reached" in t for t, _ in few)
 
 
+def test_no_gap_is_quoted_between_runs_at_chance():
+    """A pair of runs both within 5 points of chance (10 % here) has stopped learning: no gap, whatever the paper's
+    sign; a seed at chance is left out of the sign test, and where every seed is, the clause is "at chance"."""
+    acc = accuracy({(VGG, "l1"): late(25, 30.0)})
+    stopped = acc.setting.eq(VGG) & acc["round"].ge(25)
+    acc.loc[stopped, "test_accuracy"] = 10.0  # both metrics, every seed, from round 25 (the paper's round 30)
+    rows = claims_accuracy.effects(evidence(acc=acc)).query("claim == 'equal'").set_index(["setting", "metric",
+                                                                                           "paper_round"])
+    vgg = rows.loc[(VGG, "l1", 30)]
+    assert vgg.outcome == NOT_SHOWN and vgg.why.startswith("at chance") and vgg.seeds == 0 and vgg.seeds_at_chance == 5
+    ours, _ = claims.equal_accuracy(evidence(acc=acc))
+    assert "VGG-16-8 (vgg16_cifar10): round 30 l1 at chance vs paper +32.17 (ahead), round 30 l2 at chance" in ours
+    acc.loc[stopped & acc.seed.eq(0) & acc.importance.eq("l1"), "test_accuracy"] = 40.0  # one seed learns again
+    one = claims_accuracy.effects(evidence(acc=acc)).set_index(["setting", "metric", "paper_round"])
+    assert one.loc[(VGG, "l1", 30)].seeds == 1 and "4 seeds at chance left out" in one.loc[(VGG, "l1", 30)].why
+
+
 def test_the_verdicts_are_computed_from_the_effects_rows():
     e = evidence(acc=accuracy({(RESNET, "minmax"): late(20, -5.0), (RESNET, "softmax"): late(5, NOISE)}))
     rows = claims_accuracy.effects(e)

@@ -22,7 +22,7 @@ def row(claim, metric, paper, ours=None, low=None, high=None, seeds=5, outcome="
                 expected="level" if abs(paper) <= 1 else "ahead" if paper > 0 else "behind", gap_points=noise,
                 our_gap_points=ours, our_low_points=low if reached and low is not None else ours,
                 our_high_points=high if reached and high is not None else ours, seeds_agreeing=0,
-                seeds=seeds if reached else 0, outcome=outcome,
+                seeds=seeds if reached else 0, seeds_at_chance=0, outcome=outcome,
                 why="" if reached else f"round {paper_round} not reached (ResNet-8-16 stops at round 3)")
 
 

@@ -33,6 +33,9 @@ threshold, a correlation above 0). Its docstring says which, and its error rate 
 - ``gap_points``: a gap is real beyond ``GAP`` = 1 point and beyond two binomial standard errors of one accuracy
   at 50 % on the setting's test images, 100/sqrt(N) points (1 point on the 10,000 test images of every dataset
   here; 3.2 on the smoke preset's 1,000).
+- **Nothing learns, no gap**: a seed whose two runs (the metric's and magnitude's) are both within ``CHANCE_POINTS``
+  (5) points of chance at the round judged is left out of the sign test; where every seed is, the clause is not
+  shown, "at chance", and no number is quoted for it.
 - A clause resting on fewer than ``MIN_CONNECTIONS`` connections (a layer's shared or not-shared ones) is not
   shown.
 - **Shared against not-shared connections** (Figures 1, 5, 6) are compared layer-matched (``matched_by_seed``): per

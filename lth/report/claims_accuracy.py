@@ -8,8 +8,8 @@ import pandas as pd
 
 from lth import presets
 from lth.report import analysis, evidence, published
-from lth.report.stats import (FAILS, GAP, HOLDS, MIN_SEEDS, NOT_SHOWN, SIGN_TEST, direction, gap_points, joined, level,
-                              needs, rule, running, sign_test)
+from lth.report.stats import (CHANCE_POINTS, FAILS, GAP, HOLDS, MIN_SEEDS, NOT_SHOWN, SIGN_TEST, chance, direction,
+                              gap_points, joined, level, needs, rule, running, sign_test)
 
 
 def _picked(e, which):
@@ -25,13 +25,20 @@ def _effect(d, name, paper_round, paper_gap, config):
     expected = "level" if abs(paper_gap) <= GAP else "ahead" if paper_gap > 0 else "behind"
     row = dict(round=r, sparsity_pct=100 * (1 - (1 - published.PAPER_FRACTION) ** paper_round), paper_gap_points=paper_gap,
                expected=expected, gap_points=gap)
-    x, last = d[d["round"] == r].difference.to_numpy(), int(d["round"].max())
+    at, last = d[d["round"] == r], int(d["round"].max())
+    if not len(at):
+        return dict(row, seeds=0, seeds_agreeing=0, seeds_at_chance=0, outcome=NOT_SHOWN,
+                    why=f"round {paper_round} not reached ({name} stops at round {last})")
+    floor = chance(config["dataset"]) + CHANCE_POINTS  # a pair of runs both below it has no gap: nothing learns
+    stopped = (at.test_accuracy <= floor) & (at.test_accuracy - at.difference <= floor)
+    x, row["seeds_at_chance"] = at[~stopped].difference.to_numpy(), int(stopped.sum())
     if not len(x):
         return dict(row, seeds=0, seeds_agreeing=0, outcome=NOT_SHOWN,
-                    why=f"round {paper_round} not reached ({name} stops at round {last})")
+                    why=f"at chance: both runs within {CHANCE_POINTS:g} points of chance in every seed")
     sign = np.sign(paper_gap)
     state, why = level(x, gap) if expected == "level" else direction(x, sign, gap)
     agreeing = (np.abs(x) < gap).sum() if expected == "level" else (sign * x > 0).sum()
+    why = "; ".join(w for w in (why, f"{int(stopped.sum())} seeds at chance left out" if stopped.any() else "") if w)
     return dict(row, our_gap_points=x.mean(), our_low_points=x.min(), our_high_points=x.max(), seeds=len(x),
                 seeds_agreeing=int(agreeing), outcome=state, why=why)
 
@@ -60,7 +67,7 @@ def effects(e):
                                      **_effect(d, e.short[s], pr, gap, config)))
     columns = ["claim", "setting", "paper_setting", "metric", "paper_round", "round", "sparsity_pct",
                "paper_gap_points", "expected", "gap_points", "our_gap_points", "our_low_points", "our_high_points",
-               "seeds_agreeing", "seeds", "outcome", "why"]
+               "seeds_agreeing", "seeds", "seeds_at_chance", "outcome", "why"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -77,27 +84,38 @@ def _effect_claim(e, claim, metrics, settings):
                 ours = (f"{r.our_gap_points:+.2f} [{r.our_low_points:+.2f}, {r.our_high_points:+.2f}] "
                         f"{r.seeds_agreeing}/{r.seeds}")
                 cells.append(f"round {r.round} {r.metric} {ours} vs {paper}")
+            elif r.seeds_at_chance:  # no gap between runs that have stopped learning
+                cells.append(f"round {r.round} {r.metric} at chance vs {paper}")
             text = f"{r.metric} on {e.short[s]} at round {r.round}: {paper}" + (f"; {r.why}" if r.why else "")
             clauses.append((text, r.outcome))
         if cells:
             parts.append(f"{e.short[s]} ({published.paper_setting(e.settings[s]['model'])}): " + ", ".join(cells))
         else:  # no paper round reached: our last round, for a reader
             late = True
-            d = analysis.paired_differences(e.acc[(e.acc.setting == s) & e.acc.importance.isin(("magnitude",
-                                                                                                 *metrics))])
-            d = d[d["round"] == d["round"].max()]
+            acc = e.acc[(e.acc.setting == s) & e.acc.importance.isin(("magnitude", *metrics))]
+            last_round = acc[acc["round"] == acc["round"].max()]
+            d = analysis.paired_differences(last_round)
+            stopped = _at_chance(last_round, e.settings[s])
             parts.append(f"{e.short[s]} round {d['round'].max()}: " + ", ".join(
+                f"{r.importance} at chance" if stopped else
                 f"{r.importance} {r.mean:+.2f} [{r.min:+.2f}, {r.max:+.2f}] {r.agree}/{r.seeds}"
                 for r in d.itertuples()) + " (its last round, before the paper's)")
     agreeing = "with the paper" + ("; at a last round before the paper's, with the mean" if late else "")
     return joined(parts, f" (points vs magnitude: mean [lowest, highest seed] seeds agreeing {agreeing})"), clauses
 
 
+def _at_chance(acc, config):
+    """Whether every run of ``acc`` (one setting's, at one round) is within ``CHANCE_POINTS`` of chance."""
+    return bool((acc.test_accuracy <= chance(config["dataset"]) + CHANCE_POINTS).all())
+
+
 def _effect_rounds(e, claim):
     rows = effects(e).query("claim == @claim")
     judged = rows[rows.seeds > 0].groupby("setting", sort=False)["round"].unique()
     out = [f"{e.short[s]} {', '.join(map(str, sorted(rs)))}" for s, rs in judged.items()]
-    missed = rows[rows.seeds == 0].groupby("setting", sort=False).paper_round.unique()
+    stopped = rows[(rows.seeds == 0) & (rows.seeds_at_chance > 0)].groupby("setting", sort=False)["round"].unique()
+    out += [f"{e.short[s]} {', '.join(map(str, sorted(rs)))} (at chance)" for s, rs in stopped.items()]
+    missed = rows[(rows.seeds == 0) & (rows.seeds_at_chance == 0)].groupby("setting", sort=False).paper_round.unique()
     out += [f"{e.short[s]}: paper's {', '.join(map(str, sorted(rs)))} not reached" for s, rs in missed.items()]
     return "; ".join(out) or "none"
 

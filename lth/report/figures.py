@@ -501,7 +501,8 @@ def glance_view(effects, verdicts, names=None, reach=None, preset="", level=1.0,
     if has.any():
         rows.loc[has, "agreement"] = agreement(rows.paper_gap_points[has], rows.our_gap_points[has], level,
                                                rows.noise_points[has])
-    points, missing = rows[has].assign(decided=lambda d: d.outcome != "not shown"), rows[~has]
+    points = rows[has].assign(decided=lambda d: d.outcome != "not shown")
+    missing = rows[~has & (rows.seeds_at_chance == 0)]  # at chance: reached, but no gap to show
     noise = sorted(rows.noise_points.dropna().unique())
     xs = [-level, level, *rows.paper_gap_points]
     ys = [*[s * n for n in noise for s in (-1, 1)], *points.our_low_points, *points.our_high_points]

@@ -102,3 +102,11 @@ def joined(parts, unit=""):
 
 
 SIGN_TEST = "sign test over seeds: every one of n >= 5 agreeing, false 'holds' {one} (n = {n}) under no effect"
+
+
+CHANCE_POINTS = 5.0  # a run within this many points of 100 / classes has stopped learning
+
+
+def chance(dataset):
+    """Test accuracy (%) of a guess: 100 / classes."""
+    return 100 / data.SHAPES[dataset][2]

@@ -17,13 +17,7 @@ from lth.runs import every
 
 from lth.report import analysis, evidence, published
 from lth.regime import regime
-
-CHANCE_POINTS = 5.0  # a run within this many points of 100 / classes has stopped learning
-
-
-def chance(dataset):
-    """Test accuracy (%) of a guess: 100 / classes."""
-    return 100 / data.SHAPES[dataset][2]
+from lth.report.stats import CHANCE_POINTS, chance
 
 
 def _rounds(config):
