@@ -38,9 +38,9 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a plain checkout (no pip install -e)
 
-from lth import cost, data as data_, models, presets, store  # noqa: E402
-from lth.ltr import snapshot  # noqa: E402
-from lth.pruning import apply_mask, full_mask, prunable_layers, prune, weights  # noqa: E402
+from lth import cost, data as data_, presets, store  # noqa: E402
+from lth.ltr import initialise, snapshot  # noqa: E402
+from lth.pruning import apply_mask, full_mask, prune, weights  # noqa: E402
 from lth.kernels import make_deterministic  # noqa: E402
 from lth.config import Config  # noqa: E402
 from lth.training import derive_seed, evaluate, iterations_per_epoch, save_checkpoint, train  # noqa: E402
@@ -71,12 +71,10 @@ def timed(device, fn):
 
 
 def fresh_model(s, device):
-    """The setting's model as experiments/imp.py builds it, its prunable layers and the ones kept dense."""
-    torch.manual_seed(derive_seed(SEED, "init"))
-    channels, size, classes = data_.SHAPES[s["dataset"]][:3]
-    model = models.build(s["model"], channels, size, classes).to(device)
-    dense = [] if s["prune_output"] else [models.roles(model).output]
-    return model, prunable_layers(model), dense
+    """The setting's model as every run builds it (lth.ltr.initialise), its prunable layers and the ones kept
+    dense."""
+    model, layers, dense, _ = initialise(Config.of(s, seed=SEED, device=str(device)), *data_.SHAPES[s["dataset"]][:3])
+    return model, layers, dense
 
 
 def short_schedule(s, batch, ipe):

@@ -9,19 +9,17 @@ completed one replays its stored rounds. From Python: ``experiments.imp.run(conf
 
 import warnings
 
-import torch
-
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)  # Sacred 0.8.7 imports it
 from sacred import SETTINGS, Experiment  # noqa: E402
 from sacred.utils import apply_backspaces_and_linefeeds  # noqa: E402
 
 from experiments import observer  # noqa: E402
-from lth import data, models, presets, pruning, runs, store  # noqa: E402
+from lth import data, presets, pruning, runs, store  # noqa: E402
 from lth.config import Config  # noqa: E402
 from lth.kernels import NotPortable, make_deterministic  # noqa: E402
-from lth.ltr import lottery_ticket_rewinding  # noqa: E402
+from lth.ltr import initialise, lottery_ticket_rewinding  # noqa: E402
 from lth.tickets import digest  # noqa: E402
-from lth.training import Diverged, derive_seed  # noqa: E402
+from lth.training import Diverged  # noqa: E402
 
 SETTINGS.CAPTURE_MODE = "sys"  # keeps the terminal a terminal, so tqdm shows its bars
 ex = Experiment("imp", save_git_info=False)
@@ -46,13 +44,8 @@ def main(_run, _config):
     except (NotPortable, data.DatasetNotFound) as e:
         observer.fail(str(e))
     dataset = data.to(data.subset(dataset, config.train_size, config.test_size), config.device)
-    torch.manual_seed(derive_seed(config.seed, "init"))
-    net = models.build(config.model, dataset.train_x.shape[1], dataset.train_x.shape[-1], dataset.num_classes)
-    if config.init:
-        net.load_state_dict(torch.load(config.init, weights_only=True))
-    net = net.to(config.device)
-    layers, roles = pruning.prunable_layers(net), models.roles(net)
-    dense = [] if config.prune_output else [roles.output]
+    channels, size = dataset.train_x.shape[1], dataset.train_x.shape[-1]
+    net, layers, dense, roles = initialise(config, channels, size, dataset.num_classes)
     _run.info.update(layers=layers, dense=dense, roles=dict(vars(roles), shortcuts=list(roles.shortcuts)))
 
     def log(i, ticket, path):

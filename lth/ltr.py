@@ -11,11 +11,25 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from lth import store
+from lth import models, store
 from lth.importance import resolve
-from lth.pruning import apply_mask, density, full_mask, prune, weights
+from lth.pruning import apply_mask, density, full_mask, prunable_layers, prune, weights
 from lth.tickets import pack, unpack
 from lth.training import derive_seed, evaluate, iterations_per_epoch, save, train
+
+
+def initialise(config, channels, size, classes):
+    """Algorithm 2's step 1, as every run, probe and benchmark takes it: the config's model for images of
+    ``channels`` x ``size`` x ``size`` and ``classes`` classes, drawn from its seed (theta_0; loaded from ``init``
+    where given), on its device; its prunable layers, those kept dense (its output layer, unless ``prune_output``)
+    and its roles (``lth.models.Roles``)."""
+    torch.manual_seed(derive_seed(config.seed, "init"))
+    net = models.build(config.model, channels, size, classes)
+    if config.init:
+        net.load_state_dict(torch.load(config.init, weights_only=True))
+    net = net.to(config.device or "cpu")
+    layers, roles = prunable_layers(net), models.roles(net)
+    return net, layers, [] if config.prune_output else [roles.output], roles
 
 
 def lottery_ticket_rewinding(model, data, config, layers, *, importance, rounds, fraction, seed, workdir, dense=(),

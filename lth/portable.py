@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from lth import config, data, importance, kernels, models, presets, pruning, store, tickets
+from lth import config, data, importance, kernels, presets, pruning, store, tickets
 from lth.config import Config
-from lth.ltr import lottery_ticket_rewinding
+from lth.ltr import initialise, lottery_ticket_rewinding
 from lth.training import derive_seed
 
 DIGESTS = Path(__file__).with_name("portable_digests.csv")
@@ -40,10 +40,7 @@ def probe(data_root=None, only=None):
             continue
         loaded = data.subset(data.load(s["dataset"], data_root or s["data_root"], download=False),
                              3 * s["batch_size"], 100)
-        torch.manual_seed(derive_seed(0, "init"))
-        net = models.build(s["model"], loaded.train_x.shape[1], loaded.train_x.shape[-1], loaded.num_classes)
-        layers = pruning.prunable_layers(net)
-        dense = [] if s["prune_output"] else [models.roles(net).output]
+        net, layers, dense, _ = initialise(s, loaded.train_x.shape[1], loaded.train_x.shape[-1], loaded.num_classes)
         schedule = s.replace(epochs=1, milestones=(), rewind_iter=1)
         with tempfile.TemporaryDirectory() as tmp:
             found = lottery_ticket_rewinding(net, loaded, schedule, layers, importance="magnitude", rounds=1,

@@ -12,7 +12,7 @@ from types import SimpleNamespace as View
 
 import pandas as pd
 
-from lth import data, presets, tickets
+from lth import presets, tickets
 from lth.runs import every
 
 from lth.report import analysis, evidence, published
