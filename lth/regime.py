@@ -7,7 +7,7 @@ keeps the scale of its initialisation and a global ranking by |w| ranks layers b
     >>> from lth import presets
     >>> r = regime(dict(presets.DEFAULT, **presets.PAPER["resnet20_cifar10"]))
     >>> r.iterations, round(r.decay, 3), round(r.rewind, 4)
-    (61560, 0.325, 0.016)
+    (61560, 0.32, 0.016)
 """
 
 import math

@@ -64,3 +64,11 @@ def test_no_gap_is_quoted_between_runs_at_chance():
     assert g.both_at_chance.all() and g.gap_points.isna().all()
     assert study.summary(_table(0.0, at_chance=True)).iloc[0].l1_minus_magnitude_points == "at chance"
     assert study.chance("fashion_mnist") == 10 and math.isclose(study.chance("tinyimagenet"), 0.5)
+
+
+def test_the_modules_example_holds():
+    import doctest
+
+    from lth import regime as module
+
+    assert doctest.testmod(module).failed == 0
