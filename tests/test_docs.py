@@ -134,7 +134,7 @@ def sandbox(tmp_path_factory, smoke_sweep):
         (copy / ".venv").symlink_to(ROOT / ".venv")
         shutil.copytree(smoke_sweep, copy / "runs", symlinks=True)
         env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "LTH_RUNS")}
-        env |= dict(PYTHONPATH=str(copy), LTH_DATA=docs.presets.data_dir(), PATH=f"{copy / '.venv' / 'bin'}:{env['PATH']}")
+        env |= dict(PYTHONPATH=str(copy), LTH_DATA=docs.config.data_dir(), PATH=f"{copy / '.venv' / 'bin'}:{env['PATH']}")
         return copy, env
 
     return make
