@@ -156,11 +156,14 @@ def difference_panel(ax, s, why=""):
     ax.set(ylabel="minus magnitude, same seed (points)")
 
 
-def regime_panel(ax, gaps, title):
-    """The regime study (lth.report.study): one metric's gap to magnitude at one round, seed by seed (a point each, spread
-    a little sideways), against the sum of lr x weight decay a round sees (log axis), the median over seeds joined
-    across the arms; a pair of runs both at chance is drawn as a grey cross on 0 ("at chance": no gap)."""
+def regime_panel(ax, gaps, title, paper=None):
+    """The regime study (lth.report.study): one metric's gap to magnitude at one round, seed by seed (a point each,
+    spread a little sideways), against the sum of lr x weight decay a round sees (log axis), the median over seeds
+    joined across the arms; a pair of runs both at chance is drawn as a grey cross on 0 ("at chance": no gap);
+    ``paper``: the paper's setting's sum, a dotted line."""
     decays = sorted(gaps.lr_x_weight_decay.unique())
+    if paper:
+        ax.axvline(paper, color="0.4", ls=":", lw=1, label="the paper's setting")
     for i, (decay, g) in enumerate(gaps.groupby("lr_x_weight_decay")):
         spread = decay * 1.06 ** (g.seed.rank(method="first") - (len(g) + 1) / 2)
         real = g.gap_points.notna()
@@ -173,7 +176,7 @@ def regime_panel(ax, gaps, title):
     ax.set_xscale("log")
     ax.set_xticks(decays, [f"{d:.3g}" for d in decays], rotation=30)
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlim(decays[0] / 1.6, decays[-1] * 1.6)
+    ax.set_xlim(min(decays[0], paper or decays[0]) / 1.6, max(decays[-1], paper or decays[-1]) * 1.6)
     values = gaps.gap_points.dropna()
     top = max(2.0, float(values.abs().max()) * 1.1) if len(values) else 2.0
     difference_axis(ax, (-top, top))

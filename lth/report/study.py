@@ -101,12 +101,15 @@ def summary(table):
 
 def view(runs_dir, preset):
     """What the regime notebook shows: ``table`` (per run and judged round), ``gaps`` (paired, per seed),
-    ``summary`` (per arm and round) and a ``caption``; None where the preset has no regime study."""
+    ``summary`` (per arm and round), ``paper`` ({setting: the sum of lr x weight decay a round of the paper's setting
+    it stands for sees}) and a ``caption``; None where the preset has no regime study."""
     study = presets.check(preset).get("regime")
     if not study:
         return None
     table = runs_table(evidence.runs_folder(runs_dir), preset)
     seeds = "; ".join(f"{s}: {', '.join(study[s]['metrics'])} on seeds {', '.join(map(str, study[s]['seeds']))}"
                       for s in study)
-    return View(table=table, gaps=gaps(table), summary=summary(table),
+    paper = {s: regime(dict(presets.DEFAULT, **presets.PAPER[published.paper_setting(study[s]["base"]["model"])])).decay
+             for s in study}
+    return View(table=table, gaps=gaps(table), summary=summary(table), paper=paper,
                 caption=f"preset={preset}; {seeds}; at chance: within {CHANCE_POINTS:g} points of 100 / classes")
