@@ -40,7 +40,7 @@ TICKET_NOTEBOOKS := overlap figure1 figure3 figure5 figure6 figure7
 # reinit first: make -j then starts with its runs, the longest chain (Section 5's runs, then the reinitialisations).
 NOTEBOOKS := reinit table1 $(ACCURACY_NOTEBOOKS) $(TICKET_NOTEBOOKS) claims glance extra
 FIGS ?= figures/$(PRESET)
-.PHONY: install test check docs bench runs figures verify clean regime FORCE $(NOTEBOOKS)
+.PHONY: install test check docs bench runs figures verify clean regime no-regime FORCE $(NOTEBOOKS)
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -102,7 +102,10 @@ $(FIGS)/glance.ipynb: $(ALL_RUNS) $(REINITS) $(CONNECTIONS) lth/tickets.py
 $(FIGS)/extra.ipynb: $(call completed,magnitude) $(EXTRA_RUNS)
 # The regime study (lth/report/study.py), not part of `make figures`: its arms' runs, then its notebook.
 regime: $(FIGS)/regime.ipynb
-$(FIGS)/regime.ipynb: $(REGIME_RUNS) lth/regime.py
+$(FIGS)/regime.ipynb: $(REGIME_RUNS) lth/regime.py | $(if $(REGIME_RUNS),,no-regime)
+no-regime:
+	@echo "PRESET=$(PRESET) has no regime study (a preset's regime, lth/presets.py); presets with one: small, smoke" >&2
+	@exit 1
 $(FIGS)/%.ipynb: notebooks/%.ipynb lth/presets.py $(REPORT) | install
 	@mkdir -p $(FIGS)
 	@# A notebook that fails is removed: nothing is left that looks rendered.

@@ -227,3 +227,10 @@ def test_make_regime_runs_the_study_and_renders_it(tmp_path, make, smoke_sweep):
     assert summary.l1_minus_magnitude_points.iloc[1] == "at chance"  # wd 8e-2: nothing learns, so no gap is quoted
     again = make("regime", **env)
     assert again.returncode == 0 and "sweep run" not in again.stdout and "papermill" not in again.stdout, again.stdout
+
+
+def test_make_regime_on_a_preset_without_a_study_is_one_line(tmp_path, make):
+    p = make("regime", PRESET="rehearsal", FIGS=str(tmp_path / "figures"))
+    assert p.returncode != 0 and not (tmp_path / "figures").exists()
+    assert p.stderr.splitlines()[0] == ("PRESET=rehearsal has no regime study (a preset's regime, lth/presets.py); "
+                                        "presets with one: small, smoke")
