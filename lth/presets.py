@@ -58,7 +58,7 @@ _SMALL_RESNET = dict(model="resnet8_16", dataset="fashion_mnist", epochs=4, batc
                      train_size=4096, momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=22, prune_output=True)
 _SMALL_VGG = dict(model="vgg16_8", dataset="fashion_mnist", epochs=8, batch_size=64, milestones=[6], train_size=2048,
                   momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=25, prune_output=False)
-# The regime study (`make regime`, docs/results.md#regime): a setting's schedule at several doses of weight decay
+# The regime study (`make regime`, docs/reproducing.md#regime): a setting's schedule at several doses of weight decay
 # per round (lth.regime: the sum of lr x weight decay over a round), from the small preset's to the paper's (about
 # 0.33 for ResNet-20 and VGG-16 on CIFAR-10). Each arm: config values over the setting's ``base``.
 _REGIME_SMALL = {

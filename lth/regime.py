@@ -1,8 +1,9 @@
 """The regime of a setting: what governs its weights' scale over one pruning round.
 
 A round trains from the rewind point k to the end of the schedule; over it, SGD's weight decay shrinks every
-weight by about exp(-sum of lr x weight decay), whatever the gradient does. Where that sum is small, each layer
-keeps the scale of its initialisation and a global ranking by |w| ranks layers by it (docs/results.md#regime).
+weight by about exp(-sum of lr x weight decay), on top of what the gradient does. Where that sum is small, a layer
+may keep the scale of its initialisation, and a global ranking by |w| rank layers by it: what the regime study
+(`make regime`, docs/reproducing.md#regime) measures.
 
     >>> from lth import presets
     >>> r = regime(dict(presets.DEFAULT, **presets.PAPER["resnet20_cifar10"]))

@@ -13,11 +13,10 @@ from types import SimpleNamespace as View
 import pandas as pd
 
 from lth import presets, tickets
-from lth.runs import every
-
-from lth.report import analysis, evidence, published
 from lth.regime import regime
+from lth.report import analysis, evidence, published
 from lth.report.stats import CHANCE_POINTS, chance
+from lth.runs import every
 
 
 def _rounds(config):
