@@ -115,7 +115,7 @@ def bench_small_settings():
     from lth import cost, presets
 
     times = {}
-    for name, s in presets.check("small")["settings"].items():
+    for name, s in presets.get("small").settings.items():
         times[name] = cost.seconds_per_epoch(Config.of(s), DEVICE, iterations=20)[0]
         print(f"small {name}: {times[name]:.3f} s/epoch (batch {s['batch_size']}, {s['train_size']} images)")
     return times

@@ -316,7 +316,7 @@ def markdown(report):
 
 
 def main(argv=None):
-    settings = list(presets.check(PRESET)["settings"])
+    settings = list(presets.get(PRESET).settings)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="tiny data, a few iterations, batch 2 (the CPU check)")
@@ -348,7 +348,7 @@ def main(argv=None):
         if left < 0.05 * budget:
             row = dict(setting=setting, errors=[f"skipped: the {budget:.0f} s budget is spent"], elapsed_s=0.0)
         else:
-            row = check_setting(setting, presets.check(PRESET)["settings"][setting], device, sizes, share)
+            row = check_setting(setting, presets.get(PRESET).settings[setting], device, sizes, share)
         report["settings"].append(row)
         print(f"{setting}: {row['elapsed_s']:.1f} s ({time.perf_counter() - start:.1f} s in all); "
               f"deterministic {yes_no(row, 'deterministic', 'first_difference')}, "

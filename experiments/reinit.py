@@ -24,12 +24,12 @@ ex = Experiment("reinit", save_git_info=False)
 
 def validate(config):
     """A ValueError, one line, where the setting, a metric or the seed is not the preset's."""
-    p = presets.check(config["preset"])
+    p = presets.get(config["preset"])
     if not isinstance(config["metrics"], list):
         raise ValueError(f"metrics={config['metrics']!r} is not valid; valid: a list of the preset's metrics, e.g. "
                          "'[\"magnitude\", \"l1\"]'")
-    for key, values, valid in (("setting", [config["setting"]], p["settings"]), ("metrics", config["metrics"],
-                               p["metrics"]), ("seed", [config["seed"]], p["seeds"])):
+    for key, values, valid in (("setting", [config["setting"]], p.settings), ("metrics", config["metrics"],
+                               p.metrics), ("seed", [config["seed"]], p.seeds)):
         if bad := [v for v in values if v not in valid]:
             raise ValueError(f"{key}={bad[0]!r} is not one of preset {config['preset']}'s; valid: "
                              + ", ".join(map(str, valid)))
@@ -41,10 +41,10 @@ observer.validate_with(ex, validate)
 @ex.config
 def config():
     preset = "small"  # whose runs to start from (lth/presets.py)
-    setting = presets.TICKETS.get(preset, {}).get("setting")
-    metrics = presets.TICKETS.get(preset, {}).get("metrics")
+    setting = presets.PRESETS.get(preset, {}).get("tickets", {}).get("setting")
+    metrics = presets.PRESETS.get(preset, {}).get("tickets", {}).get("metrics")
     seed = 0  # seed of the original runs; the reruns train with the same data order
-    round = presets.TICKETS.get(preset, {}).get("round")  # keep the connections that overlap at this round (15: 96.48 %)
+    round = presets.PRESETS.get(preset, {}).get("tickets", {}).get("round")  # keep the connections that overlap at this round (15: 96.48 %)
     reinit_seed = 1  # seeds the redrawn weights
 
 

@@ -31,7 +31,7 @@ class Refused(RuntimeError):
 def request(preset, setting):
     """({sbatch option: value}, how many jobs at once) of each run of ``setting``: RESOURCES with the overrides set
     in the environment. Refused, one line, on an invalid override."""
-    res, env = presets.resources(preset, setting), {k: os.environ.get(v[0], "").strip() for k, v in OVERRIDES.items()}
+    res, env = presets.get(preset).resources(setting), {k: os.environ.get(v[0], "").strip() for k, v in OVERRIDES.items()}
     for key, (variable, pattern, valid) in OVERRIDES.items():
         if env[key] and not re.fullmatch(pattern, env[key]):
             raise Refused(f"{key.upper()}={env[key]} ({variable}) is not valid; valid: {valid}")

@@ -38,21 +38,21 @@ def check(preset, download=True):
     from lth import data, synthetic
     from lth.config import Config, ConfigError
 
-    p, root = presets.check(preset), presets.data_root(preset)
+    p = presets.get(preset)
     for r in runs.every(preset, "imp"):
         try:
             Config.of(r.config).check()
         except ConfigError as e:
             sys.exit(f"PRESET={preset}, run {r.name}: {e}")
     missing = []
-    for name in sorted({s["dataset"] for s in p["settings"].values()}):
-        if "synthetic" in p:
-            synthetic.write(name, root, *p["synthetic"].values())
+    for name in sorted({s.dataset for s in p.settings.values()}):
+        if p.synthetic:
+            synthetic.write(name, p.data_root, *p.synthetic.values())
         try:
-            data.load(name, root, download)
+            data.load(name, p.data_root, download)
         except data.DatasetNotFound as e:
             missing.append(str(e))
-    if p.get("gpu") and not torch.cuda.is_available():
+    if p.gpu and not torch.cuda.is_available():
         missing.append(f"PRESET={preset} needs a CUDA GPU (thousands of epochs); none is visible to PyTorch")
     if missing:
         sys.exit(f"PRESET={preset} cannot run: " + "; ".join(missing))
@@ -157,14 +157,13 @@ def plan(preset, study=False):
     import torch
 
     from lth import cost
-    from lth.config import Config
     from lth.regime import regime
 
-    device, settings = "cuda" if torch.cuda.is_available() else "cpu", presets.check(preset)["settings"]
+    device, settings = "cuda" if torch.cuda.is_available() else "cpu", presets.get(preset).settings
     # as runs train: one CPU thread, their kernels
     deterministic(next(iter(settings.values()))["portable"], "it cannot time the preset's kernels")
     unit = "GPU-hours" if device == "cuda" else "CPU-hours"
-    timings = {setting: cost.seconds_per_epoch(Config.of(s), device) for setting, s in settings.items()}
+    timings = {setting: cost.seconds_per_epoch(s, device) for setting, s in settings.items()}
     if study:
         return _plan_regime(preset, cost.price(preset, timings, study=True), cost.device_name(device), unit)
     rows, disk = cost.price(preset, timings), cost.disk(preset)  # price: the arithmetic benchmarks/gpu.py uses too
@@ -172,7 +171,7 @@ def plan(preset, study=False):
           f"{'disk GB':>8}   (measured on {cost.device_name(device)}; a round's iterations and lr x weight decay: "
           "docs/reproducing.md#regime)")
     for setting, n, epochs, per_epoch, hours in rows:
-        r = regime(Config.of(settings[setting]))
+        r = regime(settings[setting])
         print(f"{setting:<30} {n:>5} {epochs:>10,.1f} {r.iterations:>9,} {r.decay:>8.4f} {per_epoch:>9.2f} "
               f"{hours:>10.2f} {disk[setting] / 1e9:>8.2f}")
     print(f"{'total':<30} {sum(r[1] for r in rows):>5} {sum(r[2] for r in rows):>10,.1f} {'':>9} {'':>8} {'':>9} "

@@ -97,9 +97,9 @@ class Config(Mapping):
     def replace(self, **values):
         return self.of(self, **values)
 
-    def as_dict(self):
-        """Every value, as JSON and Sacred take them (milestones a list)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.items()}
+    def as_dict(self, identity=False):
+        """Every value (``identity``: those that name the run), as JSON and Sacred take them (milestones a list)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.items() if not identity or k in IDENTITY}
 
     # --- identity ---
 

@@ -93,7 +93,7 @@ def record_bytes(r):
 def disk(preset):
     """{setting: bytes its runs hold once completed}: its LTR runs' and reinitialisations' (``record_bytes``)."""
     every = runs.every(preset)
-    return {s: sum(record_bytes(r) for r in every if r.setting == s) for s in presets.check(preset)["settings"]}
+    return {s: sum(record_bytes(r) for r in every if r.setting == s) for s in presets.get(preset).settings}
 
 
 def remaining_bytes(preset, runs_dir):
@@ -113,9 +113,9 @@ def price(preset, timings, study=False):
     that ``timings`` holds, in the preset's order (``study``: per arm of its regime study, ``<setting>@<arm>``).
     Hours = (epochs x s/epoch + test passes x s/pass) / 3600, summed over the setting's runs (``configs``,
     ``seconds``)."""
-    rows, p = [], presets.check(preset)
-    arms = [f"{s}@{arm}" for s, regime in p.get("regime", {}).items() for arm in regime["arms"]]
-    names = arms if study else p["settings"]
+    rows, p = [], presets.get(preset)
+    arms = [f"{s}@{arm}" for s, regime in p.regime.items() for arm in regime["arms"]]
+    names = arms if study else p.settings
     for setting in names:
         timing = timings.get(setting.split("@")[0])
         if timing is None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 
 from lth import config, data, importance, kernels, presets, pruning, store, tickets
-from lth.config import Config
 from lth.ltr import initialise, lottery_ticket_rewinding
 from lth.training import derive_seed
 
@@ -24,8 +23,8 @@ def settings():
     """The settings the presets train on a CPU (``small`` and ``smoke``), one per model and dataset."""
     found = {}
     for preset in ("small", "smoke"):
-        for s in presets.check(preset)["settings"].values():
-            found.setdefault(f"{s['model']}_{s['dataset']}", Config.of(s, data_root=config.data_dir(), device="cpu"))
+        for s in presets.get(preset).settings.values():
+            found.setdefault(f"{s.model}_{s.dataset}", s.replace(data_root=config.data_dir(), device="cpu"))
     return found
 
 

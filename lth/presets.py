@@ -4,7 +4,9 @@ Plain data, no torch (the Makefile lists runs before anything is installed). A r
 of experiments/imp.py) with an importance metric and a seed: lth/runs.py makes a preset's run records from these.
 """
 
+import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from lth import config, importance
@@ -42,12 +44,6 @@ def ordered(names):
     return [m for m in known if m in names] + [m for m in names if m not in known]
 
 
-def metrics(preset):
-    """The metrics a preset runs: ``$LTH_METRICS`` (comma-separated; `make ... METRICS=l1,mod:f`) and magnitude,
-    the baseline every table compares with and Table 1's metric, where it is set; else the preset's own."""
-    chosen = [m.strip() for m in os.environ.get("LTH_METRICS", "").split(",") if m.strip()]
-    return ordered(["magnitude", *chosen]) if chosen else check(preset)["metrics"]
-
 # CPU, offline, Fashion-MNIST, tested on all 10,000 test images: LeNet-300-100 (the paper's 24 rounds, 99.53 %), a
 # ResNet with 1x1 shortcuts (22 rounds, 99.26 %) and VGG-16's layout at an eighth of its width (25 rounds, 99.62 %:
 # OpenLTH's budget counts the 640 weights of its dense output layer, so from round 27 no conv weight is left; the
@@ -80,16 +76,25 @@ _REGIME_SMALL = {
 _REHEARSAL = {name: {**DEFAULT, **s, "train_size": 64, "test_size": 32, "epochs": 2, "rewind_iter": 1,
                       "milestones": [1] if s["milestones"] else []}
               for name, s in PAPER.items()}
+# Section 5 (several tickets from one initialisation): which setting and metrics each preset compares, at which
+# round (the tickets' sparsity), and the seeds of Section 5.1's reinitialisations.
+_TICKETS = {
+    "small": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1, 2]),
+    "paper": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1, 2, 3]),
+    "smoke": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=3, reinit_seeds=[1]),
+    "rehearsal": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1]),
+}
 
 PRESETS = {
     # ``rounds_of``, ``seeds_of``: fewer rounds or seeds for some metrics (lth.runs.of_preset).
     # ``metrics_of``: only these metrics on some settings (where the others would cost more than they tell).
     # ``extra``: metrics beyond the registry's, run on one setting (and its ``seeds``) for the `extra` table only.
     # ``regime``: the regime study's arms (`make regime`), per setting, not part of `make figures`.
+    # ``tickets``: Section 5's setting, metrics, round and reinitialisation seeds.
     # ``gpu``: `sweep check` refuses to start it without a CUDA GPU.
     # Five seeds: a sign test on five paired differences errs one time in 16 under no effect (lth/report/claims.py).
     # lamp (not the paper's) and the random control, which no claim judges, on seeds 0-2.
-    "small": dict(seeds=[0, 1, 2, 3, 4], metrics=METRICS, rounds_of={"random": 10},
+    "small": dict(seeds=[0, 1, 2, 3, 4], metrics=METRICS, rounds_of={"random": 10}, tickets=_TICKETS["small"],
                   seeds_of={"lamp": [0, 1, 2], "random": [0, 1, 2]}, settings={
         "lenet_300_100_fashion_mnist": dict(DEFAULT, **_SMALL_LENET),
         "resnet8_16_fashion_mnist": dict(DEFAULT, **_SMALL_RESNET),
@@ -97,9 +102,9 @@ PRESETS = {
     }, metrics_of={"vgg16_8_fashion_mnist": ["magnitude", "l1"]}, regime=_REGIME_SMALL,
         extra=dict(setting="lenet_300_100_fashion_mnist", metrics=list(importance.OPTIONAL), seeds=[0, 1, 2])),
     "paper": dict(seeds=[0, 1, 2], metrics=METRICS, settings={n: dict(DEFAULT, **s) for n, s in PAPER.items()},
-                  gpu=True),
+                  gpu=True, tickets=_TICKETS["paper"]),
     # For CI: every notebook end to end in minutes.
-    "smoke": dict(seeds=[0, 1], metrics=METRICS, settings={
+    "smoke": dict(seeds=[0, 1], metrics=METRICS, tickets=_TICKETS["smoke"], settings={
         "lenet_300_100_fashion_mnist": {**DEFAULT, **SMOKE, "rounds": 3},
         "resnet8_16_fashion_mnist": {**DEFAULT, **_SMALL_RESNET, **SMOKE, "milestones": [], "rounds": 3},
     }, extra=dict(setting="lenet_300_100_fashion_mnist", metrics=["movement"]),
@@ -110,6 +115,7 @@ PRESETS = {
     # synthetic data that it writes itself (`synthetic`: images per split) under $LTH_DATA/rehearsal: one seed,
     # every metric on the two cheap settings, magnitude on VGG-16, the three Section 5 compares on ResNet-18.
     "rehearsal": dict(seeds=[0], metrics=METRICS, settings=_REHEARSAL, synthetic=dict(train=64, test=32),
+                      tickets=_TICKETS["rehearsal"],
                       metrics_of={"vgg16_cifar10": ["magnitude"], "resnet18_tinyimagenet": ["magnitude", "l1", "l2"]}),
 }
 
@@ -124,27 +130,65 @@ RESOURCES = {
 }
 
 
-def resources(preset, setting):
-    """The Slurm resources of one run of ``setting`` in ``preset``."""
-    return RESOURCES[preset].get(setting, RESOURCES[preset])
+class PresetError(ValueError):
+    """A preset name that ``PRESETS`` does not have."""
 
 
-def data_root(preset):
-    """Where the runs of ``preset`` read their datasets: ``config.data_dir()``, made absolute; synthetic ones (the
-    rehearsal's) in a folder of their own under it."""
-    return str(Path(config.data_dir()).resolve() / (preset if "synthetic" in check(preset) else ""))
+@dataclass(frozen=True, eq=False)
+class Preset:
+    """A preset, resolved once per process (``get``) and passed down: its settings as Configs (typed here; `sweep
+    check` checks their domains), the metrics it runs with ``$LTH_METRICS`` applied, Section 5's ``tickets``, where
+    its runs read their data. ``PRESETS`` says what each field means."""
+
+    name: str
+    seeds: tuple
+    metrics: tuple  # the metrics it runs: $LTH_METRICS (with magnitude) where set, else its own
+    settings: dict  # setting name -> Config
+    rounds_of: dict  # fewer rounds for some metrics
+    seeds_of: dict  # fewer seeds for some metrics
+    metrics_of: dict  # only these metrics on some settings
+    extra: dict  # metrics beyond the registry's, on one setting (empty: none)
+    regime: dict  # the regime study (empty: none)
+    tickets: dict  # Section 5
+    gpu: bool
+    synthetic: dict  # images per split of the synthetic data it writes itself (empty: real data)
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def data_root(self):
+        """Where its runs read their datasets: ``config.data_dir()``, made absolute; synthetic ones (the
+        rehearsal's) in a folder of their own under it."""
+        return str(Path(config.data_dir()).resolve() / (self.name if self.synthetic else ""))
+
+    def resources(self, setting):
+        """The Slurm resources of one run of ``setting``."""
+        return RESOURCES[self.name].get(setting, RESOURCES[self.name])
 
 
-def check(preset):
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
-    return PRESETS[preset]
+def chosen_metrics():
+    """``$LTH_METRICS`` (comma-separated; `make ... METRICS=l1,mod:f`) in the registry's order, or None."""
+    chosen = [m.strip() for m in os.environ.get("LTH_METRICS", "").split(",") if m.strip()]
+    return ordered(["magnitude", *chosen]) if chosen else None
 
 
-# Section 5 (several tickets from one initialisation): which setting and metrics each preset compares.
-TICKETS = {
-    "small": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1, 2]),
-    "paper": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1, 2, 3]),
-    "smoke": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=3, reinit_seeds=[1]),
-    "rehearsal": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1]),
-}
+def get(preset):
+    """The ``Preset`` named ``preset`` (a Preset is itself), resolved once per process for each ``$LTH_METRICS``
+    (``get.cache_clear()`` after changing ``PRESETS``); PresetError, one line, on a name it does not have."""
+    return preset if isinstance(preset, Preset) else _resolve(preset, os.environ.get("LTH_METRICS", ""))
+
+
+@functools.lru_cache(maxsize=None)
+def _resolve(name, _metrics_variable):
+    if name not in PRESETS:
+        raise PresetError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    p = PRESETS[name]
+    return Preset(name=name, seeds=tuple(p["seeds"]), metrics=tuple(chosen_metrics() or p["metrics"]),
+                  settings={s: config.Config.of(c) for s, c in p["settings"].items()},
+                  rounds_of=p.get("rounds_of", {}), seeds_of=p.get("seeds_of", {}), metrics_of=p.get("metrics_of", {}),
+                  extra=p.get("extra", {}), regime=p.get("regime", {}), tickets=p["tickets"], gpu=p.get("gpu", False),
+                  synthetic=p.get("synthetic", {}))
+
+
+get.cache_clear = _resolve.cache_clear

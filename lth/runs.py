@@ -123,42 +123,42 @@ def _id_of(config):
 
 
 def of_preset(preset, metrics=None, settings=None, extra=False):
-    """The LTR runs of a preset by setting, metric and seed: of its metrics (``presets.metrics``, or ``metrics``)
-    and settings (or ``settings``), cut to its ``rounds_of`` and ``seeds_of``; ``extra``: those of its ``extra``
-    metrics (on the extra's ``seeds``, where given) instead."""
-    p, root = presets.check(preset), presets.data_root(preset)
-    cut, chosen, seeds_of = p.get("rounds_of", {}), metrics or presets.metrics(preset), p.get("seeds_of", {})
+    """The LTR runs of a preset (a ``presets.Preset`` or its name) by setting, metric and seed: of its metrics (or
+    ``metrics``) and settings (or ``settings``), cut to its ``rounds_of`` and ``seeds_of``; ``extra``: those of its
+    ``extra`` metrics (on the extra's ``seeds``, where given) instead."""
+    p = presets.get(preset)
+    chosen, seeds_of = metrics or p.metrics, p.seeds_of
     if extra:
-        chosen, settings = (p["extra"]["metrics"], [p["extra"]["setting"]]) if "extra" in p else ([], [])
-        seeds_of = {m: p["extra"].get("seeds", p["seeds"]) for m in chosen}
-    return [Run(name, dict(setting, importance=m, seed=s, data_root=root,
-                            rounds=min(setting["rounds"], cut.get(m, setting["rounds"]))))
-            for name, setting in p["settings"].items() if settings is None or name in settings
-            for m in chosen if extra or m in p.get("metrics_of", {}).get(name, [m])
-            for s in seeds_of.get(m, p["seeds"])]
+        chosen, settings = (p.extra["metrics"], [p.extra["setting"]]) if p.extra else ([], [])
+        seeds_of = {m: p.extra.get("seeds", p.seeds) for m in chosen}
+    return [Run(name, dict(setting.as_dict(identity=True), importance=m, seed=s, data_root=p.data_root,
+                            rounds=min(setting.rounds, p.rounds_of.get(m, setting.rounds))))
+            for name, setting in p.settings.items() if settings is None or name in settings
+            for m in chosen if extra or m in p.metrics_of.get(name, [m])
+            for s in seeds_of.get(m, p.seeds)]
 
 
 def regime(preset):
     """The regime study's LTR runs (the preset's ``regime``): per setting, arm, metric and seed; a run's setting is
     named ``<setting>@<arm>``."""
-    root = presets.data_root(preset)
-    return [Run(f"{name}@{arm}", dict(study["base"], **values, importance=m, seed=s, data_root=root))
-            for name, study in presets.check(preset).get("regime", {}).items()
+    p = presets.get(preset)
+    return [Run(f"{name}@{arm}", dict(study["base"], **values, importance=m, seed=s, data_root=p.data_root))
+            for name, study in p.regime.items()
             for arm, values in study["arms"].items() for m in study["metrics"] for s in study["seeds"]]
 
 
 def groups(preset):
     """Every run a preset needs, by what needs it: ``run`` (its LTR runs), ``magnitude`` (Table 1), ``ticket``
-    (Section 5's: presets.TICKETS, whatever ``METRICS`` says), ``extra``, ``reinit`` (Section 5.1's, from the
-    tickets of seed 0) and ``regime`` (the regime study's, `make regime` alone). An LTR run in several groups is one
-    record (one id: ``_id_of``)."""
-    presets.check(preset)
-    t, ltr = presets.TICKETS[preset], of_preset(preset)
-    reinit = [Reinit(dict(preset=preset, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
+    (Section 5's: the preset's ``tickets``, whatever ``METRICS`` says), ``extra``, ``reinit`` (Section 5.1's, from
+    the tickets of seed 0) and ``regime`` (the regime study's, `make regime` alone). An LTR run in several groups is
+    one record (one id: ``_id_of``)."""
+    p = presets.get(preset)
+    t, ltr = p.tickets, of_preset(p)
+    reinit = [Reinit(dict(preset=p.name, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
                           reinit_seed=s)) for s in t["reinit_seeds"]]
     return dict(run=ltr, magnitude=[r for r in ltr if r.importance == "magnitude"],
-                ticket=of_preset(preset, t["metrics"], [t["setting"]]),
-                extra=of_preset(preset, extra=True), reinit=reinit, regime=regime(preset))
+                ticket=of_preset(p, t["metrics"], [t["setting"]]),
+                extra=of_preset(p, extra=True), reinit=reinit, regime=regime(p))
 
 
 def every(preset, experiment=None, study=False):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lth import kernels
+from lth import kernels, presets
 
 # Runs are portable by default, and portable mode must be set before a process's first CPU kernel: this test
 # process runs many in-process runs after other tests' kernels, and its subprocesses inherit the setting.
@@ -32,6 +32,13 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if SLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _presets_resolved_anew():
+    """A test may change ``lth.presets.PRESETS`` (monkeypatch): the tests after it resolve the presets anew."""
+    yield
+    presets.get.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,7 @@ def test_figure4_gives_each_setting_its_dense_line_fraction_and_caption(runs):
 
 def test_figure2_shows_the_section_5_setting_and_figure10_every_shortcut(runs):
     v = figures.figure2(runs, "smoke")
-    assert {p.setting for p in v.panels} == {presets.TICKETS["smoke"]["setting"]}
+    assert {p.setting for p in v.panels} == {presets.get("smoke").tickets["setting"]}
     assert [p.role for p in v.panels] == ["input", "middle", "output", "shortcut"]
     shortcuts = figures.figure10(runs, "smoke")
     assert [p.layer for p in shortcuts.panels] == ["blocks.1.shortcut.0", "blocks.2.shortcut.0"]
@@ -51,7 +51,7 @@ def test_figure2_shows_the_section_5_setting_and_figure10_every_shortcut(runs):
 
 
 def test_section_5_views_check_the_dense_network_and_name_the_round_and_seeds(runs):
-    t = presets.TICKETS["smoke"]
+    t = presets.get("smoke").tickets
     v = figures.overlap(runs, "smoke")
     assert "bitwise equal" in v.checked and v.round == t["round"] and v.sparsity == pytest.approx(100 * (1 - 0.8**3))
     assert list(v.table.layer)[-1] == "all" and "tickets of magnitude, l1, l2, seeds 0, 1" in v.caption
@@ -70,7 +70,7 @@ def test_the_connection_table_is_computed_once_per_sweep(runs, smoke_sweep):
 
 def test_figure3_counts_the_connections_each_not_shared_point_rests_on(runs):
     v = figures.figure3(runs, "smoke")
-    assert set(v.not_shared) == set(presets.TICKETS["smoke"]["metrics"])
+    assert set(v.not_shared) == set(presets.get("smoke").tickets["metrics"])
     others = v.drift[~v.drift.overlapping]
     for m, (lo, hi) in v.not_shared.items():
         assert (lo, hi) == (others[others.metric == m]["count"].min(), others[others.metric == m]["count"].max())

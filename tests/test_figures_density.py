@@ -63,7 +63,7 @@ def constructed(runs_dir, preset):
     made = {}
     for record in runs_.of_preset(preset):
         if record.setting not in made:
-            made[record.setting] = _model(presets.check(preset)["settings"][record.setting])
+            made[record.setting] = _model(presets.get(preset).settings[record.setting])
         _run(runs_dir, record, *made[record.setting])
     return runs_dir
 
@@ -120,7 +120,7 @@ def test_no_title_runs_into_another_panel(rendered):
 
 def test_captions_name_the_settings_with_a_panel_and_what_a_kept_dense_layer_does(rendered):
     preset, runs_dir, _, drawn = rendered
-    settings = presets.check(preset)["settings"]
+    settings = presets.get(preset).settings
     for name in ("figure2", "figure9", "figure10"):
         v = drawn[name]["v"]
         shown = {p.setting for p in v.panels}
@@ -137,7 +137,7 @@ def test_captions_name_the_settings_with_a_panel_and_what_a_kept_dense_layer_doe
 def test_the_network_counts_a_kept_dense_layer_and_the_pruned_layers_own_density_does_not(rendered):
     preset, _, _, drawn = rendered
     for p in drawn["figure9"]["v"].panels:
-        shapes, _, dense = _model(presets.check(preset)["settings"][p.setting])
+        shapes, _, dense = _model(presets.get(preset).settings[p.setting])
         n = {k: math.prod(s) for k, s in shapes.items()}
         kept = sum(n[k] for k in dense)
         first = p.network[p.network["round"] == 1].iloc[0]  # every pruned layer of every run keeps 80 % (_run)

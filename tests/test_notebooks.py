@@ -139,11 +139,11 @@ MINIATURE = """
 def _miniature(p):
     tiny = dict(train_size=64, test_size=32, epochs=2, rewind_iter=1, milestones=[], rounds=3, prune_fraction=0.8)
     return dict(p, seeds=p["seeds"][:1], synthetic=dict(train=64, test=32), rounds_of={m: 2 for m in p.get("rounds_of", {})},
-                settings={name: dict(s, **tiny) for name, s in p["settings"].items()}, gpu=False)
+                settings={name: dict(s, **tiny) for name, s in p["settings"].items()}, gpu=False,
+                tickets=dict(p["tickets"], round=3, reinit_seeds=p["tickets"]["reinit_seeds"][:1]))
 
 
 PRESETS = {name: _miniature(p) for name, p in PRESETS.items()}
-TICKETS = {name: dict(t, round=3, reinit_seeds=t["reinit_seeds"][:1]) for name, t in TICKETS.items()}
 """
 
 
@@ -197,6 +197,7 @@ def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says
     assert p.returncode == 0 and "sweep run" not in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
     assert all((figs / f).stat().st_size > 0 for files in OUTPUTS.values() for f in files)
     monkeypatch.setitem(presets.PRESETS["smoke"], "metrics_of", METRICS_OF)  # this process's, for Figure 4's view
+    presets.get.cache_clear()
     lenet, resnet = figures.figure4(str(smoke_sweep), "smoke").settings
     assert lenet.difference.empty and lenet.alone.replace("\n", " ").startswith("no paired difference: preset=smoke runs magnitude alone on LeNet-300-100")
     assert set(resnet.difference.importance) == {"l1", "l2"} and not resnet.alone

@@ -37,7 +37,7 @@ def test_small_preset_five_seeds_whole_test_set_and_a_vgg_setting():
     assert {r.seed for r in small_runs if r.importance in ("lamp", "random")} == {0, 1, 2}
     last = small_runs[-1]
     assert (last.setting, last.importance, last.seed) == ("vgg16_8_fashion_mnist", "l1", 4)
-    assert last.config["data_root"] == presets.data_root("small")
+    assert last.config["data_root"] == presets.get("small").data_root
     assert {r.seed for r in runs.of_preset("small", extra=True)} == {0, 1, 2}
 
 
@@ -46,8 +46,8 @@ def test_paper_preset_runs_the_four_settings():
 
 
 def test_unknown_preset_is_one_line_with_the_valid_names():
-    with pytest.raises(ValueError, match="unknown preset 'big'; valid: small, paper, smoke"):
-        presets.check("big")
+    with pytest.raises(presets.PresetError, match="unknown preset 'big'; valid: small, paper, smoke"):
+        presets.get("big")
 
 
 def test_a_run_in_several_groups_is_one_run_and_section_5_keeps_its_metrics_whatever_metrics_says(monkeypatch):
@@ -61,11 +61,11 @@ def test_a_run_in_several_groups_is_one_run_and_section_5_keeps_its_metrics_what
     monkeypatch.setenv("LTH_METRICS", "magnitude,l1")
     g = runs.groups("smoke")
     assert {r.importance for r in g["run"]} == {"magnitude", "l1"}
-    assert {r.importance for r in g["ticket"]} == set(presets.TICKETS["smoke"]["metrics"]) == {"magnitude", "l1", "l2"}
+    assert {r.importance for r in g["ticket"]} == set(presets.get("smoke").tickets["metrics"]) == {"magnitude", "l1", "l2"}
     l2 = [r.id for r in runs.every("smoke", "imp") if r.importance == "l2"]  # what `sweep run` and make know
     assert l2 and l2 == [r.id for r in g["ticket"] if r.importance == "l2"]
     monkeypatch.setenv("LTH_METRICS", "l1, mymetrics:per_row")  # magnitude stays: every comparison's baseline
-    assert presets.metrics("smoke") == ["magnitude", "l1", "mymetrics:per_row"]
+    assert presets.get("smoke").metrics == ("magnitude", "l1", "mymetrics:per_row")
     assert runs.groups("smoke")["magnitude"] == runs.of_preset("smoke", ["magnitude"])  # Table 1's runs are run
 
 
@@ -80,3 +80,12 @@ def test_a_run_id_is_computed_once_per_process_however_the_run_is_reached(monkey
         ids += [r.id for r in runs.every("smoke")] + [r.id for r in runs.of_preset("smoke")]
     every = runs.every("smoke", "imp") + runs.every("smoke", "imp", study=True)  # a regime arm may be a preset's run
     assert len(computed) == len({json.dumps(c, sort_keys=True) for c in computed}) == len({r.id for r in every})
+
+
+def test_a_preset_is_resolved_once_per_process_and_metrics_once_per_value(monkeypatch):
+    """lth.presets.get: one Preset object per name and $LTH_METRICS, its settings typed Configs, passed down as is."""
+    small = presets.get("small")
+    assert presets.get("small") is small and presets.get(small) is small and str(small) == "small"
+    assert small.settings["resnet8_16_fashion_mnist"].milestones == (3,) and small.metrics == tuple(presets.METRICS)
+    monkeypatch.setenv("LTH_METRICS", "l2")
+    assert presets.get("small").metrics == ("magnitude", "l2") and presets.get("small") is not small

@@ -131,7 +131,7 @@ def test_plan_times_an_epoch_smaller_than_a_batch_as_the_one_short_batch_it_is(m
     real_train = cost.train
     monkeypatch.setattr(cost, "train", lambda model, data, hp, **kw: batches.append(hp.batch_size)
                         or real_train(model, data, hp, **kw))
-    rehearsal = presets.check("rehearsal")["settings"]["lenet_300_100_mnist"]
+    rehearsal = presets.get("rehearsal").settings["lenet_300_100_mnist"]
     cost.seconds_per_epoch(config.Config.of(rehearsal), "cpu", iterations=2)
     assert rehearsal["batch_size"] == 128 and batches == [64, 64]  # its 64 images, not a batch of 128
 
@@ -210,9 +210,9 @@ def test_a_preset_on_synthetic_data_runs_end_to_end_its_reinitialisation_include
 
     setting = dict(presets.DEFAULT, dataset="mnist", epochs=2, train_size=256, test_size=64, rounds=2)
     monkeypatch.setitem(presets.PRESETS, "tiny", dict(seeds=[0], metrics=["magnitude", "l1"], settings={"lenet": setting},
-                                                      synthetic=dict(train=256, test=64)))
-    monkeypatch.setitem(presets.TICKETS, "tiny", dict(setting="lenet", metrics=["magnitude", "l1"], round=2,
-                                                      reinit_seeds=[1]))
+                                                      synthetic=dict(train=256, test=64), tickets=dict(
+                                                          setting="lenet", metrics=["magnitude", "l1"], round=2,
+                                                          reinit_seeds=[1])))
     monkeypatch.setenv("LTH_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("LTH_RUNS", str(tmp_path / "runs"))
     sweep_.check("tiny", download=False)

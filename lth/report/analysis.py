@@ -48,7 +48,7 @@ def load_runs(runs_dir, preset, runs=None):
 
 
 def ticket_runs(runs_dir, preset):
-    """The runs Section 5 compares (``presets.TICKETS``): one setting, its metrics, every seed."""
+    """The runs Section 5 compares (the preset's ``tickets``): one setting, its metrics, every seed."""
     return load_runs(runs_dir, preset, groups(preset)["ticket"])
 
 

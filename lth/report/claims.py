@@ -62,7 +62,7 @@ from lth.report.stats import HOLDS, MIN_SEEDS, NOT_SHOWN, REVERSED, joined, rate
 def judge(e, claim):
     """``claim(e)``: a line of our numbers, then what cannot be shown, and the clauses; where the runs lack a metric
     the claim is about, a line naming it and no clause."""
-    left_out = set(getattr(claim, "needs", ())) - set(presets.metrics(e.preset))
+    left_out = set(getattr(claim, "needs", ())) - set(presets.get(e.preset).metrics)
     if absent := [m for m in getattr(claim, "needs", ()) if m in left_out and m not in e.metrics]:
         return f"no runs of {', '.join(absent)} (METRICS leaves them out)", []
     ours, clauses = claim(e)
@@ -113,7 +113,7 @@ def verdict(clauses):
 
 def rule_of(claim, preset):
     """A claim's test and false-positive rate (its ``rule``) at the preset's number of seeds."""
-    n = len(presets.check(preset)["seeds"])
+    n = len(presets.get(preset).seeds)
     text = claim.test.format(n=n, one=rate(n))
     return text + (f"; preset={preset} has {n} seeds: not shown" if n < MIN_SEEDS and "{n}" in claim.test else "")
 
@@ -144,10 +144,9 @@ def not_shown(clauses):
 
 def title(preset):
     """claims.md's title: the preset and its settings, seeds and last rounds."""
-    p = presets.check(preset)
-    settings = ", ".join(f"{evidence.setting_name(preset, s)} to round {c['rounds']}" for s, c in p["settings"].items())
-    cut = "".join(f"; {m} to round {r}" for m, r in p.get("rounds_of", {}).items())
-    chosen = presets.metrics(preset)
-    cut += f"; METRICS: {', '.join(chosen)} only" if chosen != p["metrics"] else ""
-    return (f"The paper's claims on the {preset} preset ({settings}{cut}; seeds {', '.join(map(str, p['seeds']))}), "
+    p = presets.get(preset)
+    settings = ", ".join(f"{evidence.setting_name(p, s)} to round {c.rounds}" for s, c in p.settings.items())
+    cut = "".join(f"; {m} to round {r}" for m, r in p.rounds_of.items())
+    cut += f"; METRICS: {', '.join(p.metrics)} only" if list(p.metrics) != presets.PRESETS[p.name]["metrics"] else ""
+    return (f"The paper's claims on the {p} preset ({settings}{cut}; seeds {', '.join(map(str, p.seeds))}), "
             "computed by lth/report/claims.py")

@@ -127,8 +127,8 @@ def regime_table():
 
 def resources_table():
     """docs/cluster.md: the Slurm resources of one job, per preset and setting (lth/presets.py's RESOURCES)."""
-    rows = [[f"`{p}`", s, r["gpus"], r["cpus"], r["mem_gb"], r["minutes"] / 60]
-            for p in presets.RESOURCES for s in presets.check(p)["settings"] for r in [presets.resources(p, s)]]
+    rows = [[f"`{p.name}`", s, r["gpus"], r["cpus"], r["mem_gb"], r["minutes"] / 60]
+            for p in map(presets.get, presets.RESOURCES) for s in p.settings for r in [p.resources(s)]]
     return _table(rows, ["preset", "setting", "GPUs", "CPUs", "memory GB", "time limit h"])
 
 
@@ -244,7 +244,7 @@ def stable(name, text):
 def timings_of(preset):
     """{setting: (seconds per epoch, seconds per test pass)} of ``preset`` on this machine's CPU, as runs train."""
     return {s: cost.seconds_per_epoch(config.Config.of(c), "cpu")
-            for s, c in presets.check(preset)["settings"].items()}
+            for s, c in presets.get(preset).settings.items()}
 
 
 def blocks(text):

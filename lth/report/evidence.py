@@ -21,7 +21,7 @@ class Evidence:
     @cached_property
     def settings(self):
         """{setting: its config} (the preset's)."""
-        return presets.check(self.preset)["settings"]
+        return presets.get(self.preset).settings
 
     @cached_property
     def runs(self):
@@ -66,11 +66,11 @@ class Evidence:
 
     @cached_property
     def ticket_setting(self):
-        return presets.TICKETS[self.preset]["setting"]
+        return presets.get(self.preset).tickets["setting"]
 
     @cached_property
     def ticket_round(self):
-        return presets.TICKETS[self.preset]["round"]
+        return presets.get(self.preset).tickets["round"]
 
     @cached_property
     def overlap_by_round(self):
@@ -130,7 +130,7 @@ NAMES = {"lenet_300_100": "LeNet-300-100", "resnet8_16": "ResNet-8-16", "resnet2
 
 def setting_name(preset, setting):
     """A setting as a reader names it, e.g. "ResNet-20 on CIFAR-10"."""
-    s = presets.check(preset)["settings"][setting]
+    s = presets.get(preset).settings[setting]
     return f"{NAMES.get(s['model'], s['model'])} on {NAMES.get(s['dataset'], s['dataset'])}"
 
 
@@ -148,11 +148,11 @@ def caption(preset, runs):
 
 
 def fraction(preset, setting):
-    return presets.check(preset)["settings"][setting]["prune_fraction"]
+    return presets.get(preset).settings[setting]["prune_fraction"]
 
 
 def ticket_runs(runs_dir, preset):
-    """The runs Section 5 compares (``presets.TICKETS``), after checking that each seed's runs share theta_0 and
+    """The runs Section 5 compares (the preset's ``tickets``), after checking that each seed's runs share theta_0 and
     round 0 bitwise."""
     runs = analysis.ticket_runs(runs_folder(runs_dir), preset)
     section5.by_seed(runs)  # raises unless the metrics of a seed start from one dense network
@@ -185,7 +185,7 @@ def drift(runs_dir, preset):
 def connections(runs_dir, preset):
     """The connection table (section5.connection_table) of every seed at rounds R/3, 2R/3 and R of Section 5,
     computed once per sweep and kept in $LTH_RUNS/tables/ (make rebuilds it when its runs or lth/tickets.py change)."""
-    runs, t = ticket_runs(runs_dir, preset), presets.TICKETS[preset]
+    runs, t = ticket_runs(runs_dir, preset), presets.get(preset).tickets
     rounds = sorted({r for r in (t["round"] // 3, 2 * t["round"] // 3, t["round"]) if r > 0})
     key = hashlib.sha1(json.dumps([sorted(p.name for p in runs.path), rounds]).encode()).hexdigest()[:12]
     cache = runs_folder(runs_dir) / "tables" / f"{preset}-connections.pkl"

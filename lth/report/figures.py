@@ -219,7 +219,7 @@ def _layer_panels(runs_dir, preset, pick, settings=None, why=""):
 
 def figure2(runs_dir, preset):
     """``panels``: the input, middle, first 1x1 shortcut and output layers of the setting Section 5 studies."""
-    return _layer_panels(runs_dir, preset, analysis.followed_layers, [presets.TICKETS[preset]["setting"]])
+    return _layer_panels(runs_dir, preset, analysis.followed_layers, [presets.get(preset).tickets["setting"]])
 
 
 def figure9(runs_dir, preset):
@@ -275,8 +275,8 @@ def extra(runs_dir, preset):
 
 def _tickets(runs_dir, preset):
     """The runs Section 5 compares (``evidence.ticket_runs``: checked to share theta_0 and round 0 bitwise), its
-    ``presets.TICKETS`` entry, and a view saying so."""
-    t = presets.TICKETS[preset]
+    the preset's ``tickets`` entry, and a view saying so."""
+    t = presets.get(preset).tickets
     runs = evidence.ticket_runs(runs_dir, preset)
     name, seeds = evidence.setting_name(preset, t["setting"]), evidence.seeds_text(runs)
     fraction = evidence.fraction(preset, t["setting"])

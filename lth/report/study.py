@@ -102,7 +102,7 @@ def view(runs_dir, preset):
     """What the regime notebook shows: ``table`` (per run and judged round), ``gaps`` (paired, per seed),
     ``summary`` (per arm and round), ``paper`` ({setting: the sum of lr x weight decay a round of the paper's setting
     it stands for sees}) and a ``caption``; None where the preset has no regime study."""
-    study = presets.check(preset).get("regime")
+    study = presets.get(preset).regime
     if not study:
         return None
     table = runs_table(evidence.runs_folder(runs_dir), preset)
