@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lth import data, store
+from lth import data, prepare, store
 
 GRID = 4  # a template is a random GRID x GRID image upsampled bilinearly: smooth, yet distinct per class
 NOISE = 64.0  # std of the pixel noise, in uint8 units
@@ -32,13 +32,13 @@ def write(name, root, n_train, n_test, seed=0):
     """Write ``n_train`` training and ``n_test`` test images of dataset ``name`` under ``root``, unless
     its folder is there already (the write is atomic: a folder that exists is complete); return the folder."""
     data.check(name)
-    folder = Path(root) / data.FOLDERS[name]
-    with store.exclusive(Path(root) / f".{name}.lock"):  # the lock lth.data.load prepares a dataset under
+    folder = Path(root) / prepare.FOLDERS[name]
+    with store.exclusive(Path(root) / f".{name}.lock"):  # the lock lth.prepare.ensure prepares a dataset under
         if not folder.exists():
             rng = np.random.default_rng([seed, zlib.crc32(name.encode())])  # one stream per (seed, dataset)
             train, test = _images(rng, *data.SHAPES[name][:3], n_train, n_test)
-            with data.staged(root, name) as tmp:
-                _WRITERS[name](tmp / data.FOLDERS[name], train, test, rng)
+            with prepare.staged(root, name) as tmp:
+                _WRITERS[name](tmp / prepare.FOLDERS[name], train, test, rng)
     return folder
 
 
@@ -70,7 +70,7 @@ def _cifar10(folder, train, test, rng):
     1024 green, 1024 blue) and labels, plus batches.meta."""
     folder.mkdir(parents=True)
     batches = list(zip(np.array_split(train[0], 5), np.array_split(train[1], 5))) + [test]
-    for name, (x, y) in zip(data.CIFAR10_BATCHES, batches):
+    for name, (x, y) in zip(prepare.CIFAR10_BATCHES, batches):
         # Protocol 2 with str keys, like the real (Python 2) files: a str key reads back as str.
         entry = {"batch_label": name, "labels": y.tolist(), "data": x.reshape(len(x), -1)}
         (folder / name).write_bytes(pickle.dumps(entry, protocol=2))
@@ -105,11 +105,11 @@ _WRITERS = {"mnist": _mnist, "fashion_mnist": _mnist, "cifar10": _cifar10, "tiny
 def archive(name, folder, n_train, n_test, seed=0):
     """The official download of CIFAR-10 (a .tar.gz of cifar-10-batches-py/) or TinyImageNet (a .zip of
     tiny-imagenet-200/), holding ``write``'s images, in ``folder``: (its path, its md5), for a test to serve in
-    place of ``lth.data.ARCHIVES[name]`` where there is no internet."""
+    place of ``lth.prepare.ARCHIVES[name]`` where there is no internet."""
     formats = {"cifar10": ("gztar", ".tar.gz"), "tinyimagenet": ("zip", ".zip")}
     if name not in formats:
         raise ValueError(f"no archive for {name!r}; valid: {', '.join(formats)}")
     folder = Path(folder)
     images = write(name, folder / f"{name}-images", n_train, n_test, seed)
-    path = Path(shutil.make_archive(str(folder / data.FOLDERS[name]), formats[name][0], images.parent, images.name))
+    path = Path(shutil.make_archive(str(folder / prepare.FOLDERS[name]), formats[name][0], images.parent, images.name))
     return path, hashlib.md5(path.read_bytes()).hexdigest()

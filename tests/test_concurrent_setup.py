@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lth import data, store, synthetic
+from lth import data, prepare, store, synthetic
 
 pytestmark = pytest.mark.slow  # processes at once, archives over HTTP (tests/conftest.py)
 
@@ -24,10 +24,10 @@ PROCESSES = 4
 LOAD = """
 import hashlib, sys, time
 from pathlib import Path
-from lth import data
+from lth import data, prepare
 name, root, url, md5, go = sys.argv[1:]
 if url:
-    data.ARCHIVES[name] = (url, md5)
+    prepare.ARCHIVES[name] = (url, md5)
 print("ready", flush=True)
 while not Path(go).exists():
     time.sleep(0.005)
@@ -98,7 +98,7 @@ def leftovers(root):
     return [p for p in Path(root).rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".partial-")]
 
 
-@pytest.mark.skipif(not data.FASHION_MNIST_LOCAL.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(not prepare.FASHION_MNIST_LOCAL.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_processes_copying_debians_fashion_mnist_at_once_all_read_it(tmp_path):
     root = tmp_path / "data"
     results = load_at_once("fashion_mnist", root, tmp_path)
@@ -127,7 +127,7 @@ def test_a_process_that_waits_says_so_in_one_line_then_loads(tmp_path, server):
         assert p.stdout.readline() == "ready\n"
         assert p.stderr.readline() == f"waiting for another process to prepare cifar10 in {root}\n"
         time.sleep(0.2)
-        assert p.poll() is None and not (root / data.FOLDERS["cifar10"]).exists()
+        assert p.poll() is None and not (root / prepare.FOLDERS["cifar10"]).exists()
     code, out, err = p.wait(timeout=120), p.stdout.read(), p.stderr.read()
     assert code == 0 and out.split()[1:] == ["20", "10"] and "waiting" not in err
 
@@ -137,7 +137,7 @@ def test_a_cut_short_download_is_refused_by_its_md5_and_leaves_nothing(tmp_path,
     url, md5 = server(name, 20, 10)
     archive = tmp_path / "server" / Path(url).name
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    monkeypatch.setitem(data.ARCHIVES, name, (url, md5))
+    monkeypatch.setitem(prepare.ARCHIVES, name, (url, md5))
     with pytest.raises(data.DatasetNotFound) as info:
         data.load(name, tmp_path / "data")
     assert "(download failed: File not found or corrupted.)" in str(info.value)
@@ -150,8 +150,8 @@ def test_a_half_download_left_by_a_killed_process_is_cleared_not_used(tmp_path, 
     partial = root / ".partial-cifar10-killed"  # a process was killed while it downloaded here
     partial.mkdir(parents=True)
     (partial / Path(url).name).write_bytes(b"half an archive")
-    (partial / data.FOLDERS["cifar10"]).mkdir()
-    monkeypatch.setitem(data.ARCHIVES, "cifar10", (url, md5))
+    (partial / prepare.FOLDERS["cifar10"]).mkdir()
+    monkeypatch.setitem(prepare.ARCHIVES, "cifar10", (url, md5))
     d = data.load("cifar10", root)
     assert len(d.train_y) == 20 and not partial.exists() and not leftovers(root)
 

@@ -1,4 +1,4 @@
-"""lth.data reads each dataset's real on-disk format; lth.synthetic writes small learnable datasets in it."""
+"""lth.data reads each dataset's real on-disk format, lth.prepare puts its files in place; lth.synthetic writes small learnable datasets in it."""
 
 import gzip
 import pickle
@@ -11,7 +11,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from lth import data, synthetic
+from lth import data, prepare, synthetic
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 REAL_FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -49,7 +49,7 @@ def test_fashion_mnist_debian_fallback(tmp_path, monkeypatch):
     debian.mkdir()
     for name in IDX_NAMES:
         (debian / f"{name}.gz").write_bytes(gzip.compress((source / name).read_bytes()))
-    monkeypatch.setattr(data, "FASHION_MNIST_LOCAL", debian)
+    monkeypatch.setattr(prepare, "FASHION_MNIST_LOCAL", debian)
     root = tmp_path / "root"
     ds = data.load("fashion_mnist", root, download=False)
     check_idx(ds, source)
@@ -141,7 +141,7 @@ def test_tinyimagenet_tree_and_cache(tmp_path):
     ("cifar10", "cifar-10-batches-py"), ("tinyimagenet", "tiny-imagenet-200"),
 ])
 def test_missing_data_names_folder(tmp_path, monkeypatch, name, folder):
-    monkeypatch.setattr(data, "FASHION_MNIST_LOCAL", tmp_path / "empty-debian")
+    monkeypatch.setattr(prepare, "FASHION_MNIST_LOCAL", tmp_path / "empty-debian")
     with pytest.raises(data.DatasetNotFound) as info:
         data.load(name, tmp_path, download=False)
     message = str(info.value)
@@ -166,7 +166,7 @@ def test_download_moves_the_archive_folder_into_place(tmp_path, monkeypatch):
         fetched.append((url, md5))
         synthetic.write("cifar10", root, 10, 5)
 
-    monkeypatch.setattr(data, "download_and_extract_archive", download)
+    monkeypatch.setattr(prepare, "download_and_extract_archive", download)
     ds = data.load("cifar10", tmp_path)
     assert fetched == [(torchvision.datasets.CIFAR10.url, torchvision.datasets.CIFAR10.tgz_md5)]
     assert entries(tmp_path) == ["cifar-10-batches-py"] and len(ds.test_y) == 5
@@ -177,10 +177,10 @@ def test_download_moves_the_archive_folder_into_place(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["cifar10", "tinyimagenet"])
 def test_failed_download_leaves_nothing(tmp_path, monkeypatch, name):
     def download(url, root, md5=None):  # the connection drops half-way through the extraction
-        (Path(root) / data.FOLDERS[name]).mkdir()
+        (Path(root) / prepare.FOLDERS[name]).mkdir()
         raise OSError("Connection reset\nby peer")
 
-    monkeypatch.setattr(data, "download_and_extract_archive", download)
+    monkeypatch.setattr(prepare, "download_and_extract_archive", download)
     with pytest.raises(data.DatasetNotFound) as info:
         data.load(name, tmp_path)
     assert "(download failed: Connection reset by peer)" in str(info.value)
@@ -199,7 +199,7 @@ def nearest_class_mean_accuracy(ds):
 def test_synthetic_loads_and_is_learnable(tmp_path, name):
     channels, size, classes, _, _ = data.SHAPES[name]
     n_train, n_test = 2 * classes + 7, classes + 3  # some classes one image more than others
-    assert synthetic.write(name, tmp_path, n_train, n_test) == tmp_path / data.FOLDERS[name]
+    assert synthetic.write(name, tmp_path, n_train, n_test) == tmp_path / prepare.FOLDERS[name]
     ds = data.load(name, tmp_path, download=False)
     assert ds.train_x.shape == (n_train, channels, size, size) and ds.test_x.shape == (n_test, channels, size, size)
     assert ds.train_x.dtype == torch.uint8 and ds.train_y.dtype == torch.int64 and ds.num_classes == classes
