@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from lth import data as data_, models, pruning
+from lth import data, models, pruning
 from lth.kernels import make_deterministic
 from lth.config import Config
 from lth.training import iterations_per_epoch, save_checkpoint, train
@@ -57,9 +57,9 @@ def lenet_model():
 
 
 def bench_lenet(root, epochs=3):
-    data = data_.to(data_.load("fashion_mnist", root), DEVICE)
+    dataset = data.to(data.load("fashion_mnist", root), DEVICE)
     hp = Config(epochs=epochs, batch_size=128)
-    ipe = iterations_per_epoch(data, hp.batch_size)
+    ipe = iterations_per_epoch(dataset, hp.batch_size)
     model = lenet_model()
     layers = pruning.prunable_layers(model)
     mask = pruning.prune(pruning.weights(model, layers), pruning.full_mask(model, layers), "magnitude", 0.5,
@@ -68,7 +68,7 @@ def bench_lenet(root, epochs=3):
         checkpoint = Path(tmp) / "checkpoint.pt"
 
         def as_a_run_trains():
-            train(model, data, hp, start=0, end=epochs * ipe, seed=0, mask=mask, checkpoint=checkpoint)
+            train(model, dataset, hp, start=0, end=epochs * ipe, seed=0, mask=mask, checkpoint=checkpoint)
             checkpoint.unlink()  # else the next repeat would resume from it
 
         ours = timed(as_a_run_trains) / epochs
@@ -76,7 +76,7 @@ def bench_lenet(root, epochs=3):
         per_checkpoint = timed(lambda: save_checkpoint(checkpoint, "train", ipe, ipe, model, opt), repeats=9)
 
     plain = lenet_model()
-    x_all, y_all = data_.normalise(data, data.train_x), data.train_y
+    x_all, y_all = data.normalise(dataset, dataset.train_x), dataset.train_y
     opt = torch.optim.SGD(plain.parameters(), lr=0.1)
 
     def plain_epochs():
@@ -98,15 +98,15 @@ def bench_lenet(root, epochs=3):
 def bench_resnet20(iters):
     g = torch.Generator().manual_seed(0)
     n = 128 * iters
-    data = data_.Dataset("random_cifar10", torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),
+    dataset = data.Dataset("random_cifar10", torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),
                          torch.randint(0, 10, (n,), generator=g), torch.zeros(0, 3, 32, 32, dtype=torch.uint8),
                          torch.zeros(0, dtype=torch.long), (0.49, 0.48, 0.45), (0.25, 0.24, 0.26), 10, True, 4)
-    data = data_.to(data, DEVICE)
+    dataset = data.to(dataset, DEVICE)
     torch.manual_seed(0)
     model = models.build("resnet20", 3, 32, 10).to(DEVICE)
     mask = pruning.full_mask(model, pruning.prunable_layers(model))
     hp = Config(epochs=1, batch_size=128, momentum=0.9, weight_decay=1e-4)
-    t = timed(lambda: train(model, data, hp, start=0, end=iters, seed=0, mask=mask))
+    t = timed(lambda: train(model, dataset, hp, start=0, end=iters, seed=0, mask=mask))
     print(f"resnet20 cifar10 (random data, batch 128, {iters} it): {t / iters:.3f} s/iter, peak {peak_gb():.1f} GB")
 
 

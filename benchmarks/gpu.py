@@ -4,15 +4,15 @@
     .venv/bin/python benchmarks/gpu.py --device cpu --quick --out /tmp/gpu  # the same code path on a CPU, in seconds
 
 Per setting of lth/presets.py's PAPER (its model, batch size, hyperparameters and prune_output), on random
-data of its dataset's shape (lth.data.random_like), through the project's own code (lth.training.train,
-lth.pruning, lth.models), under lth.kernels.make_deterministic:
+data of its dataset's shape (lth.data.random_like), through the project's own code (lth.ltr's set-up and LTR
+loop, lth.training.train, lth.pruning, lth.models), under lth.kernels.make_deterministic:
 
-1. deterministic: two runs from one seed, each as lth/ltr.py runs one (pretrain to the rewind point k, round 0
-   dense, prune with ``prune``, rewind with the mask applied, round 1 pruned), on a short schedule of 3 epochs;
-   bitwise-equal rewind point, weights and mask, or the first tensor that differs.
-2. resume bitwise: round 1 of the first run again, from its rewind point and mask, stopped in its last epoch
-   and resumed in a fresh model and optimizer from the checkpoint ``train`` saved at the end of the epoch
-   before: bitwise equal to the uninterrupted round 1.
+1. deterministic: two runs from one seed, each through the LTR loop every run goes through
+   (lth.ltr.lottery_ticket_rewinding, magnitude, rounds 0 and 1), on a short schedule of 3 epochs; bitwise-equal
+   rewind point, masks, trained weights and accuracies, or the first tensor that differs.
+2. resume bitwise: a third run from the first's theta_0, rewind point and round 0, its round 1 stopped in its
+   last epoch as a killed process stops, then run again by the loop in a model built anew, resuming from the
+   checkpoint ``train`` saved at the end of the epoch before: bitwise equal to the uninterrupted round 1.
 3. s/epoch: ``train`` with the first run's mask (as a pruned round trains), warm, extrapolated to the real
    dataset's epoch (plus one checkpoint's save), against a plain PyTorch loop over the same model and batches
    held in memory, under the same deterministic kernels and, last, with cuDNN's fastest (nondeterministic)
@@ -27,10 +27,12 @@ import argparse
 import json
 import platform
 import resource
+import shutil
 import sys
 import tempfile
 import time
 import traceback
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import torch
@@ -38,12 +40,12 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a plain checkout (no pip install -e)
 
-from lth import cost, data as data_, presets, store  # noqa: E402
-from lth.ltr import initialise, snapshot  # noqa: E402
-from lth.pruning import apply_mask, full_mask, prune, weights  # noqa: E402
+from lth import cost, data, ltr, presets, store  # noqa: E402
+from lth.ltr import initialise, lottery_ticket_rewinding  # noqa: E402
+from lth.pruning import full_mask, prune, weights  # noqa: E402
 from lth.kernels import make_deterministic  # noqa: E402
 from lth.config import Config  # noqa: E402
-from lth.training import derive_seed, evaluate, iterations_per_epoch, save_checkpoint, train  # noqa: E402
+from lth.training import evaluate, iterations_per_epoch, save_checkpoint, train  # noqa: E402
 
 PRESET = "paper"
 SEED = 0
@@ -73,7 +75,7 @@ def timed(device, fn):
 def fresh_model(s, device):
     """The setting's model as every run builds it (lth.ltr.initialise), its prunable layers and the ones kept
     dense."""
-    model, layers, dense, _ = initialise(Config.of(s, seed=SEED, device=str(device)), *data_.SHAPES[s["dataset"]][:3])
+    model, layers, dense, _ = initialise(Config.of(s, seed=SEED, device=str(device)), *data.SHAPES[s["dataset"]][:3])
     return model, layers, dense
 
 
@@ -85,41 +87,55 @@ def short_schedule(s, batch, ipe):
                   rewind_iter=max(1, ipe // 4))
 
 
-def ltr_two_rounds(s, data, hp, device, workdir, resume_from=None):
-    """Rounds 0 and 1 of LTR as lth/ltr.py runs them: {name: CPU tensor} of all they keep, in order.
+class Killed(Exception):
+    """A run stopped as a killed process stops: what it saved stays, nothing after."""
 
-    ``resume_from``: another run's result, whose round 1 is trained again from its rewind point and mask,
-    stopped in the last epoch and, as a restarted process would, resumed in a model built again, rewound with
-    the mask applied, from the checkpoint ``train`` saved. Returns (tensors, the epoch round 1 resumed at or None)."""
-    model, layers, dense = fresh_model(s, device)
-    k, m = hp.rewind_iter, hp.epochs * iterations_per_epoch(data, hp.batch_size)
-    checkpoint = Path(workdir) / "checkpoint.pt"
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    split = lambda part, kept: {n.split("/", 1)[1]: t for n, t in kept.items() if n.startswith(part + "/")}
-    if resume_from:
-        theta_k, mask = split("rewind", resume_from), split("mask", resume_from)
-    else:
-        train(model, data, hp, start=0, end=k, seed=SEED, stage="pretrain", checkpoint=checkpoint)
-        theta_k = snapshot(model)
-        mask = full_mask(model, layers)
-        train(model, data, hp, start=k, end=m, seed=SEED, mask=mask, stage="round 0", checkpoint=checkpoint)
-        round_0 = snapshot(model)
-        mask = prune(weights(model, layers), mask, "magnitude", s["prune_fraction"],
-                     seed=derive_seed(SEED, "prune", 0), dense=dense)
-    model.load_state_dict(theta_k)
-    apply_mask(model, mask)
+
+@contextmanager
+def killed_in(stage, at):
+    """The LTR loop's training of ``stage`` stopped at iteration ``at`` (by the loop's own ``train``)."""
+    def stopped(*args, end, stage=stage, **kwargs):
+        if stage != killed_stage:
+            return train(*args, end=end, stage=stage, **kwargs)
+        train(*args, end=at, stage=stage, **kwargs)
+        raise Killed
+
+    killed_stage, ltr.train = stage, stopped
+    try:
+        yield
+    finally:
+        ltr.train = train
+
+
+def ltr_two_rounds(s, dataset, config, device, workdir, resume_from=None):
+    """Rounds 0 and 1 of a run, through the LTR loop every run goes through (lth.ltr.lottery_ticket_rewinding,
+    magnitude): {name: CPU tensor} of what it keeps (the rewind point; each round's mask, trained weights and test
+    accuracy).
+
+    ``resume_from``: the folder of another run, whose theta_0, rewind point and round 0 are copied; round 1 is then
+    stopped in its last epoch and, as a restarted process would, run again by the loop in a model built anew, from
+    what the stopped one saved. Returns (tensors, the epoch round 1 resumed at or None)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def run():
+        model, layers, dense = fresh_model(s, device)
+        return lottery_ticket_rewinding(model, dataset, config, layers, importance="magnitude", rounds=1,
+                                        fraction=s["prune_fraction"], seed=SEED, workdir=workdir, dense=dense)
+
     resumed_at = None
     if resume_from:
-        ipe = iterations_per_epoch(data, hp.batch_size)
-        stop = (hp.epochs - 1) * ipe + max(1, ipe // 2)  # into the last epoch
-        train(model, data, hp, start=k, end=stop, seed=SEED, mask=mask, stage="round 1", checkpoint=checkpoint)
-        resumed_at = json.loads(store.checkpoint_summary(checkpoint).read_text())["epoch"]
-        model, _, _ = fresh_model(s, device)
-        model.load_state_dict(theta_k)
-        apply_mask(model, mask)
-    train(model, data, hp, start=k, end=m, seed=SEED, mask=mask, stage="round 1", checkpoint=checkpoint)
-    kept = {"rewind": theta_k, **({} if resume_from else {"round 0": round_0}), "mask": mask,
-            "round 1": snapshot(model)}
+        for name in (store.INIT, store.REWIND, store.round_file(0)):
+            shutil.copyfile(Path(resume_from) / name, workdir / name)
+        ipe = iterations_per_epoch(dataset, config.batch_size)
+        with killed_in("round 1", (config.epochs - 1) * ipe + max(1, ipe // 2)), suppress(Killed):
+            run()
+        resumed_at = json.loads(store.checkpoint_summary(workdir / store.CHECKPOINT).read_text())["epoch"]
+    tickets = run()
+    kept = {"rewind": torch.load(workdir / store.REWIND, weights_only=True)}
+    for i, ticket in enumerate(tickets):
+        kept |= {f"round {i}/mask": ticket["mask"], f"round {i}/trained": ticket["trained"],
+                 f"round {i}/accuracy": {"test": torch.tensor(ticket["test_accuracy"], dtype=torch.float64)}}
     return {f"{part}/{n}": t for part, tensors in kept.items() for n, t in tensors.items()}, resumed_at
 
 
@@ -163,11 +179,11 @@ def peak_memory_gb(device):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # the process's peak RSS so far (KiB)
 
 
-def probe(s, data, hp, device, iterations):
-    """Seconds per iteration of ``train`` on ``data``, after one warm-up iteration: what the budget is planned by."""
+def probe(s, dataset, hp, device, iterations):
+    """Seconds per iteration of ``train`` on ``dataset``, after one warm-up iteration: what the budget is planned by."""
     model, _, _ = fresh_model(s, device)
-    train(model, data, hp, start=0, end=1, seed=SEED)
-    return timed(device, lambda: train(model, data, hp, start=1, end=1 + iterations, seed=SEED)) / iterations
+    train(model, dataset, hp, start=0, end=1, seed=SEED)
+    return timed(device, lambda: train(model, dataset, hp, start=1, end=1 + iterations, seed=SEED)) / iterations
 
 
 def speed(s, device, batch, sizes, mask, share, per_iteration):
@@ -177,35 +193,35 @@ def speed(s, device, batch, sizes, mask, share, per_iteration):
     fit in ``share`` seconds at ``per_iteration``. The full mode holds the real training set's size on the
     device, as a run does; the quick mode only the batches it times."""
     name = s["dataset"]
-    _, _, _, n_train, n_test = data_.SHAPES[name]
+    _, _, _, n_train, n_test = data.SHAPES[name]
     warmup = sizes["warmup"]
     n = max(warmup, min(sizes["speed"], int(share / 3 / per_iteration) - warmup, n_train // batch - warmup))
     n_images = batch * (warmup + n) if sizes["batch"] else n_train
-    data = data_.to(data_.random_like(name, n_images, sizes["test"] or n_test, seed=1), device)
+    dataset = data.to(data.random_like(name, n_images, sizes["test"] or n_test, seed=1), device)
     real_ipe = -(-n_train // s["batch_size"])
     per_epoch = lambda t: t * real_ipe * s["batch_size"] / batch  # from s/iteration (by the image where batch differs)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model, _, _ = fresh_model(s, device)
     hp = Config(epochs=1, batch_size=batch, lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"])
-    train(model, data, hp, start=0, end=warmup, seed=SEED, mask=mask)
-    per_iteration = timed(device, lambda: train(model, data, hp, start=warmup, end=warmup + n, seed=SEED,
+    train(model, dataset, hp, start=0, end=warmup, seed=SEED, mask=mask)
+    per_iteration = timed(device, lambda: train(model, dataset, hp, start=warmup, end=warmup + n, seed=SEED,
                                                 mask=mask)) / n
     with tempfile.TemporaryDirectory() as tmp:
         opt = torch.optim.SGD(model.parameters(), lr=s["lr"], momentum=s["momentum"])
         if s["momentum"]:  # the state a run's optimizer saves: a momentum buffer per parameter
             opt.state.update({p: {"momentum_buffer": torch.zeros_like(p)} for p in model.parameters()})
         checkpoint = timed(device, lambda: save_checkpoint(Path(tmp) / "c.pt", "round 1", 1, 1, model, opt))
-    evaluate(model, data_.subset(data, test_size=1000))  # warm-up: one batch of evaluate's
+    evaluate(model, data.subset(dataset, test_size=1000))  # warm-up: one batch of evaluate's
     # The whole test set, or where its pass (a third of a training step per image) would take over a tenth of
     # ``share``, as many batches of 1000 as fit (at least one), extrapolated.
     fit = int(0.1 * share / (per_iteration / batch / 3)) // 1000 * 1000
-    test = data_.subset(data, test_size=max(1000, min(len(data.test_y), fit)))
+    test = data.subset(dataset, test_size=max(1000, min(len(dataset.test_y), fit)))
     test_pass = timed(device, lambda: evaluate(model, test)) * n_test / len(test.test_y)
     out = dict(timed_iterations=n, s_per_iteration=per_iteration, s_per_epoch=per_epoch(per_iteration) + checkpoint,
                s_per_checkpoint=checkpoint, s_per_test_pass=test_pass, memory_gb=peak_memory_gb(device))
     del model, opt
-    x, y = data_.normalise(data, data.train_x[:batch * (warmup + n)]), data.train_y[:batch * (warmup + n)]
+    x, y = data.normalise(dataset, dataset.train_x[:batch * (warmup + n)]), dataset.train_y[:batch * (warmup + n)]
     for key, setup in (("plain", None), ("plain_fast", fast_kernels)):
         if setup:
             setup(device)
@@ -236,20 +252,20 @@ def check_setting(setting, s, device, sizes, share):
             print(f"{setting}: {what} failed:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
-    data = data_.to(data_.random_like(s["dataset"], batch * sizes["ipe"], 1, seed=2), device)
-    per_iteration = attempt("probe", lambda: probe(s, data, short_schedule(s, batch, sizes["ipe"]), device,
+    dataset = data.to(data.random_like(s["dataset"], batch * sizes["ipe"], 1, seed=2), device)
+    per_iteration = attempt("probe", lambda: probe(s, dataset, short_schedule(s, batch, sizes["ipe"]), device,
                                                    sizes["warmup"]))
     ipe = sizes["ipe"]
     if per_iteration:  # shorter epochs where the three runs (about 15 epochs in all) would not fit in 60 % of the share
         ipe = max(2, min(ipe, int(share * 0.6 / (15 * per_iteration))))
     hp = short_schedule(s, batch, ipe)
-    data = data_.subset(data, batch * ipe)
+    dataset = data.subset(dataset, batch * ipe)
     row.update(ipe=ipe, iterations_per_run=hp.rewind_iter + 2 * (EPOCHS * ipe - hp.rewind_iter))
     with tempfile.TemporaryDirectory() as tmp:
-        first, second = [attempt(f"run {i}", lambda i=i: ltr_two_rounds(s, data, hp, device, Path(tmp) / str(i)))
+        first, second = [attempt(f"run {i}", lambda i=i: ltr_two_rounds(s, dataset, hp, device, Path(tmp) / str(i)))
                          for i in (1, 2)]
-        resumed = first and attempt("resumed run", lambda: ltr_two_rounds(s, data, hp, device, Path(tmp) / "3",
-                                                                          resume_from=first[0]))
+        resumed = first and attempt("resumed run", lambda: ltr_two_rounds(s, dataset, hp, device, Path(tmp) / "3",
+                                                                          resume_from=Path(tmp) / "1"))
     if first and second:
         row["first_difference"] = first_difference(first[0], second[0])
         row["deterministic"] = row["first_difference"] is None
@@ -259,11 +275,11 @@ def check_setting(setting, s, device, sizes, share):
         row["resume_bitwise"] = row["resume_difference"] is None
         row["resumed_at_epoch"] = resumed[1]
     if first:
-        mask = {n.split("/", 1)[1]: t for n, t in first[0].items() if n.startswith("mask/")}
+        mask = {n.split("/", 2)[2]: t for n, t in first[0].items() if n.startswith("round 1/mask/")}
     else:  # the runs failed: still time the speed with a mask of the project's pruning
         model, layers, dense = fresh_model(s, device)
         mask = prune(weights(model, layers), full_mask(model, layers), "magnitude", s["prune_fraction"], dense=dense)
-    del data  # (the speed test's peak memory holds its own data only)
+    del dataset  # (the speed test's peak memory holds its own data only)
     left = share - (time.perf_counter() - start)
     row.update(attempt("speed", lambda: speed(s, device, batch, sizes, mask, left, per_iteration or 1.0)) or {})
     if "s_per_epoch_plain" in row:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lth import data as data_, models, pruning
+from lth import data, models, pruning
 from lth.ltr import lottery_ticket_rewinding
 from lth.config import Config
 from lth.training import derive_seed, train
@@ -13,14 +13,14 @@ HP = Config(epochs=1, batch_size=128, lr=0.1, rewind_iter=3)
 
 @pytest.fixture(scope="module")
 def small(fashion_mnist):
-    return data_.subset(fashion_mnist, 1024, 500)
+    return data.subset(fashion_mnist, 1024, 500)
 
 
-def run(data, workdir, importance="magnitude", seed=0, rounds=3, log=None):
+def run(dataset, workdir, importance="magnitude", seed=0, rounds=3, log=None):
     torch.manual_seed(derive_seed(seed, "init"))
     model = models.build("lenet_300_100", 1, 28, 10)
     layers = pruning.prunable_layers(model)
-    tickets = lottery_ticket_rewinding(model, data, HP, layers, importance=importance, rounds=rounds,
+    tickets = lottery_ticket_rewinding(model, dataset, HP, layers, importance=importance, rounds=rounds,
                                        fraction=0.2, seed=seed, workdir=workdir, dense=["fc"], log=log)
     return model, tickets
 
