@@ -1,20 +1,19 @@
 """What each table and figure of the paper shows, loaded from a preset's runs: one function per notebook.
 
-Each returns a ``View``: the tidy tables a notebook plots and a caption naming the preset, settings and
-seeds that made them. Which runs, rounds and layers are shown comes from the presets (lth/presets.py) and
+Each returns its typed view (lth/report/views.py): the tidy tables a notebook plots and a caption naming the
+preset, settings and seeds that made them. Which runs, rounds and layers are shown comes from the presets (lth/presets.py) and
 from the roles each model declares (lth/models.py, recorded in every run's info.json), never from a notebook.
 """
 
 import math
 from pathlib import Path
-from types import SimpleNamespace as View
 
 import pandas as pd
 
 from lth import presets, store, tickets
 from lth.runs import groups, of_preset
 
-from lth.report import analysis, claims, claims_accuracy, evidence, published, section5, stats
+from lth.report import analysis, claims, claims_accuracy, evidence, published, section5, stats, views
 
 
 def _reported(runs):
@@ -31,7 +30,7 @@ def table1(runs_dir, preset):
     paper = _reported(runs)
     caption = (f"Table 1: [min, max] of each followed layer's weights at initialisation, at the rewind point and "
                f"trained, mean over the magnitude runs{' (ours / paper)' if paper else ''}; {evidence.caption(preset, runs)}")
-    return View(table=analysis.table1(runs, with_paper=paper), caption=caption)
+    return views.Tables(table=analysis.table1(runs, with_paper=paper), caption=caption)
 
 
 def table2(runs_dir, preset):
@@ -45,7 +44,7 @@ def table2(runs_dir, preset):
     paired_caption = ("Table 2, paired: each metric's accuracy minus magnitude's, seed by seed (same theta_0, data "
                       "order and round 0), in points: mean [min, max] over seeds, and how many seeds agree in sign; "
                       f"{evidence.caption(preset, runs)}")
-    return View(table=analysis.table2(acc, with_paper=paper), caption=caption,
+    return views.Tables(table=analysis.table2(acc, with_paper=paper), caption=caption,
                 paired=analysis.table2_paired(acc), paired_caption=paired_caption)
 
 
@@ -95,7 +94,7 @@ def _scaled(df, dense, paper):
     joined = difference.join(off_run, on=[*keys, "importance"]).join(off_magnitude, on=keys)
     shown = difference.difference[~(joined["off"] | (joined["off_magnitude"] == True))]  # noqa: E712 (NaN: none)
     diff_ylim = _limits(shown if len(shown) else [0.0], [0.0])
-    return View(ylim=ylim, outside=_outside(df, "test_accuracy", ylim), difference=difference, diff_ylim=diff_ylim,
+    return views.Axes(ylim=ylim, outside=_outside(df, "test_accuracy", ylim), difference=difference, diff_ylim=diff_ylim,
                 diff_outside=_outside(difference, "difference", diff_ylim) if len(difference) else difference)
 
 
@@ -108,16 +107,16 @@ def figure4(runs_dir, preset):
     beside magnitude."""
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     acc, paper = analysis.accuracy(runs), published.paper_results("table2")
-    views = []
+    shown = []
     for setting, df in acc.groupby("setting", sort=False):
         reported = paper[(paper.setting == setting) & (paper.importance != "dense")]
         alone = (f"no paired difference:\npreset={preset} runs\nmagnitude alone on\n{evidence.setting_name(preset, setting)}"
                  if df.importance.nunique() == 1 else "")
         dense = df[df["round"] == 0].test_accuracy.mean()
-        views.append(View(name=setting, accuracy=df, dense=dense, paper=reported, fraction=evidence.fraction(preset, setting),
+        shown.append(views.Accuracy(name=setting, accuracy=df, dense=dense, paper=reported, fraction=evidence.fraction(preset, setting),
                           caption=evidence.caption(preset, runs[runs.setting == setting]), alone=alone,
                           **vars(_scaled(df, dense, reported))))
-    return View(settings=views, data=acc, paired=acc.importance.nunique() > 1)
+    return views.Figure4(settings=shown, data=acc, paired=acc.importance.nunique() > 1)
 
 
 # --- Layer density (Figures 2, 8, 9, 10): on log axes, beside the network's ---
@@ -178,7 +177,7 @@ def figure8(runs_dir, preset):
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     ld = _densities(runs)
     network, notes = _network(preset, runs, ld)
-    views = []
+    shown = []
     for setting, df in ld.groupby("setting", sort=False):
         path = runs[runs.setting == setting].path.iloc[0]
         final = df[df["round"] == df["round"].max()]
@@ -187,10 +186,11 @@ def figure8(runs_dir, preset):
         title = _described(preset, runs, notes, [setting]) + (f"\n(not shown: {', '.join(short)}, stopped earlier)"
                                                                 if short else "")
         last = network[(network.setting == setting) & (network["round"] == final["round"].max())].iloc[0]
-        views.append(View(name=setting, density=final, labels=labels, network_density=last.network_density,
-                          pruned_density=last.pruned_density, title=title))
-    data = pd.concat([v.density for v in views]).merge(network, on=["setting", "round"])
-    return View(settings=views, data=data)
+        shown.append(views.FinalDensity(name=setting, density=final, labels=labels,
+                                        network_density=last.network_density, pruned_density=last.pruned_density,
+                                        title=title))
+    data = pd.concat([v.density for v in shown]).merge(network, on=["setting", "round"])
+    return views.Figure8(settings=shown, data=data)
 
 
 def _layer_panels(runs_dir, preset, pick, settings=None, why=""):
@@ -205,7 +205,7 @@ def _layer_panels(runs_dir, preset, pick, settings=None, why=""):
     for setting in settings or runs.setting.unique():
         path = runs[runs.setting == setting].path.iloc[0]
         for role, layer in pick(path).items():
-            panels.append(View(setting=setting, name=evidence.setting_name(preset, setting), role=role, layer=layer,
+            panels.append(views.LayerPanel(setting=setting, name=evidence.setting_name(preset, setting), role=role, layer=layer,
                                label=analysis.layer_label(path, layer),
                                dense=layer in analysis.recorded_roles(path)["dense"],
                                density=ld[(ld.setting == setting) & (ld.layer == layer)],
@@ -213,7 +213,7 @@ def _layer_panels(runs_dir, preset, pick, settings=None, why=""):
     shown = list(dict.fromkeys(p.setting for p in panels))
     data = (pd.concat([p.density.assign(role=p.role) for p in panels]).merge(network, on=["setting", "round"])
             if panels else pd.DataFrame(columns=[*ld.columns, "role", *network.columns[2:]]))
-    return View(panels=panels, data=data, why=why,
+    return views.LayerPanels(panels=panels, data=data, why=why,
                 caption=_described(preset, runs, notes, shown) if panels else f"preset={preset}: {why}")
 
 
@@ -247,10 +247,10 @@ def collapse(runs_dir, preset):
     for setting, df in sparsest.groupby("setting", sort=False):
         last = df[df["round"] == df["round"].max()].groupby("importance", sort=False).collapsed.agg(["sum", "size"])
         counts = [f"{m} {k} of {n} runs" for m, (k, n) in last.loc[presets.ordered(last.index)].iterrows() if k]
-        settings.append(View(name=setting, sparsest=df, fraction=evidence.fraction(preset, setting),
+        settings.append(views.SparsestLayer(name=setting, sparsest=df, fraction=evidence.fraction(preset, setting),
                              caption=evidence.caption(preset, runs[runs.setting == setting]),
                              collapsed=f"collapsed at round {df['round'].max()}: {', '.join(counts) or 'none'}"))
-    return View(runs=per_run, table=analysis.collapse_summary(per_run), caption=evidence.caption(preset, runs),
+    return views.Collapse(runs=per_run, table=analysis.collapse_summary(per_run), caption=evidence.caption(preset, runs),
                 settings=settings, data=sparsest)
 
 
@@ -265,7 +265,7 @@ def extra(runs_dir, preset):
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset, magnitude + records)
     acc = analysis.accuracy(runs)
     caption = f"the metrics beyond the paper's against magnitude; {evidence.caption(preset, runs)}"
-    return View(table=analysis.table2(acc), paired=analysis.table2_paired(acc),
+    return views.Tables(table=analysis.table2(acc), paired=analysis.table2_paired(acc),
                 caption=f"Top-1 test accuracy (%) every 5 rounds, mean ± sd over seeds, of {caption}",
                 paired_caption=f"Each metric's accuracy minus magnitude's, seed by seed, in points: mean [min, max] "
                                f"over seeds, and how many seeds agree in sign, of {caption}")
@@ -274,37 +274,35 @@ def extra(runs_dir, preset):
 # --- Section 5: several tickets from one initialisation ---
 
 def _tickets(runs_dir, preset):
-    """The runs Section 5 compares (``evidence.ticket_runs``: checked to share theta_0 and round 0 bitwise), its
-    the preset's ``tickets`` entry, and a view saying so."""
+    """The runs Section 5 compares (``evidence.ticket_runs``: checked to share theta_0 and round 0 bitwise), the
+    preset's ``tickets`` entry, and the fields of a ``views.Tickets`` saying so."""
     t = presets.get(preset).tickets
     runs = evidence.ticket_runs(runs_dir, preset)
     name, seeds = evidence.setting_name(preset, t["setting"]), evidence.seeds_text(runs)
     fraction = evidence.fraction(preset, t["setting"])
     checked = f"{name}, seeds {seeds}: init.pt and round 0 are bitwise equal across {', '.join(t['metrics'])}"
     caption = f"{name} (preset={preset}, tickets of {', '.join(t['metrics'])}, seeds {seeds})"
-    return runs, t, View(checked=checked, caption=caption, round=t["round"],
+    return runs, t, dict(checked=checked, caption=caption, round=t["round"],
                          sparsity=100 * (1 - (1 - fraction) ** t["round"]), fraction=fraction)
 
 
 def overlap(runs_dir, preset):
     """``table``: per layer and over all layers, the connections every ticket keeps at Section 5's round, as a
     share of all and of a ticket's unpruned ones, against chance; ``jaccard``: per pair of metrics."""
-    runs, t, view = _tickets(runs_dir, preset)
-    view.table = section5.overlap_summary(section5.overlap_over_rounds(runs, [t["round"]]))
-    view.jaccard = section5.jaccard_summary(section5.jaccards(runs, t["round"]))
-    return view
+    runs, t, shown = _tickets(runs_dir, preset)
+    return views.Overlap(**shown, table=section5.overlap_summary(section5.overlap_over_rounds(runs, [t["round"]])),
+                         jaccard=section5.jaccard_summary(section5.jaccards(runs, t["round"])))
 
 
 def figure7(runs_dir, preset):
     """``overlap``: per seed, round and followed layer (and "all"), the share of a ticket's unpruned connections
     that every ticket keeps, observed and by chance; ``panels``: {layer: title}."""
-    runs, t, view = _tickets(runs_dir, preset)
+    runs, t, shown = _tickets(runs_dir, preset)
     path = runs.path.iloc[0]
-    view.panels = {"all": "all layers"} | {layer: f"{role}: {analysis.layer_label(path, layer)}"
-                                           for role, layer in analysis.followed_layers(path).items()}
-    view.overlap = evidence.overlap_by_round(runs_dir, preset)
-    view.rounds = list(range(evidence.last_round(runs) + 1))
-    return view
+    panels = {"all": "all layers"} | {layer: f"{role}: {analysis.layer_label(path, layer)}"
+                                      for role, layer in analysis.followed_layers(path).items()}
+    return views.Figure7(**shown, panels=panels, overlap=evidence.overlap_by_round(runs_dir, preset),
+                         rounds=list(range(evidence.last_round(runs) + 1)))
 
 
 def _layer_mix(runs, table):
@@ -394,15 +392,13 @@ def figure1(runs_dir, preset):
     against not shared within each layer (section5.by_layer); ``mix``: each layer's share of the weights, of the
     shared and of the not-shared connections (%); ``findings``: what the layer-matched comparison shows, per
     metric; ``note``: within how many layers, for under the figure."""
-    runs, t, view = _tickets(runs_dir, preset)
+    runs, t, shown = _tickets(runs_dir, preset)
     c = evidence.connections(runs_dir, preset)
-    view.connections = c[c["round"] == t["round"]]
-    view.table = section5.layer_matched(view.connections, by=("metric",))
-    view.layers = section5.by_layer(view.connections, by=("metric",))
-    view.mix = _layer_mix(runs, view.connections)
-    view.findings, view.note = layer_findings(view.table, view.layers), layer_note(view.layers)
-    view.metrics = presets.ordered(view.connections["metric"].unique())
-    return view
+    c = c[c["round"] == t["round"]]
+    table, layers = section5.layer_matched(c, by=("metric",)), section5.by_layer(c, by=("metric",))
+    return views.Connections(**shown, connections=c, table=table, layers=layers, mix=_layer_mix(runs, c),
+                             findings=layer_findings(table, layers), note=layer_note(layers),
+                             metrics=presets.ordered(c["metric"].unique()))
 
 
 def figure5(runs_dir, preset):
@@ -410,17 +406,13 @@ def figure5(runs_dir, preset):
     metric and round, pooled over layers and layer-matched (section5.layer_matched); ``layers``: within each layer
     (section5.by_layer); ``findings``: what the layer-matched comparison shows (as Figure 1's); ``note``: for
     Figure 5's title (``std``) and Figure 6's (``flips``)."""
-    _, t, view = _tickets(runs_dir, preset)
-    view.connections = evidence.connections(runs_dir, preset)
-    view.rounds = sorted(view.connections["round"].unique())
-    view.table = section5.layer_matched(view.connections)
-    view.layers = section5.by_layer(view.connections)
-    view.findings = layer_findings(view.table, view.layers)
-    view.note = {"std": layer_note(view.layers, ["std_lower"]), "flips": layer_note(view.layers, ["sign_flips_lower"])}
-    return view
-
-
-figure6 = figure5  # the same connections; Figure 5 plots their std, Figure 6 their sign flips
+    _, t, shown = _tickets(runs_dir, preset)
+    c = evidence.connections(runs_dir, preset)
+    table, layers = section5.layer_matched(c), section5.by_layer(c)
+    return views.Connections(**shown, connections=c, rounds=sorted(c["round"].unique()), table=table, layers=layers,
+                             findings=layer_findings(table, layers),
+                             note={"std": layer_note(layers, ["std_lower"]),
+                                   "flips": layer_note(layers, ["sign_flips_lower"])})
 
 
 def figure3(runs_dir, preset):
@@ -428,31 +420,28 @@ def figure3(runs_dir, preset):
     other unpruned connections, and the share of the ticket's connections that are shared; ``layer``;
     ``not_shared``: per metric, the fewest and most connections a "not shared" point rests on (over seeds, rounds),
     ``titles``, the metric panels' titles that say so, and ``metrics``, the panels in order."""
-    runs, t, view = _tickets(runs_dir, preset)
-    view.layer = analysis.recorded_roles(runs.path.iloc[0])["input"]
-    view.drift = d = evidence.drift(runs_dir, preset)
-    view.rounds = list(range(1, evidence.last_round(runs) + 1))
+    runs, t, shown = _tickets(runs_dir, preset)
+    layer, d = analysis.recorded_roles(runs.path.iloc[0])["input"], evidence.drift(runs_dir, preset)
     others = d[~d.overlapping].groupby("metric")["count"]
-    view.not_shared = {m: (int(lo), int(hi)) for m, lo, hi in zip(others.min().index, others.min(), others.max())}
-    view.titles = {m: f"{m}: {view.layer} (not shared: {lo}-{hi} connections)"
-                   for m, (lo, hi) in view.not_shared.items()}
-    view.metrics = presets.ordered(view.titles)  # the panels, in the registry's order
-    return view
+    not_shared = {m: (int(lo), int(hi)) for m, lo, hi in zip(others.min().index, others.min(), others.max())}
+    titles = {m: f"{m}: {layer} (not shared: {lo}-{hi} connections)" for m, (lo, hi) in not_shared.items()}
+    return views.Drift(**shown, layer=layer, drift=d, rounds=list(range(1, evidence.last_round(runs) + 1)),
+                       not_shared=not_shared, titles=titles,
+                       metrics=presets.ordered(titles))  # the panels, in the registry's order
 
 
 def reinit(runs_dir, preset):
     """``table``: per layer, how many of the connections kept from theta_0 survive in the new tickets, against
     chance (mean, min and max excess over metrics and reinit seeds); the caption names every seed involved."""
-    runs, t, view = _tickets(runs_dir, preset)
+    runs, t, shown = _tickets(runs_dir, preset)
     configs = [r.config for r in groups(preset)["reinit"]]
     survival = analysis.reinit_results(evidence.runs_folder(runs_dir), preset)
-    view.table = section5.survival_summary(survival)
-    view.caption = (f"{evidence.setting_name(preset, t['setting'])} (preset={preset}): connections shared by the "
+    shown["caption"] = (f"{evidence.setting_name(preset, t['setting'])} (preset={preset}): connections shared by the "
                     f"{', '.join(t['metrics'])} tickets "
                     f"of seed {configs[0]['seed']} at round {t['round']} keep theta_0, the others are redrawn (reinit "
                     f"seeds {', '.join(str(c['reinit_seed']) for c in configs)}), and LTR runs again; excess over "
                     "chance in %, blank where fewer than 5 connections are expected by chance")
-    return view
+    return views.Reinit(**shown, table=section5.survival_summary(survival))
 
 
 # --- Results at a glance (README): the paper's effects beside ours, and every claim's verdict ---
@@ -522,7 +511,7 @@ def glance_view(effects, verdicts, names=None, reach=None, preset="", level=1.0,
                 "metrics the paper compares with magnitude (Table 2) on a setting that stands for one of the paper's")
     digits = dict(paper_gap_points=2, sparsity_pct=3, noise_points=3, our_gap_points=3, our_low_points=3,
                   our_high_points=3)
-    return View(points=points, missing=missing, noise=noise, level=level, xlim=_asinh_limits(xs, level),
+    return views.Glance(points=points, missing=missing, noise=noise, level=level, xlim=_asinh_limits(xs, level),
                 ylim=_asinh_limits(ys or [-level, level], level), settings=list(dict.fromkeys(points.setting)),
                 verdicts=table, note=note, preset=preset, caption=caption, data=rows.round(digits))
 

@@ -8,13 +8,12 @@ prune 20 % a round) and at our last round. A gap where both runs are within ``CH
 gap: nothing learns there (``at_chance``).
 """
 
-from types import SimpleNamespace as View
 
 import pandas as pd
 
 from lth import presets, tickets
 from lth.regime import regime
-from lth.report import analysis, evidence, published
+from lth.report import analysis, evidence, published, views
 from lth.report.stats import CHANCE_POINTS, chance
 from lth.runs import every
 
@@ -99,9 +98,7 @@ def summary(table):
 
 
 def view(runs_dir, preset):
-    """What the regime notebook shows: ``table`` (per run and judged round), ``gaps`` (paired, per seed),
-    ``summary`` (per arm and round), ``paper`` ({setting: the sum of lr x weight decay a round of the paper's setting
-    it stands for sees}) and a ``caption``; None where the preset has no regime study."""
+    """What the regime notebook shows (``views.Regime``); None where the preset has no regime study."""
     study = presets.get(preset).regime
     if not study:
         return None
@@ -110,5 +107,5 @@ def view(runs_dir, preset):
                       for s in study)
     paper = {s: regime(dict(presets.DEFAULT, **presets.PAPER[published.paper_setting(study[s]["base"]["model"])])).decay
              for s in study}
-    return View(table=table, gaps=gaps(table), summary=summary(table), paper=paper,
+    return views.Regime(table=table, gaps=gaps(table), summary=summary(table), paper=paper,
                 caption=f"preset={preset}; {seeds}; at chance: within {CHANCE_POINTS:g} points of 100 / classes")
