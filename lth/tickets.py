@@ -58,10 +58,12 @@ def unpack(stored):
         return stored
     mask, trained = {}, {}
     for n, shape in stored["shapes"].items():
-        mask[n] = _unbits(stored["mask"][n], math.prod(shape)).reshape(shape)
-        trained[n] = torch.zeros(shape, dtype=stored["trained"][n].dtype)
-        trained[n][~mask[n]] = torch.where(_unbits(stored["signs"][n], int((~mask[n]).sum())), -0.0, 0.0)
-        trained[n][mask[n]] = stored["trained"][n]
+        kept = _unbits(stored["mask"][n], math.prod(shape))
+        values = stored["trained"][n].numpy()
+        weights = np.zeros(kept.size, dtype=values.dtype)
+        weights[kept] = values
+        weights[~kept] = np.where(_unbits(stored["signs"][n], int(kept.size - kept.sum())), -0.0, 0.0)
+        mask[n], trained[n] = torch.from_numpy(kept).reshape(shape), torch.from_numpy(weights).reshape(shape)
     return {k: v for k, v in stored.items() if k not in ("shapes", "signs")} | dict(mask=mask, trained=trained)
 
 
@@ -70,7 +72,8 @@ def _bits(flags):
 
 
 def _unbits(bits, n):
-    return torch.from_numpy(np.unpackbits(bits.numpy(), count=n).astype(bool))
+    """The first ``n`` flags of packed ``bits``, as a NumPy bool array."""
+    return np.unpackbits(bits.numpy(), count=n).astype(bool)
 
 
 def load_history(run_path, last_round):
@@ -94,6 +97,8 @@ def check_same_dense(run_paths):
     is what makes their overlap meaningful.
     """
     paths = [Path(p) for p in run_paths]
+    if tuple(paths) in _SAME_DENSE:  # checked already in this process (round 0 and theta_0 never change)
+        return
     for file, part in ((store.INIT, None), (store.round_file(0), "trained")):
         states = [load_ticket(p, 0)[part] if part else load_file(p / file) for p in paths]
         for p, state in zip(paths[1:], states[1:]):
@@ -101,6 +106,10 @@ def check_same_dense(run_paths):
             if key is not None:
                 what = f"{file} {part}[{key!r}]" if part else f"{file}[{key!r}]"
                 raise ValueError(f"run {p} differs from run {paths[0]} at {what}: not one dense network")
+    _SAME_DENSE.add(tuple(paths))
+
+
+_SAME_DENSE = set()
 
 
 def layers_of(masks):

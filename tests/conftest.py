@@ -1,6 +1,8 @@
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,13 @@ def pytest_configure(config):
         kernels.check_cpu()
     except kernels.NotPortable as e:
         raise pytest.UsageError(f"the tests run portable kernels: {e}") from None
+
+
+def pytest_collection_finish(session):
+    """Where the emulated-CPU tests will run (tests/test_portable.py), start their processes now, in the background."""
+    emulated = [item for item in session.items if "emulated" in item.fixturenames]
+    if emulated and shutil.which("qemu-x86_64"):
+        emulated[0].module.start_emulated(Path(tempfile.mkdtemp(prefix="lth-emulated-")))
 
 
 def pytest_collection_modifyitems(items):
@@ -92,3 +101,31 @@ def smoke_sweep(tmp_path_factory):
                        env=environment | dict(PRESET="smoke", LTH_RUNS=str(runs)), timeout=1800)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return runs
+
+
+# Every notebook of `make figures`, executed in one process as papermill executes each in a kernel of its own (its
+# code cells in order, the parameters cell replaced by the preset's values): the notebooks' code on a preset's runs,
+# without a kernel's start per notebook. `make figures` itself is tested at full size on the smoke preset.
+RENDER = """
+import json, sys
+from pathlib import Path
+import matplotlib
+matplotlib.use("Agg")
+from matplotlib import pyplot
+preset, runs_dir, figures_dir, *names = sys.argv[1:]
+for name in names:
+    namespace = {}
+    for cell in json.loads(Path("notebooks", name + ".ipynb").read_text())["cells"]:
+        if cell["cell_type"] == "code" and "parameters" in cell["metadata"].get("tags", []):
+            namespace.update(preset=preset, runs_dir=runs_dir, figures_dir=figures_dir)
+        elif cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), f"notebooks/{name}.ipynb", "exec"), namespace)
+    pyplot.close("all")
+"""
+
+
+def render(notebooks, preset, runs_dir, figures_dir, cwd=ROOT, env=None):
+    """``notebooks`` (names) of ``preset`` on the runs in ``runs_dir``, into ``figures_dir``, in one process run in
+    ``cwd`` (a repository or its copy): the completed process, output captured."""
+    return subprocess.run([sys.executable, "-c", RENDER, preset, str(runs_dir), str(figures_dir), *notebooks], cwd=cwd,
+                          env=os.environ | (env or {}), capture_output=True, text=True, timeout=1800)

@@ -149,20 +149,24 @@ PRESETS = {name: _miniature(p) for name, p in PRESETS.items()}
 
 @pytest.fixture(scope="module")
 def miniature(tmp_path_factory):
-    """A copy of the repository whose presets are every preset in miniature, and one runs folder for them all (the
-    rehearsal's runs are the paper preset's)."""
+    """A copy of the repository whose presets are every preset in miniature, and one runs folder for them all."""
     root = tmp_path_factory.mktemp("miniature")
     copy = conftest.copy_repository(root / "repo")
     (copy / "lth" / "presets.py").write_text((copy / "lth" / "presets.py").read_text() + MINIATURE)
     return copy, dict(LTH_RUNS=str(root / "runs"), LTH_DATA=str(root / "data"))
 
 
-@pytest.mark.parametrize("preset", [p for p in presets.PRESETS if p != "smoke"])
-def test_every_preset_renders_every_notebook_in_miniature(tmp_path, make, miniature, preset):
+# Not the rehearsal: its settings in miniature are the paper preset's (the same runs), and its shape (magnitude alone
+# on one setting, three metrics on another) is the smoke preset's cut in
+# test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says_why.
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", [p for p in presets.PRESETS if p not in ("smoke", "rehearsal")])
+def test_every_preset_renders_every_notebook_in_miniature(tmp_path, miniature, preset):
     """A preset's own shape (which metrics run where, which settings, what the paper reports for them) reaches
-    every notebook: the rehearsal, running magnitude alone on VGG-16, stopped Figure 4 and the claims. Its runs
-    in one process (make would start one per run), then `make figures`. (The smoke preset renders at full size in
-    test_make_figures_renders_every_notebook_and_a_second_make_renders_nothing.)"""
+    every notebook: the paper's four settings, the small preset's stopped metrics, Figure 4 and the claims. Its runs
+    in one process (make would start one per run), then every notebook in one process (``conftest.render``; the
+    smoke preset renders through `make figures` at full size in
+    test_make_figures_renders_every_notebook_and_a_second_make_renders_nothing)."""
     copy, env = miniature
     sweep = [sys.executable, "-m", "experiments.sweep"]
     subprocess.run([*sweep, "check", preset], cwd=copy, env=os.environ | env, check=True, capture_output=True)
@@ -172,8 +176,8 @@ def test_every_preset_renders_every_notebook_in_miniature(tmp_path, make, miniat
     p = subprocess.run([*sweep, "run", preset, *ids], cwd=copy, env=os.environ | env, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     figs = tmp_path / "figures"
-    p = make("figures", cwd=copy, PRESET=preset, FIGS=str(figs), **env)
-    assert p.returncode == 0 and "sweep run" not in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
+    p = conftest.render(list(OUTPUTS), preset, env["LTH_RUNS"], figs, cwd=copy, env=env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     for notebook, files in OUTPUTS.items():
         if notebook != "extra" or "extra" in presets.PRESETS[preset]:
             assert all((figs / f).stat().st_size > 0 for f in files), notebook
@@ -182,8 +186,8 @@ def test_every_preset_renders_every_notebook_in_miniature(tmp_path, make, miniat
 METRICS_OF = {"lenet_300_100_fashion_mnist": ["magnitude"], "resnet8_16_fashion_mnist": ["magnitude", "l1", "l2"]}
 
 
-def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says_why(tmp_path, make, repo_copy,
-                                                                                       smoke_sweep, monkeypatch):
+def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says_why(tmp_path, repo_copy, smoke_sweep,
+                                                                                       monkeypatch):
     """The smoke runs, with the smoke preset cut as the rehearsal cuts the paper's: magnitude alone on one setting
     (the rehearsal's VGG-16), magnitude, l1 and l2 on the other (its ResNet-18). Every notebook renders; Figure 4
     says why a setting has no difference panel, and a claim about a metric a setting does not run is "not shown"
@@ -193,8 +197,8 @@ def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says
     assert cut in text
     (repo_copy / "lth" / "presets.py").write_text(text.replace(cut, f"{cut}metrics_of={METRICS_OF!r}, "))
     figs = tmp_path / "figures"
-    p = make("figures", cwd=repo_copy, PRESET="smoke", LTH_RUNS=str(smoke_sweep), FIGS=str(figs))
-    assert p.returncode == 0 and "sweep run" not in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
+    p = conftest.render(list(OUTPUTS), "smoke", smoke_sweep, figs, cwd=repo_copy)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert all((figs / f).stat().st_size > 0 for files in OUTPUTS.values() for f in files)
     monkeypatch.setitem(presets.PRESETS["smoke"], "metrics_of", METRICS_OF)  # this process's, for Figure 4's view
     presets.get.cache_clear()

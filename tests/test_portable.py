@@ -1,6 +1,7 @@
 """Portable mode (lth.portable): a run's tickets bitwise the same whatever vector width the CPU offers
 above AVX2; run digests, and `make verify` against the committed digests."""
 
+import atexit
 import csv
 import os
 import shutil
@@ -147,22 +148,44 @@ ENTRY_POINTS = {
 }
 
 
+_STARTED = {}  # name -> (process, its stdout file, its stderr file), once started
+
+
+def start_emulated(folder):
+    """Start every emulated process of this module at once (the emulator takes about a minute to import torch),
+    writing into ``folder``: the probe (python -m lth.portable) on each CPU of ``BASELINE``, and each of
+    ``ENTRY_POINTS`` on ``OUTSIDE``. tests/conftest.py starts them as soon as the tests are collected, so that their
+    minutes of emulation overlap the tests before this module's (which mostly leave one of two cores idle)."""
+    env = {k: v for k, v in os.environ.items() if k not in PORTABLE}
+    env["LTH_RUNS"] = str(folder / "runs")
+    jobs = {cpu: [QEMU, "-cpu", cpu, sys.executable, "-m", "lth.portable", *PROBED[cpu]] for cpu in BASELINE}
+    jobs |= {name: [QEMU, "-cpu", OUTSIDE, sys.executable, *args] for name, (args, _) in ENTRY_POINTS.items()}
+    for i, (name, cmd) in enumerate(jobs.items()):
+        out, err = folder / f"{i}.out", folder / f"{i}.err"
+        with open(out, "w") as o, open(err, "w") as e:
+            _STARTED[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=o, stderr=e, text=True), out, err
+    atexit.register(_stop, folder)
+
+
+def _stop(folder):
+    """At the session's end: kill what is still running (a session stopped early), remove ``folder``."""
+    for p, _, _ in _STARTED.values():
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def emulated(tmp_path_factory):
-    """Every emulated process of this module, started at once (the emulator takes about a minute to import torch):
-    {name: (exit status, stdout, stderr)}; the probe (python -m lth.portable) on each CPU of ``BASELINE``, and each
-    of ``ENTRY_POINTS`` on ``OUTSIDE``."""
+    """Every emulated process of this module (``start_emulated``), finished: {name: (exit status, stdout, stderr)}."""
     if not QEMU:
         if os.environ.get("CI"):
             pytest.fail("qemu-user is not installed (.ci/run installs it: apt-get install qemu-user)")
         pytest.skip("needs Debian's qemu-user (apt-get install qemu-user)")
-    env = {k: v for k, v in os.environ.items() if k not in PORTABLE}
-    env["LTH_RUNS"] = str(tmp_path_factory.mktemp("emulated"))
-    jobs = {cpu: [QEMU, "-cpu", cpu, sys.executable, "-m", "lth.portable", *PROBED[cpu]] for cpu in BASELINE}
-    jobs |= {name: [QEMU, "-cpu", OUTSIDE, sys.executable, *args] for name, (args, _) in ENTRY_POINTS.items()}
-    started = {name: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True) for name, cmd in jobs.items()}
-    return {name: (p.wait(timeout=1200), *p.communicate()) for name, p in started.items()}
+    if not _STARTED:
+        start_emulated(tmp_path_factory.mktemp("emulated"))
+    return {name: (p.wait(timeout=1200), out.read_text(), err.read_text()) for name, (p, out, err) in _STARTED.items()}
 
 
 def lines(text):
