@@ -1,11 +1,19 @@
-"""`make figures` end to end on the tiny `smoke` preset: every notebook renders its files, a second make renders
-nothing, and a metric added docs/metrics.md's way appears in every table and figure."""
+"""`make figures` end to end on the tiny `smoke` preset: every notebook renders its files, bitwise as committed in
+tests/data/smoke_render.csv, a second make renders nothing, and a metric added docs/metrics.md's way appears in
+every table and figure.
 
+``python tests/test_notebooks.py --write FOLDER`` lists the files a smoke render in FOLDER holds anew, for a change
+that changes a table on purpose: commit the listing with that change.
+"""
+
+import csv
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -31,6 +39,15 @@ OUTPUTS = {  # notebook -> what it must write
 }
 
 
+SMOKE_RENDER = Path(__file__).resolve().parent / "data" / "smoke_render.csv"
+
+
+def render_digests(figures_dir):
+    """{file: SHA-256} of every table (CSV, Markdown) a render holds."""
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(Path(figures_dir).iterdir())
+            if f.suffix in (".csv", ".md")}
+
+
 def header(table):
     """The header row of a Markdown table file."""
     return next(line for line in table.read_text().splitlines() if line.startswith("| "))
@@ -51,6 +68,10 @@ def test_make_figures_renders_every_notebook_and_a_second_make_renders_nothing(t
         for f in files:
             assert (tmp_path / "figures" / f).stat().st_size > 0, f
     assert "| setting" in (tmp_path / "figures" / "table2.md").read_text()
+    with open(SMOKE_RENDER) as f:
+        committed = {row["file"]: row["sha256"] for row in csv.DictReader(f)}
+    rendered = render_digests(tmp_path / "figures")
+    assert rendered == committed, sorted(n for n in rendered.keys() | committed.keys() if rendered.get(n) != committed.get(n))
     assert "bitwise equal" in (tmp_path / "figures" / "overlap.ipynb").read_text()
     again = make("figures", **env)
     assert again.returncode == 0 and "sweep run" not in again.stdout and "papermill" not in again.stdout, again.stdout
@@ -239,3 +260,12 @@ def test_make_regime_on_a_preset_without_a_study_is_one_line(tmp_path, make):
     assert p.returncode != 0 and not (tmp_path / "figures").exists()
     assert p.stderr.splitlines()[0] == ("PRESET=rehearsal has no regime study (a preset's regime, lth/presets.py); "
                                         "presets with one: small, smoke")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["--write"] or len(sys.argv) != 3:
+        sys.exit("usage: python tests/test_notebooks.py --write FOLDER (a smoke render: make figures PRESET=smoke FIGS=FOLDER)")
+    with open(SMOKE_RENDER, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["file", "sha256"])
+        w.writerows(render_digests(sys.argv[2]).items())
