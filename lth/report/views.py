@@ -38,13 +38,13 @@ class Accuracy(Axes):
     """Figure 4, one setting: ``accuracy`` (a row per run and round), ``dense`` (round 0's mean accuracy), ``paper``
     (its values, if any), ``fraction`` pruned a round, ``alone`` (why there is no difference panel, or "")."""
 
-    name: str = ""
-    accuracy: pd.DataFrame = None
-    dense: float = float("nan")
-    paper: pd.DataFrame = None
-    fraction: float = 0.2
-    caption: str = ""
-    alone: str = ""
+    name: str
+    accuracy: pd.DataFrame
+    dense: float
+    paper: pd.DataFrame
+    fraction: float
+    caption: str
+    alone: str
 
 
 @dataclass
@@ -132,15 +132,15 @@ class Tickets:
 
 @dataclass
 class Overlap(Tickets):
-    table: pd.DataFrame = None  # per layer and over all: connections every ticket keeps, against chance
-    jaccard: pd.DataFrame = None  # per pair of metrics
+    table: pd.DataFrame  # per layer and over all: connections every ticket keeps, against chance
+    jaccard: pd.DataFrame  # per pair of metrics
 
 
 @dataclass
 class Figure7(Tickets):
-    panels: dict = field(default_factory=dict)  # {layer or "all": its title}
-    overlap: pd.DataFrame = None  # per seed, round and panel: observed and chance share (%)
-    rounds: list = field(default_factory=list)
+    panels: dict  # {layer or "all": its title}
+    overlap: pd.DataFrame  # per seed, round and panel: observed and chance share (%)
+    rounds: list
 
 
 @dataclass
@@ -166,17 +166,17 @@ class Drift(Tickets):
     fewest and most connections a "not shared" point rests on per metric (``not_shared``), the panels' ``titles``
     and ``metrics``."""
 
-    layer: str = ""
-    drift: pd.DataFrame = None
-    rounds: list = field(default_factory=list)
-    not_shared: dict = field(default_factory=dict)
-    titles: dict = field(default_factory=dict)
-    metrics: list = field(default_factory=list)
+    layer: str
+    drift: pd.DataFrame
+    rounds: list
+    not_shared: dict
+    titles: dict
+    metrics: list
 
 
 @dataclass
 class Reinit(Tickets):
-    table: pd.DataFrame = None  # per layer: connections kept from theta_0 that survive, against chance
+    table: pd.DataFrame  # per layer: connections kept from theta_0 that survive, against chance
 
 
 @dataclass
