@@ -1,5 +1,5 @@
 """Figures 2, 8, 9 and 10 (layer density on log axes, beside the network's) on constructed runs of each preset, as
-their notebooks draw them, and the units every CSV column names (lth.report.plots.with_units)."""
+their notebooks draw them, and the units every CSV column names (lth.report.output.with_units)."""
 
 import functools
 import json
@@ -13,7 +13,7 @@ import torch
 
 from lth import models, presets, pruning, runs as runs_, store
 
-from lth.report import evidence, figures, plots
+from lth.report import evidence, figures, output, plots
 from lth.runs import REPOSITORY
 
 matplotlib.use("Agg")
@@ -91,8 +91,8 @@ def rendered(request, tmp_path_factory):
 
 def _named(columns):
     """The columns naming a density, sparsity or accuracy but no unit."""
-    return [c for c in columns if any(m in c.lower() for m in plots.MEASURES)
-            and not any(u in c.lower() for u in plots.UNIT_WORDS)]
+    return [c for c in columns if any(m in c.lower() for m in output.MEASURES)
+            and not any(u in c.lower() for u in output.UNIT_WORDS)]
 
 
 def test_every_layer_figure_writes_a_csv_whose_measures_name_their_units(rendered):
@@ -162,23 +162,23 @@ def test_a_preset_without_shortcuts_gets_a_figure_10_that_says_so(tmp_path):
     v = figures._layer_panels(str(tmp_path / "runs"), "smoke", lambda path: {}, why="no 1x1 shortcut here")
     assert v.panels == [] and v.caption == "preset=smoke: no 1x1 shortcut here" and v.data.empty
     fig = plots.layer_panels(v.panels, str, columns=3, why=v.why)
-    plots.save(fig, tmp_path / "figs", "figure10", v.data)
+    output.save(fig, tmp_path / "figs", "figure10", v.data)
     assert not _named(pd.read_csv(tmp_path / "figs" / "figure10.csv").columns)
 
 
 def test_csv_and_markdown_name_the_unit_of_each_density_sparsity_and_accuracy(tmp_path):
     df = pd.DataFrame(dict(setting=["s"], round=[2], density=[0.64], sparsity=[36.0], test_accuracy=[88.5],
                            layer_density=[12.5], magnitude=["88.5 ± 0.1"]))
-    plots.save_table(df, tmp_path, "t", "title")
+    output.save_table(df, tmp_path, "t", "title")
     header = list(pd.read_csv(tmp_path / "t.csv").columns)
     assert header == ["setting", "round", "density_fraction", "sparsity_percent", "test_accuracy_percent",
                       "layer_density_percent", "magnitude"]
     assert "density_fraction" in (tmp_path / "t.md").read_text().splitlines()[2]
     assert list(df.columns)[2] == "density"  # the table in memory keeps its names (lth.report.claims reads them)
     with pytest.raises(ValueError, match="names no unit"):
-        plots.save_table(df.assign(final_sparsity=1.0), tmp_path, "u", "title")
+        output.save_table(df.assign(final_sparsity=1.0), tmp_path, "u", "title")
     with pytest.raises(ValueError, match="not a fraction"):
-        plots.save_table(df.assign(density=64.0), tmp_path, "v", "title")
+        output.save_table(df.assign(density=64.0), tmp_path, "v", "title")
 
 
 @pytest.mark.parametrize("low, high, powers_only", [(0.01, 100, True), (1, 100, False)])

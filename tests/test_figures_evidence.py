@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from lth import presets  # noqa: E402
 
-from lth.report import evidence, figures, plots, section5  # noqa: E402
+from lth.report import evidence, figures, output, plots, section5  # noqa: E402
 
 
 def connections(layers, metric="m", round=3):
@@ -206,7 +206,7 @@ def test_every_csv_column_names_its_unit_and_the_markdown_keeps_the_metrics_name
     weights' own units: each CSV header says so; Table 2's Markdown keeps the bare metric names under its title."""
     acc = pd.DataFrame(dict(setting=["s"], round=[5], sparsity=[67.2], magnitude=["88.0 ± 0.1"], l1=["87.9 ± 0.2"]))
     for name, unit in (("table2", "accuracy_percent"), ("extra", "accuracy_percent")):
-        plots.save_table(acc, tmp_path, name, "top-1 test accuracy (%)")
+        output.save_table(acc, tmp_path, name, "top-1 test accuracy (%)")
         assert list(pd.read_csv(tmp_path / f"{name}.csv").columns) == [
             "setting", "round", "sparsity_percent", f"magnitude_{unit}", f"l1_{unit}"]
         md = (tmp_path / f"{name}.md").read_text().splitlines()[2]
@@ -214,25 +214,25 @@ def test_every_csv_column_names_its_unit_and_the_markdown_keeps_the_metrics_name
                                                                  "l1"]
     paired = acc.drop(columns=["sparsity", "magnitude"]).assign(l1="-0.10 [-0.30, +0.20] 3/5")
     for name in ("table2_paired", "extra_paired"):
-        plots.save_table(paired, tmp_path, name, "minus magnitude, in points")
+        output.save_table(paired, tmp_path, name, "minus magnitude, in points")
         assert list(pd.read_csv(tmp_path / f"{name}.csv").columns) == ["setting", "round", "l1_minus_magnitude_points"]
     t = connections(MIX_ONLY)
     for name, table in (("figure1", section5.layer_matched(t)), ("figure1_layers", section5.by_layer(t)),
                         ("figure3", t[["seed", "round", "overlapping", "distance"]])):
-        plots.save_table(table, tmp_path, name, "title")
+        output.save_table(table, tmp_path, name, "title")
         header = list(pd.read_csv(tmp_path / f"{name}.csv").columns)
         assert not [c for c in header if any(m in c for m in ("std", "distance")) and "weight_units" not in c], header
     assert {"mean_std_weight_units", "std_p95_weight_units", "mean_distance_weight_units", "sign_flip_percent"} <= set(
         pd.read_csv(tmp_path / "figure1.csv").columns)
     ranges = pd.DataFrame(dict(setting=["s"], role=["input"], layer=["conv"], init=["[-0.47, 0.41]"],
                                trained=["[-1.07, 0.90]"]))
-    plots.save_table(ranges, tmp_path, "table1", "Table 1: [min, max] of each followed layer's weights")
+    output.save_table(ranges, tmp_path, "table1", "Table 1: [min, max] of each followed layer's weights")
     assert list(pd.read_csv(tmp_path / "table1.csv").columns) == [
         "setting", "role", "layer", "init_range_weight_units", "trained_range_weight_units"]
-    plots.save_table(pd.DataFrame(dict(layer=["conv"], excess_mean=[20.0])), tmp_path, "reinit", "in %")
+    output.save_table(pd.DataFrame(dict(layer=["conv"], excess_mean=[20.0])), tmp_path, "reinit", "in %")
     assert list(pd.read_csv(tmp_path / "reinit.csv").columns) == ["layer", "excess_mean_percent"]
     with pytest.raises(ValueError, match="names no unit"):
-        plots.save_table(pd.DataFrame(dict(final_std=[0.1])), tmp_path, "u", "title")
+        output.save_table(pd.DataFrame(dict(final_std=[0.1])), tmp_path, "u", "title")
 
 
 # --- On the smoke preset's runs (slow: the smoke sweep) ---

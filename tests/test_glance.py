@@ -5,7 +5,7 @@ names every number's unit, and `make glance` renders it for the smoke preset."""
 import pandas as pd
 import pytest
 
-from lth.report import claims, claims_accuracy, evidence, figures, plots, published
+from lth.report import claims, claims_accuracy, evidence, figures, output, plots, published
 
 TITLES = {key: title for key, title in figures._claim_titles().items()}
 VERDICTS = pd.DataFrame(dict(claim=[TITLES["equal"], TITLES["behind"], "Table 1: weight ranges grow with training"],
@@ -82,14 +82,14 @@ def test_the_figure_renders_with_few_points_or_none_and_says_why(tmp_path, case)
         assert v.points.empty and v.note.startswith("No point: preset=smoke runs none of the metrics")
     else:
         assert len(v.points) == 1 and not v.points.decided.any() and v.note == ""
-    plots.save(plots.glance(v), tmp_path, "glance", v.data)
+    output.save(plots.glance(v), tmp_path, "glance", v.data)
     for ext in ("png", "pdf", "csv"):
         assert (tmp_path / f"glance.{ext}").stat().st_size > 0
 
 
 def test_the_csv_names_every_numbers_unit(tmp_path):
     v = figures.glance_view(constructed(), VERDICTS)
-    plots.save(plots.glance(v), tmp_path, "glance", v.data)
+    output.save(plots.glance(v), tmp_path, "glance", v.data)
     columns = list(pd.read_csv(tmp_path / "glance.csv").columns)
     for c in ("paper_gap_points", "our_gap_points", "our_low_points", "our_high_points", "noise_points",
               "sparsity_pct"):
