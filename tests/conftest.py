@@ -103,9 +103,44 @@ def smoke_sweep(tmp_path_factory):
     return runs
 
 
-# Every notebook of `make figures`, executed in one process as papermill executes each in a kernel of its own (its
-# code cells in order, the parameters cell replaced by the preset's values): the notebooks' code on a preset's runs,
-# without a kernel's start per notebook. `make figures` itself is tested at full size on the smoke preset.
+JOBS = os.cpu_count() or 1  # processes at once where a test runs many (each run and notebook uses one thread)
+
+
+def run_preset(preset, cwd, env):
+    """Every run of ``preset`` that `make figures` needs (not the regime study's), from the repository (or copy) in
+    ``cwd``, as `make -j` runs them: its LTR runs in ``JOBS`` `sweep run` processes at once, then Section 5.1's
+    reinitialisations, which read those runs' tickets. The first process that fails, as a completed process."""
+    sweep = [sys.executable, "-m", "experiments.sweep"]
+    tagged = subprocess.run([*sweep, "list", preset, "--tagged"], cwd=cwd, env=os.environ | env, check=True,
+                            capture_output=True, text=True).stdout.split()
+    ids = {g: list(dict.fromkeys(t.split(":", 1)[1] for t in tagged if t.split(":")[0] in groups))
+           for g, groups in (("imp", ("run", "magnitude", "ticket", "extra")), ("reinit", ("reinit",)))}
+    for stage in ([ids["imp"][i::JOBS] for i in range(JOBS)], [ids["reinit"]]):
+        if (done := _together([[*sweep, "run", preset, *part] for part in stage if part], cwd, env)).returncode:
+            break
+    return done
+
+
+def _together(commands, cwd, env):
+    """``commands`` run at once, their output in files (a full pipe would stall one): the first that failed, or the
+    last, as a completed process."""
+    started = []
+    for c in commands:
+        out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        started.append((subprocess.Popen(c, cwd=cwd, env=os.environ | (env or {}), stdout=out, stderr=err, text=True),
+                         out, err))
+    done = []
+    for p, out, err in started:
+        p.wait(timeout=1800)
+        out.seek(0), err.seek(0)
+        done.append(subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read()))
+    return next((d for d in done if d.returncode), done[-1] if done else subprocess.CompletedProcess([], 0, "", ""))
+
+
+# Every notebook of `make figures`, executed as papermill executes each in a kernel of its own (its code cells in
+# order, the parameters cell replaced by the preset's values), ``JOBS`` processes at once, each executing its share
+# of the notebooks one after the other: the notebooks' code on a preset's runs, without a kernel's start per notebook.
+# `make figures` itself is tested at full size on the smoke preset.
 RENDER = """
 import json, sys
 from pathlib import Path
@@ -125,7 +160,7 @@ for name in names:
 
 
 def render(notebooks, preset, runs_dir, figures_dir, cwd=ROOT, env=None):
-    """``notebooks`` (names) of ``preset`` on the runs in ``runs_dir``, into ``figures_dir``, in one process run in
-    ``cwd`` (a repository or its copy): the completed process, output captured."""
-    return subprocess.run([sys.executable, "-c", RENDER, preset, str(runs_dir), str(figures_dir), *notebooks], cwd=cwd,
-                          env=os.environ | (env or {}), capture_output=True, text=True, timeout=1800)
+    """``notebooks`` (names) of ``preset`` on the runs in ``runs_dir``, into ``figures_dir``, in ``JOBS`` processes
+    run in ``cwd`` (a repository or its copy): the first that failed, or the last, as a completed process."""
+    return _together([[sys.executable, "-c", RENDER, preset, str(runs_dir), str(figures_dir), *notebooks[i::JOBS]]
+                      for i in range(JOBS) if notebooks[i::JOBS]], cwd, env)

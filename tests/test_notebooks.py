@@ -185,16 +185,13 @@ def miniature(tmp_path_factory):
 def test_every_preset_renders_every_notebook_in_miniature(tmp_path, miniature, preset):
     """A preset's own shape (which metrics run where, which settings, what the paper reports for them) reaches
     every notebook: the paper's four settings, the small preset's stopped metrics, Figure 4 and the claims. Its runs
-    in one process (make would start one per run), then every notebook in one process (``conftest.render``; the
+    as make runs them, in a process per core (``conftest.run_preset``), then every notebook (``conftest.render``; the
     smoke preset renders through `make figures` at full size in
     test_make_figures_renders_every_notebook_and_a_second_make_renders_nothing)."""
     copy, env = miniature
-    sweep = [sys.executable, "-m", "experiments.sweep"]
-    subprocess.run([*sweep, "check", preset], cwd=copy, env=os.environ | env, check=True, capture_output=True)
-    tagged = subprocess.run([*sweep, "list", preset, "--tagged"], cwd=copy, env=os.environ | env, check=True,
-                            capture_output=True, text=True).stdout.split()
-    ids = list(dict.fromkeys(t.split(":", 1)[1] for t in tagged))  # every group's, LTR runs first
-    p = subprocess.run([*sweep, "run", preset, *ids], cwd=copy, env=os.environ | env, capture_output=True, text=True)
+    subprocess.run([sys.executable, "-m", "experiments.sweep", "check", preset], cwd=copy, env=os.environ | env,
+                   check=True, capture_output=True)
+    p = conftest.run_preset(preset, copy, env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     figs = tmp_path / "figures"
     p = conftest.render(list(OUTPUTS), preset, env["LTH_RUNS"], figs, cwd=copy, env=env)

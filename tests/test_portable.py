@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 from lth import kernels, portable, runs, store
 
 from lth.report import analysis
@@ -24,28 +25,35 @@ AVX2 = {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_C
 HAS_AVX512 = "avx512f" in Path("/proc/cpuinfo").read_text()
 
 
-def digests(tmp_path, restriction, *args):
-    """The digests of a short run's tickets, run in a process whose vector width is restricted by ``restriction``."""
-    env = {k: v for k, v in os.environ.items() if k not in PORTABLE} | restriction
-    env["LTH_RUNS"] = str(tmp_path / "-".join(f"{k}={v}" for k, v in restriction.items()) or "none")
-    p = subprocess.run([sys.executable, str(ROOT / "experiments" / "imp.py"), "with", "smoke", "rounds=1", "seed=5",
-                        *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
-    assert p.returncode == 0, p.stderr[-2000:]
-    [folder] = Path(env["LTH_RUNS"]).iterdir()
-    return store.read_json(folder / "info.json")["digests"]
+def digests(tmp_path, restrictions, *args):
+    """Per restriction, the digests of a short run's tickets, each run in a process whose vector width that
+    restriction restricts (``conftest.JOBS`` at a time: each uses one thread)."""
+    folders, commands = [], []
+    for restriction in restrictions:
+        folders.append(tmp_path / ("-".join(f"{k}={v}" for k, v in restriction.items()) or "none"))
+        env = {k: v for k, v in os.environ.items() if k not in PORTABLE} | restriction | {"LTH_RUNS": str(folders[-1])}
+        commands.append(([sys.executable, str(ROOT / "experiments" / "imp.py"), "with", "smoke", "rounds=1", "seed=5",
+                          *args], env))
+    for i in range(0, len(commands), conftest.JOBS):
+        started = [subprocess.Popen(c, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                   for c, env in commands[i:i + conftest.JOBS]]
+        for p in started:
+            err = p.communicate(timeout=600)[1]
+            assert p.returncode == 0, err[-2000:]
+    return [store.read_json(next(folder.iterdir()) / "info.json")["digests"] for folder in folders]
 
 
 @pytest.mark.parametrize("model", ["lenet_300_100", "resnet8_16"])
 def test_portable_tickets_are_bitwise_equal_under_every_restriction_of_the_vector_width(tmp_path, model):
     restrictions = [{}, {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}, {"ONEDNN_MAX_CPU_ISA": "AVX2"},
                     {"ATEN_CPU_CAPABILITY": "avx2"}, AVX2]
-    found = [digests(tmp_path, r, f"model={model}") for r in restrictions]
+    found = digests(tmp_path, restrictions, f"model={model}")
     assert all(d == found[0] for d in found) and len(found[0]) == 2
 
 
 @pytest.mark.skipif(not HAS_AVX512, reason="needs a CPU with AVX-512 to differ from an AVX2 one")
 def test_native_tickets_differ_between_avx512_and_avx2_which_is_why_portable_mode_exists(tmp_path):
-    native = [digests(tmp_path, r, "model=resnet8_16", "portable=False") for r in ({}, AVX2)]
+    native = digests(tmp_path, [{}, AVX2], "model=resnet8_16", "portable=False")
     assert native[0] != native[1]
 
 

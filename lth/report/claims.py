@@ -118,10 +118,11 @@ def rule_of(claim, preset):
     return text + (f"; preset={preset} has {n} seeds: not shown" if n < MIN_SEEDS and "{n}" in claim.test else "")
 
 
-def evaluate(runs_dir, preset):
+def evaluate(runs_dir, preset, e=None):
     """One row per claim: the claim, the paper's numbers, ours, the rounds judged, the verdict, its test and
-    false-positive rate, the clauses that do not hold, and those not shown (each saying why)."""
-    e, rows = evidence.Evidence(runs_dir, preset), []
+    false-positive rate, the clauses that do not hold, and those not shown (each saying why). ``e``: the runs'
+    ``Evidence``, where the caller has loaded it already."""
+    e, rows = e or evidence.Evidence(runs_dir, preset), []
     for claim, paper, function in CLAIMS:
         ours, clauses = judge(e, function)
         v, failing = verdict(clauses)

@@ -550,5 +550,5 @@ def glance(runs_dir, preset):
         if paper and paper != names[s]:  # the paper's setting it stands for
             names[s] += f" (for {paper})"
     reach = {evidence.setting_name(preset, s): r for s, r in e.acc.groupby("setting", sort=False)["round"].max().items()}
-    return glance_view(claims_accuracy.effects(e), claims.evaluate(runs_dir, preset), names, reach, preset, stats.GAP,
+    return glance_view(claims_accuracy.effects(e), claims.evaluate(runs_dir, preset, e), names, reach, preset, stats.GAP,
                        evidence.caption(preset, e.runs))
