@@ -9,8 +9,8 @@ from lth.report import claims, claims_accuracy, evidence, figures, output, plots
 
 TITLES = {key: title for key, title in figures._claim_titles().items()}
 VERDICTS = pd.DataFrame(dict(claim=[TITLES["equal"], TITLES["behind"], "Table 1: weight ranges grow with training"],
-                             verdict=["partly (1 of 2 clauses)", "contradicted (0 of 3 clauses)",
-                                      "not shown (0 of 0 clauses)"]))
+                             verdict=["partly (1 of 2 hold, 1 needed)", "contradicted (0 of 3 hold, 2 needed)",
+                                      "not shown (none judged; 2 not judged)"]))
 
 
 def row(claim, metric, paper, ours=None, low=None, high=None, seeds=5, outcome="not shown", setting="resnet",

@@ -8,7 +8,7 @@ import pandas as pd
 
 from lth import presets
 from lth.report import analysis, evidence, published
-from lth.report.stats import (CHANCE_POINTS, FAILS, GAP, HOLDS, MIN_SEEDS, NOT_SHOWN, SIGN_TEST, chance, direction,
+from lth.report.stats import (CHANCE_POINTS, FAILS, GAP, HOLDS, MIN_SEEDS, NOT_JUDGED, SIGN_TEST, chance, direction,
                               gap_points, joined, level, needs, rule, running, sign_test)
 
 
@@ -27,13 +27,13 @@ def _effect(d, name, paper_round, paper_gap, config):
                expected=expected, gap_points=gap)
     at, last = d[d["round"] == r], int(d["round"].max())
     if not len(at):
-        return dict(row, seeds=0, seeds_agreeing=0, seeds_at_chance=0, outcome=NOT_SHOWN,
+        return dict(row, seeds=0, seeds_agreeing=0, seeds_at_chance=0, outcome=NOT_JUDGED,
                     why=f"round {paper_round} not reached ({name} stops at round {last})")
     floor = chance(config["dataset"]) + CHANCE_POINTS  # a pair of runs both below it has no gap: nothing learns
     stopped = (at.test_accuracy <= floor) & (at.test_accuracy - at.difference <= floor)
     x, row["seeds_at_chance"] = at[~stopped].difference.to_numpy(), int(stopped.sum())
     if not len(x):
-        return dict(row, seeds=0, seeds_agreeing=0, outcome=NOT_SHOWN,
+        return dict(row, seeds=0, seeds_agreeing=0, outcome=NOT_JUDGED,
                     why=f"at chance: both runs within {CHANCE_POINTS:g} points of chance in every seed")
     sign = np.sign(paper_gap)
     state, why = level(x, gap) if expected == "level" else direction(x, sign, gap)
@@ -208,7 +208,7 @@ def layer_collapse(e):
     clauses, parts = [], []
     for s in _picked(e, "not lenet"):
         if "magnitude" not in e.metrics_of.get(s, set()):
-            clauses.append((f"{e.short[s]}: no runs of magnitude", NOT_SHOWN))
+            clauses.append((f"{e.short[s]}: no runs of magnitude", NOT_JUDGED))
             continue
         c, name, config = e.collapse[e.collapse.setting == s], e.short[s], e.settings[s]
         p, last = published.paper_setting(config["model"]), int(e.acc[e.acc.setting == s]["round"].max())
@@ -218,7 +218,7 @@ def layer_collapse(e):
             for m in others:
                 text = f"{m} collapses less than magnitude on {name} by round {r}"
                 if r > last:
-                    clauses.append((f"{text}: round {pr} not reached ({name} stops at round {last})", NOT_SHOWN))
+                    clauses.append((f"{text}: round {pr} not reached ({name} stops at round {last})", NOT_JUDGED))
                     continue
                 mag, other = _collapsed_by(c, "magnitude", r), _collapsed_by(c, m, r)
                 alone = pd.Series("magnitude", index=mag.index).where(mag & ~other, m).where(mag != other)
@@ -232,17 +232,17 @@ def layer_collapse(e):
                 continue
             k, n = int(_collapsed_by(c, m, r_end).sum()), int((c.importance == m).sum())
             ok = k == n if m == "magnitude" else k > 0
-            state = (NOT_SHOWN if r_end > last or n < MIN_SEEDS else HOLDS if ok else FAILS)
+            state = (NOT_JUDGED if r_end > last or n < MIN_SEEDS else HOLDS if ok else FAILS)
             why = (f"round {presets.PAPER[p]['rounds']} not reached ({name} stops at round {last})" if r_end > last else
                    f"{n} runs (needs {MIN_SEEDS})" if n < MIN_SEEDS else f"{k} of {n}")
             clauses.append((f"{text} on {name} by round {r_end}: {why}", state))
         if sc := e.roles[s]["shortcuts"]:
             mag = c[(c.importance == "magnitude") & c.first_collapse_round.notna()]
             first = [bool(set(x.split(", ")) & set(sc)) for x in mag.collapsed_layers]
-            state = NOT_SHOWN if len(first) < MIN_SEEDS else HOLDS if all(first) else FAILS
+            state = NOT_JUDGED if len(first) < MIN_SEEDS else HOLDS if all(first) else FAILS
             clauses.append((f"magnitude collapses a 1x1 shortcut first on {name}: {sum(first)} of {len(first)} "
                             "collapsing runs" + (f"; {len(first)} collapsing runs (needs {MIN_SEEDS})"
-                                                 if state == NOT_SHOWN else ""), state))
+                                                 if state == NOT_JUDGED else ""), state))
         n = c.groupby("importance", sort=False).first_collapse_round
         first = {m: g.dropna() for m, g in n}
         parts.append(f"{name}, runs collapsed by round {last} (first round): " + ", ".join(

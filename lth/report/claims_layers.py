@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 
 from lth import presets
-from lth.report.stats import FAILS, MIN_SEEDS, NOT_SHOWN, REVERSED, SIGN_TEST, needs, rule, running, sign_test
+from lth.report.stats import (FAILS, MIN_SEEDS, NOT_JUDGED, NOT_SHOWN, REVERSED, SIGN_TEST, needs, rule, running,
+                              sign_test)
 
 
-LESS = 2.0  # a layer is "pruned much less" where it keeps at least LESS times the network's density
+LESS = 2.0  # a layer is "pruned much less" where it keeps at least LESS times the other pruned layers' density
 
 
 def _paper_metrics(df):
@@ -28,41 +29,51 @@ def _last_round(e, setting=None):
     return ", ".join(f"{e.short[s]} {int(g['round'].max())}" for s, g in ld.groupby("setting", sort=False))
 
 
-@rule(SIGN_TEST + " (a layer's density against the network's in the last ticket)", _last_round)
+def _others(dens, sizes, layer, dense):
+    """Per seed (rows) and metric (columns): the density (%) of the pruned layers but ``layer``, pooled by their
+    weights (``sizes``); never the network's, which counts the weights kept dense that no metric can prune."""
+    others = [x for x in sizes if x != layer and x not in dense]
+    w = pd.Series({x: sizes[x] for x in others})
+    kept = dens.loc[others].mul(w, level="layer", axis=0).groupby(level="seed").sum()
+    return kept / w.sum()
+
+
+@rule(SIGN_TEST + " (a layer's density against the other pruned layers' in the last ticket)", _last_round)
 def pruned_less(e):
     """Figures 2, 8-10: input and output layers, and ResNet 1x1 convs except under magnitude, are pruned much less.
     Clauses, per setting and paper metric in the last ticket, each a sign test over seeds: the input layer, the
-    output layer (unless kept dense) and, but for magnitude, each 1x1 shortcut keep at least LESS times the
-    network's density in every seed (holds), less than the network's in every seed (reversed), between in every
-    seed (fails); magnitude keeps each shortcut sparser than every other paper metric in every seed (holds;
-    denser than every other in every seed: reversed). False "holds": 2^-n where the median is at the bound."""
+    output layer (unless kept dense) and, but for magnitude, each 1x1 shortcut keep at least LESS times the density
+    of the other pruned layers (pooled by weights; layers kept dense left out, as no metric can prune them) in every
+    seed (holds), less than theirs in every seed (reversed), between in every seed (fails); magnitude keeps each
+    shortcut sparser than every other paper metric in every seed (holds; denser than every other in every seed:
+    reversed). False "holds": 2^-n where the median is at the bound."""
     clauses, parts = [], []
     for setting, roles in e.roles.items():
         last = _last_ticket(e, setting)
         dens = last.pivot_table(index=["layer", "seed"], columns="importance", values="density")
-        network = last.groupby(["importance", "seed"]).network.first()
         metrics = _paper_metrics(dens)
         layers = [("input", roles["input"]), ("output", roles["output"])] + [("1x1", s) for s in roles["shortcuts"]]
         shown = []
         for role, layer in [(r, x) for r, x in layers if x not in roles["dense"]]:
-            d = dens.loc[layer]
+            d, others = dens.loc[layer], _others(dens, e.sizes[setting], layer, roles["dense"])
             for m in metrics:
                 if role == "1x1" and m == "magnitude":
-                    others = [o for o in metrics if o != m]
-                    state, why = (sign_test(d[m] < d[others].min(axis=1), d[m] > d[others].max(axis=1)) if others
-                                  else (NOT_SHOWN, "no other metric"))
+                    rest = [o for o in metrics if o != m]
+                    state, why = (sign_test(d[m] < d[rest].min(axis=1), d[m] > d[rest].max(axis=1)) if rest
+                                  else (NOT_JUDGED, "no other metric"))
                     clauses.append((f"magnitude prunes {layer} on {e.short[setting]} more than the others"
                                     + (f": {why}" if why else ""), state))
                 else:
-                    v, n = d[m], network[m].reindex(d.index)
+                    v, n = d[m], others[m].reindex(d.index)
                     state, why = sign_test(v >= LESS * n, v < n)
                     if state == NOT_SHOWN and len(v) >= MIN_SEEDS and ((v >= n) & (v < LESS * n)).all():
                         state, why = FAILS, ""
-                    clauses.append((f"{m} keeps {v.mean():.3g} % of {layer} on {e.short[setting]}"
-                                    + (f": {why}" if why else ""), state))
-            shown.append(f"{role if role != '1x1' else layer} " + " / ".join(f"{d[m].mean():.3g}" for m in metrics))
-        parts.append(f"{e.short[setting]} ({' / '.join(metrics)}, % dense; network {last.network.mean():.3g} %): "
-                     + ", ".join(shown))
+                    clauses.append((f"{m} keeps {v.mean():.3g} % of {layer} on {e.short[setting]} (the other pruned "
+                                    f"layers {n.mean():.3g} %)" + (f": {why}" if why else ""), state))
+            shown.append(f"{role if role != '1x1' else layer} " + " / ".join(
+                f"{d[m].mean():.3g} vs {others[m].mean():.3g}" for m in metrics))
+        parts.append(f"{e.short[setting]} ({' / '.join(metrics)}, % dense, the layer vs the other pruned layers; "
+                     f"network {last.network.mean():.3g} %): " + ", ".join(shown))
     return "; ".join(parts), clauses
 
 
@@ -79,7 +90,7 @@ def deeper_faster(e):
         hidden = last[~last.layer.isin([roles["input"], roles["output"], *roles["shortcuts"], *roles["dense"]])]
         n_layers = hidden.layer.nunique()
         if n_layers < 3:
-            clauses.append((f"{e.short[setting]} has {n_layers} hidden layers (needs 3)", NOT_SHOWN))
+            clauses.append((f"{e.short[setting]} has {n_layers} hidden layers (needs 3)", NOT_JUDGED))
             continue
         means = []
         for m in _paper_metrics(set(hidden.importance)):
@@ -88,7 +99,7 @@ def deeper_faster(e):
                 lambda g: g.depth.rank().corr(g.density.rank(ascending=False)), include_groups=False)
             if rho.isna().any():
                 clauses.append((f"{m} on {e.short[setting]}: no correlation in {rho.isna().sum()} of {len(rho)} "
-                                "seeds (every hidden layer at one density)", NOT_SHOWN))
+                                "seeds (every hidden layer at one density)", NOT_JUDGED))
                 means.append(f"{m} none")
                 continue
             state, why = sign_test(rho > 0, rho < 0)

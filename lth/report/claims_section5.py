@@ -6,7 +6,7 @@ import pandas as pd
 
 from lth import presets
 from lth.report import published, section5
-from lth.report.stats import FAILS, MIN_CONNECTIONS, NOT_SHOWN, REVERSED, SIGN_TEST, rule, sign_test
+from lth.report.stats import FAILS, MIN_CONNECTIONS, NOT_JUDGED, REVERSED, SIGN_TEST, rule, sign_test
 
 
 # Section 5 at 96.48 % sparsity (round 15): the three tickets share 9.34 % of a ticket's unpruned connections,
@@ -45,7 +45,7 @@ def shared_few(e):
             kept = ov[ov.layer == roles[role]].kept.mean()
             if not mine.any():
                 clauses.append((f"{role} layer's rank by {label}: {kept:.0f} unpruned connections (needs "
-                                f"{MIN_CONNECTIONS})", NOT_SHOWN))
+                                f"{MIN_CONNECTIONS})", NOT_JUDGED))
                 continue
             st, why = sign_test(rank[mine] <= 2, rank[mine] > n[mine] / 2)
             ranks[(role, col)] = f"rank {rank[mine].mean():.1f} of {int(n[mine].iloc[0])}"
@@ -231,13 +231,13 @@ def survive_reinit(e):
     by = s.pivot_table(index=["metric", "reinit_seed"], columns="layer", values="excess")
     clauses = []
     for name, layer in (("all layers", "all"), ("input", roles["input"]), ("output", roles["output"])):
-        st, why = sign_test(by[layer] > 0, by[layer] < 0, "values") if layer in by else (NOT_SHOWN, "too few expected")
+        st, why = sign_test(by[layer] > 0, by[layer] < 0, "values") if layer in by else (NOT_JUDGED, "too few expected")
         clauses.append((f"{name} above chance" + (f"; {why}" if why else ""), st))
     layers = by.drop(columns="all", errors="ignore")
     if roles["output"] in layers:
         st, why = sign_test(layers.idxmax(axis=1) == roles["output"], layers.idxmax(axis=1) != roles["output"], "values")
         clauses.append(("output layer's excess the largest" + (f"; {why}" if why else ""),
-                        NOT_SHOWN if st == REVERSED else st))
+                        FAILS if st == REVERSED else st))
     shortcuts = [x for x in roles["shortcuts"] if x in by]
     if shortcuts and roles["input"] in by:
         below = (by[shortcuts].max(axis=1) < by[roles["input"]])

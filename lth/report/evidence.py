@@ -7,7 +7,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from lth import presets, store
+from lth import presets, store, tickets
 from lth.runs import REPOSITORY, default_dir, groups
 from lth.report import analysis, section5
 
@@ -52,6 +52,12 @@ class Evidence:
     def roles(self):
         """{setting: the roles its model declares for its layers (``analysis.recorded_roles``)}."""
         return {s: analysis.recorded_roles(g.path.iloc[0]) for s, g in self.runs.groupby("setting", sort=False)}
+
+    @cached_property
+    def sizes(self):
+        """{setting: {prunable layer: its weights}} (from a run's round-0 ticket; every run of a setting alike)."""
+        return {s: {layer: m.numel() for layer, m in tickets.load_ticket(g.path.iloc[0], 0)["mask"].items()}
+                for s, g in self.runs.groupby("setting", sort=False)}
 
     @cached_property
     def names(self):

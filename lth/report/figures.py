@@ -475,7 +475,7 @@ def glance_view(effects, verdicts, names=None, reach=None, preset="", level=1.0,
     its last round}; ``level``: the paper's "about equal" (``stats.GAP``, points).
 
     ``points``: the rows with our numbers (seeds > 0), with ``claim_text``, ``setting_name``, ``agreement``
-    (``agreement``) and ``decided`` (the sign test's outcome is not "not shown"); ``missing``: the paper's gaps at
+    (``agreement``) and ``decided`` (the sign test decides: holds, reversed or fails); ``missing``: the paper's gaps at
     rounds our settings do not reach; ``noise``: our settings' least real gaps (points); ``level``; ``xlim`` and
     ``ylim`` (every gap, ours with the lowest and highest seed); ``settings``: the settings drawn, in order;
     ``verdicts``: per claim its ``verdict`` (reproduced, partly, ...), ``clauses`` ("19 of 20") and ``points``
@@ -490,15 +490,14 @@ def glance_view(effects, verdicts, names=None, reach=None, preset="", level=1.0,
     if has.any():
         rows.loc[has, "agreement"] = agreement(rows.paper_gap_points[has], rows.our_gap_points[has], level,
                                                rows.noise_points[has])
-    points = rows[has].assign(decided=lambda d: d.outcome != "not shown")
+    points = rows[has].assign(decided=lambda d: d.outcome.isin(["holds", "reversed", "fails"]))
     missing = rows[~has & (rows.seeds_at_chance == 0)]  # at chance: reached, but no gap to show
     noise = sorted(rows.noise_points.dropna().unique())
     xs = [-level, level, *rows.paper_gap_points]
     ys = [*[s * n for n in noise for s in (-1, 1)], *points.our_low_points, *points.our_high_points]
-    parts = verdicts.verdict.str.extract(r"^(?P<word>[^(]+?)\s*(?:\((?P<clauses>\d+ of \d+)[^)]*\))?$")
-    table = pd.DataFrame(dict(claim=verdicts.claim, verdict=parts.word, clauses=parts.clauses.fillna(""),
+    table = pd.DataFrame(dict(claim=verdicts.claim, verdict=verdicts.verdict.str.split(" (", regex=False).str[0],
+                              clauses=verdicts.verdict.str.extract(r"\((\d+ of \d+)", expand=False).fillna(""),
                               points=verdicts.claim.map(lambda c: _plotted(rows[rows.claim_text == c]))))
-    table.loc[table.verdict == "not shown", "clauses"] = ""  # "0 of 0" says nothing
     note = ""
     if not len(points):
         rounds = ", ".join(map(str, sorted(rows.paper_round.unique())))

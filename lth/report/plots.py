@@ -380,7 +380,8 @@ def collapse_panel(ax, sparsest, fraction):
 # --- Results at a glance (lth.report.figures.glance): the paper's gaps beside ours, every claim's verdict ---
 
 VERDICTS = {"reproduced": ("#009E73", "white"), "partly": ("#E69F00", "black"), "not shown": ("#D9D9D9", "black"),
-            "not reproduced": ("#D55E00", "white"), "contradicted": ("#882255", "white")}  # (box, text)
+            "not reproduced": ("#D55E00", "white"), "contradicted": ("#882255", "white"),
+            "observation": ("#FFFFFF", "black")}  # (box, text)
 REGIONS = {"agree": "#009E73", "opposite": "#D55E00"}
 SETTING_MARKERS = ["o", "s", "^", "D", "v", "P"]  # in the glance figure a marker is a setting (colour: the metric)
 
@@ -484,7 +485,7 @@ def verdict_panel(ax, v):
     under a claim judged from the plotted gaps, what they show."""
     ax.set_axis_off()
     counts = v.verdicts.verdict.value_counts()
-    ax.set_title("Every claim's verdict (clauses holding of those the runs can show): "
+    ax.set_title("Every claim's verdict (clauses holding of those judged; half must hold: wrong at most 1 in 16): "
                  + ", ".join(f"{counts[w]} {w}" for w in VERDICTS if w in counts), loc="left", fontsize=9)
     lines = [2 if p else 1 for p in v.verdicts.points]
     step, y = 1 / max(sum(lines), 1), 1.0

@@ -7,7 +7,9 @@ import numpy as np
 
 from lth import data, presets
 
-HOLDS, FAILS, REVERSED, NOT_SHOWN = "holds", "fails", "reversed", "not shown"
+# A clause's state: judged by a test (holds, fails, reversed, or not shown: the test decides neither way), or not
+# judged (the runs cannot test it: a round not reached, a metric not run, too few seeds or connections, at chance).
+HOLDS, FAILS, REVERSED, NOT_SHOWN, NOT_JUDGED = "holds", "fails", "reversed", "not shown", "not judged"
 GAP = 1.0  # points: the least gap between two accuracies that counts as real (lth/report/claims.py's docstring)
 MIN_SEEDS = 5  # the sign test's seeds: all agreeing happens 2^-5 = 1/32 of the time one-sided under no effect
 MIN_CONNECTIONS = 30  # a clause resting on fewer connections (per seed) is not shown
@@ -20,10 +22,10 @@ def rate(n):
 
 def sign_test(ok, opposite, what="seeds"):
     """The sign test on per-seed booleans: HOLDS where every seed is ``ok``, REVERSED where every one is
-    ``opposite``, else NOT_SHOWN; NOT_SHOWN with fewer than MIN_SEEDS. Returns (state, why)."""
+    ``opposite``, else NOT_SHOWN; NOT_JUDGED with fewer than MIN_SEEDS. Returns (state, why)."""
     ok, opposite = np.asarray(ok, bool), np.asarray(opposite, bool)
     if len(ok) < MIN_SEEDS:
-        return NOT_SHOWN, f"{len(ok)} {what} (the sign test needs {MIN_SEEDS})"
+        return NOT_JUDGED, f"{len(ok)} {what} (the sign test needs {MIN_SEEDS})"
     if ok.all():
         return HOLDS, ""
     if opposite.all():
@@ -43,23 +45,24 @@ def gap_points(config):
 
 
 def direction(d, sign, gap):
-    """A gap the paper reports (``sign``: +1 ahead of magnitude, -1 behind): HOLDS where every seed's difference
-    ``d`` has that sign and the mean is beyond ``gap``; REVERSED where every one has the other sign and the mean is
-    beyond it; else NOT_SHOWN. False "holds" and false "reversed": 2^-n each under no effect."""
-    d, mean = np.asarray(d, float), float(np.mean(d))
-    state, why = sign_test(sign * d > 0, sign * d < 0)
-    if state != NOT_SHOWN and abs(mean) <= gap:
-        return NOT_SHOWN, f"mean {mean:+.2f} within +-{gap:.2f}"
-    return state, why or ""
+    """A gap the paper reports (``sign``: +1 ahead of magnitude, -1 behind), by the sign test against the margin:
+    HOLDS where every seed's difference ``d`` is beyond ``gap`` with that sign; REVERSED where every one is beyond
+    it with the other sign; else NOT_SHOWN. A false "holds" where the true median difference is within the margin
+    (or on the other side): at most 2^-n; a false "reversed" likewise."""
+    d = np.asarray(d, float)
+    state, why = sign_test(sign * d > gap, sign * d < -gap)
+    return state, (f"{(sign * d > gap).sum()} of {len(d)} seeds beyond {sign * gap:+.2f}" if state == NOT_SHOWN
+                   else why)
 
 
 def level(d, gap):
     """"About equal" (an equivalence test by signs): HOLDS where every seed's difference is within +-``gap``;
-    FAILS where a real gap shows either way (``direction``); else NOT_SHOWN. A false "holds" where the true median
-    difference is ``gap`` or more: at most 2^-n."""
+    FAILS where every seed's is beyond ``gap`` on one side (``direction``: the same test, against the same margin);
+    else NOT_SHOWN. A false "holds" where the true median difference is ``gap`` or more: at most 2^-n; a false
+    "fails" where it is within the margin: at most 2 x 2^-n (either side)."""
     d = np.asarray(d, float)
     if len(d) < MIN_SEEDS:
-        return NOT_SHOWN, f"{len(d)} seeds (the sign test needs {MIN_SEEDS})"
+        return NOT_JUDGED, f"{len(d)} seeds (the sign test needs {MIN_SEEDS})"
     if (np.abs(d) < gap).all():
         return HOLDS, ""
     if any(direction(d, s, gap)[0] == HOLDS for s in (1, -1)):
@@ -91,7 +94,7 @@ def running(e, settings, metrics):
     for s in settings:
         if lacking := presets.ordered(set(metrics) - e.metrics_of.get(s, set())):
             clauses.append((f"{e.short[s]}: no runs of {', '.join(lacking)} (preset={e.preset} does not run them "
-                            "there)", NOT_SHOWN))
+                            "there)", NOT_JUDGED))
         else:
             shown.append(s)
     return shown, clauses
