@@ -18,17 +18,19 @@ def _ticket_round(e):
     return f"round {e.ticket_round} of {e.short[e.ticket_setting]}"
 
 
-@rule(SIGN_TEST + " (per seed: the share against FEW x 9.34 %; a layer's rank by share and by observed / chance)",
+@rule(SIGN_TEST + " (per seed: the share against FEW x 9.34 %; a layer's rank by raw share)",
       _ticket_round)
 def shared_few(e):
     """Section 5: the tickets of magnitude, l1 and l2 share few connections (9.34 % of the unpruned ones, 0.33 % of
     all), most in the first conv layer and the classifier. Clauses at Section 5's round, each a sign test over
     seeds: the share of a ticket's unpruned connections that all share is at most FEW times the paper's 9.34 % in
     every seed (holds; above in every seed: fails); the input layer and the output layer each rank among the two
-    layers with the largest share in every seed (holds; in the lower half in every seed: reversed), once by the
-    raw share and once by observed / chance (the share over what tickets of the same per-layer sizes share by
-    chance). Layers with fewer than MIN_CONNECTIONS unpruned connections are not ranked, and a role layer among
-    them is not shown. False "holds": 2^-n (a rank in the top two: (2/L)^n for L layers alike)."""
+    layers with the largest raw share in every seed (holds; in the lower half in every seed: reversed), as the
+    paper ranks them. Their rank by observed / chance (the share over what tickets of the same per-layer sizes
+    share by chance) is given beside it, not judged: a layer's observed / chance is at most 1 / chance, so that
+    ranking follows the layers' densities. Layers with fewer than MIN_CONNECTIONS unpruned connections are not
+    ranked, and a role layer among them is not judged. False "holds": 2^-n (a rank in the top two: (2/L)^n for L
+    layers alike)."""
     ov = e.overlap_by_layer.assign(kept=lambda d: d.filter(like="kept_").mean(axis=1),
                                    share=lambda d: 100 * d.overlap_of_kept, of_all=lambda d: 100 * d.overlap_of_all)
     total = ov[ov.layer == "all"].set_index("seed")
@@ -47,10 +49,11 @@ def shared_few(e):
                 clauses.append((f"{role} layer's rank by {label}: {kept:.0f} unpruned connections (needs "
                                 f"{MIN_CONNECTIONS})", NOT_JUDGED))
                 continue
-            st, why = sign_test(rank[mine] <= 2, rank[mine] > n[mine] / 2)
             ranks[(role, col)] = f"rank {rank[mine].mean():.1f} of {int(n[mine].iloc[0])}"
-            clauses.append((f"{role} layer ranks {rank[mine].mean():.1f} by {label}" + (f"; {why}" if why else ""),
-                            st))
+            if col == "share":  # the paper's ranking; observed / chance ranks by density too (at most 1 / chance)
+                st, why = sign_test(rank[mine] <= 2, rank[mine] > n[mine] / 2)
+                clauses.append((f"{role} layer ranks {rank[mine].mean():.1f} by {label}" + (f"; {why}" if why else ""),
+                                st))
     mean = ov.groupby("layer", sort=False)[["share", "ratio", "kept"]].mean()
     role_parts = [f"{role} {mean.share[roles[role]]:.1f} % ({ranks.get((role, 'share'), 'not ranked')}), "
                   f"{mean.ratio[roles[role]]:.2f}x chance ({ranks.get((role, 'ratio'), 'not ranked')})"
@@ -216,34 +219,44 @@ def shared_move_further(e):
 
 
 @rule("sign test over every metric and reinit seed (at least 5 values; they share one seed's tickets, so not "
-      "independent): all of n values on one side, 2^-n were they independent", _ticket_round)
+      "independent): all of n values on one side, 2^-n were they independent; layers compared by their excess over "
+      "its ceiling", _ticket_round)
 def survive_reinit(e):
     """Section 5.1: connections kept from theta_0 survive in the new tickets more than chance, the first conv
     layer's (+8.5 to +70 %) and the classifier's (+440 to +480 %) most, the 1x1 convs' (-3.2 to +20 %) least.
     Clauses over every metric and reinit seed, each a sign test over those values (at least MIN_SEEDS): the excess
     over all layers, in the input layer and in the output layer is positive in every one (holds; negative in every
-    one: reversed); the output layer's excess is the largest of the layers in every one (holds; else not shown);
-    every 1x1 shortcut's excess is below the input layer's in every one (holds; above in every one: reversed).
-    Layers with fewer than 5 expected survivors are left out. False "holds": 2^-n for n values were they
-    independent; they share one seed's tickets (Section 5's), so the rate is understated."""
+    one: reversed). Layers are compared by what their density allows: a layer's excess cannot pass its ceiling,
+    kept / expected - 1 = 1 / density - 1 (every kept connection surviving), so a layer 75 % dense is capped at
+    +33 % and one 5 % dense at +1900 %; each comparison is of the excess as a share of the ceiling (raw numbers
+    beside it): the output layer's the largest in every value (holds; another layer's in every one: fails); every
+    1x1 shortcut's below the input layer's in every value (holds; above in every one: reversed). Layers with fewer
+    than 5 expected survivors are left out. False "holds": 2^-n for n values were they independent; they share one
+    seed's tickets (Section 5's), so the rate is understated."""
     roles = e.roles[e.ticket_setting]
     s = e.survival[e.survival.expected >= 5]
-    by = s.pivot_table(index=["metric", "reinit_seed"], columns="layer", values="excess")
+    s = s.assign(of_ceiling=s.excess / (100 * (s.kept / s.expected - 1)))
+    by, share = (s.pivot_table(index=["metric", "reinit_seed"], columns="layer", values=v) for v in ("excess",
+                                                                                                    "of_ceiling"))
     clauses = []
     for name, layer in (("all layers", "all"), ("input", roles["input"]), ("output", roles["output"])):
         st, why = sign_test(by[layer] > 0, by[layer] < 0, "values") if layer in by else (NOT_JUDGED, "too few expected")
         clauses.append((f"{name} above chance" + (f"; {why}" if why else ""), st))
-    layers = by.drop(columns="all", errors="ignore")
+    layers = share.drop(columns="all", errors="ignore")
     if roles["output"] in layers:
-        st, why = sign_test(layers.idxmax(axis=1) == roles["output"], layers.idxmax(axis=1) != roles["output"], "values")
-        clauses.append(("output layer's excess the largest" + (f"; {why}" if why else ""),
+        largest = layers.idxmax(axis=1)
+        st, why = sign_test(largest == roles["output"], largest != roles["output"], "values")
+        clauses.append((f"output layer's excess the largest of its ceiling (the largest: "
+                        f"{', '.join(largest.value_counts().index)})" + (f"; {why}" if why else ""),
                         FAILS if st == REVERSED else st))
     shortcuts = [x for x in roles["shortcuts"] if x in by]
     if shortcuts and roles["input"] in by:
-        below = (by[shortcuts].max(axis=1) < by[roles["input"]])
-        above = (by[shortcuts].min(axis=1) > by[roles["input"]])
+        below = (share[shortcuts].max(axis=1) < share[roles["input"]])
+        above = (share[shortcuts].min(axis=1) > share[roles["input"]])
         st, why = sign_test(below, above, "values")
-        clauses.append(("1x1 shortcuts' excess below the input layer's" + (f"; {why}" if why else ""), st))
+        clauses.append(("1x1 shortcuts' excess below the input layer's, of their ceilings" + (f"; {why}" if why else ""),
+                        st))
     show = [("all", "all"), ("input", roles["input"]), ("output", roles["output"])] + [(x, x) for x in shortcuts]
-    return ("excess over chance, mean [min, max]: " + ", ".join(
-        f"{n} {by[x].mean():+.0f} % [{by[x].min():+.0f}, {by[x].max():+.0f}]" for n, x in show if x in by)), clauses
+    return ("excess over chance, mean [min, max], and of its ceiling: " + ", ".join(
+        f"{n} {by[x].mean():+.0f} % [{by[x].min():+.0f}, {by[x].max():+.0f}] ({share[x].mean():.2f})"
+        for n, x in show if x in by)), clauses
