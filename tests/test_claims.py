@@ -372,7 +372,7 @@ def connection_table(layers, seeds=SEEDS, rounds=(3,), metric="magnitude"):
                     v = v(seed) if callable(v) else v
                     rows += [dict(metric=metric, round=r, seed=seed, layer=layer, depth=depth, overlapping=overlapping,
                                   connections="shared" if overlapping else "not shared", std=v, distance=v,
-                                  sign_flip=v > 0.75)] * n
+                                  sign_flip=v > 0.75, size=(i + 0.5) / n) for i in range(n)]  # sizes interleaved
     return pd.DataFrame(rows)
 
 
@@ -385,8 +385,8 @@ def test_shared_move_further_needs_enough_connections_and_reports_figure_ones_di
     far = drift([0.5] * SEEDS, [0.2] * SEEDS, 50)
     ours, clauses = claims.shared_move_further(evidence(drift=far, connections=connections()))
     assert clauses[0][1] == HOLDS
-    assert ("Figure 1 (every layer, round 3; not judged) mean distance shared vs not shared layer-matched (30+ of "
-            "each): magnitude 0.300 vs 0.400, 0/5 seeds further (pooled 0.300 vs 0.400)") in ours
+    assert ("Figure 1 (every layer, round 3; not judged) mean distance shared vs not shared matched on layer and |w| "
+            "(30+ of each): magnitude 0.300 vs 0.400, 0/5 seeds further (pooled 0.300 vs 0.400)") in ours
     near = drift([0.1] * SEEDS, [0.2] * SEEDS, 50)
     assert claims.shared_move_further(evidence(drift=near, connections=connections()))[1][0][1] == REVERSED
     noisy = drift([0.5, 0.1, 0.5, 0.1, 0.5], [0.2] * SEEDS, 50)
@@ -470,13 +470,15 @@ def test_shared_connections_are_judged_layer_matched_not_by_the_layer_mix():
         assert clauses[0][0].endswith(f"; {agree} of 5 seeds with a layer of 30+ connections in each group agree")
     ours, _ = claims.shared_vary_less(evidence(connections=mix_only()))
     # pooled: shared (90 x 0.5 + 30 x 2) / 120 = 0.875 against (30 x 0.5 + 90 x 2) / 120 = 1.625, + the mean jitter
-    assert ours.startswith("round 3, mean std shared vs not shared, layer-matched (what decides: the layers with "
-                           "30+ of each in a seed, of 2; pooled over every layer for reference): magnitude 0.875 vs "
-                           "0.880 over 2 layers (pooled 0.875 vs 1.63)"), ours
+    assert ours.startswith("round 3, mean std shared vs not shared matched on layer and |w| (what decides: the control "
+                           "for size, in the layers with 30+ of each in a seed, of 2; layer-matched only and pooled over "
+                           "every layer for reference): magnitude 0.875 vs 0.880 matched on size, 0.875 vs 0.880 "
+                           "layer-matched, over 2 layers (pooled 0.875 vs 1.63)"), ours
     assert claims_section5.matched_by_seed(mix_only()).layers.tolist() == [2] * SEEDS
     # within each layer the shared connections vary half as much (and flip less: 0.5 against 1.0 in the small one)
     ours, clauses = claims.shared_vary_less(evidence(connections=within(1.0, 2.0)))
-    assert clauses == [("magnitude round 3: 0.875 vs 1.75 layer-matched over 2 of 2 layers", HOLDS)]
+    assert clauses == [("magnitude round 3: 0.875 vs 1.75 matched on size over 2 of 2 layers (layer-matched only: "
+                        "0.875 vs 1.75)", HOLDS)]
     assert claims.shared_flip_less(evidence(connections=within(1.0, 2.0)))[1][0][1] == HOLDS
     assert claims.shared_vary_less(evidence(connections=within(2.0, 1.0)))[1][0][1] == REVERSED
     # the opposite within each layer, though pooled the shared still vary less (the mix 90:30 against 30:90)
@@ -486,11 +488,13 @@ def test_shared_connections_are_judged_layer_matched_not_by_the_layer_mix():
 
 def test_shared_connections_on_too_few_seeds_or_connections_are_not_shown():
     few_seeds = claims.shared_vary_less(evidence(connections=within(1.0, 2.0, seeds=3)))[1]
-    assert few_seeds == [("magnitude round 3: 0.875 vs 1.75 layer-matched over 2 of 2 layers; 3 seeds with a layer "
-                          "of 30+ connections in each group (the sign test needs 5)", NOT_JUDGED)]
+    assert few_seeds == [("magnitude round 3: 0.875 vs 1.75 matched on size over 2 of 2 layers (layer-matched only: "
+                          "0.875 vs 1.75); 3 seeds with a layer of 30+ connections in each group (the sign test "
+                          "needs 5)", NOT_JUDGED)]
     # a layer with 5 not-shared connections is left out, however much it says the opposite
     clauses = claims.shared_vary_less(evidence(connections=within(1.0, 2.0, few=10.0)))[1]
-    assert clauses == [("magnitude round 3: 0.875 vs 1.75 layer-matched over 2 of 3 layers", HOLDS)]
+    assert clauses == [("magnitude round 3: 0.875 vs 1.75 matched on size over 2 of 3 layers (layer-matched only: "
+                        "0.875 vs 1.75)", HOLDS)]
     # no layer with 30+ of each: not shown, naming why
     text, s = claims.shared_vary_less(evidence(connections=connection_table([("a", 40, 12, 0.1, 0.2)])))[1][0]
     assert (text, s) == ("magnitude round 3: ; 0 seeds with a layer of 30+ connections in each group (the sign test "
@@ -542,3 +546,29 @@ def test_section_5_1_compares_layers_by_what_their_density_allows():
                                 seeds=(seed,)) for seed, c in ((1, 0.8), (2, 0.5))])
     clauses = claims.survive_reinit(evidence(survival=mixed, roles=roles))[1]
     assert state(clauses, "1x1 shortcuts' excess below the input layer's") == NOT_SHOWN
+
+
+def nested(effect):
+    """One layer of tickets that nest by |w| (magnitude, l1 and l2 keep a layer's largest): ten sizes, the shared
+    connections mostly large and the not-shared mostly small, and a connection's std falling with its size
+    (1 - size), the shared ones' times ``effect`` beside that."""
+    rows = []
+    for seed in range(SEEDS):
+        for level in range(10):
+            size = (level + 0.5) / 10
+            for overlapping, n in ((True, 4 + 4 * level), (False, 40 - 4 * level)):
+                std = (1 - size) * (effect if overlapping else 1.0)
+                rows += [dict(metric="magnitude", round=3, seed=seed, layer="conv", depth=0, overlapping=overlapping,
+                              std=std, distance=std, sign_flip=False, size=size)] * n
+    return pd.DataFrame(rows)
+
+
+def test_nested_tickets_with_no_effect_beyond_size_are_not_shown_against_the_control():
+    """The shared connections vary less only because they are larger: layer-matched they look "holds"; against the
+    control matched on size they do not differ, and the clause is not shown. An effect beyond size holds."""
+    ours, clauses = claims.shared_vary_less(evidence(connections=nested(1.0)))
+    assert clauses[0][1] == NOT_SHOWN and "0 of 5 seeds" in clauses[0][0]
+    per_seed = claims_section5.matched_by_seed(nested(1.0))
+    assert (per_seed.mean_std_shared < per_seed.mean_std_matched).all()  # layer-matched: "less", by size alone
+    assert np.allclose(per_seed.mean_std_sized, per_seed.mean_std_control)
+    assert claims.shared_vary_less(evidence(connections=nested(0.5)))[1][0][1] == HOLDS

@@ -127,7 +127,8 @@ def test_connection_table(histories):
     init = {"conv.weight": torch.tensor([0.5, 1.0, 0.0]), "conv.bias": torch.zeros(3),
             "fc.weight": torch.tensor([[0.0, 0.0], [0.0, 0.0]])}
     df = section5.connection_table(hist, masks, init)
-    assert list(df.columns) == ["metric", "layer", "depth", "index", "overlapping", "std", "sign_flip", "distance"]
+    assert list(df.columns) == ["metric", "layer", "depth", "index", "overlapping", "std", "sign_flip", "size",
+                                "distance"]
     assert len(df) == 5 + 6  # every unpruned connection of each ticket
     x = df[df.metric == "x"].set_index(["layer", "index"])
     assert x.loc[("conv", 0), "std"] == pytest.approx(math.sqrt(8 / 9))  # [1, -1, 1]
@@ -137,6 +138,7 @@ def test_connection_table(histories):
     assert x.loc[("fc", 2), "sign_flip"]  # [1, 1, -1]
     assert not x.loc[("fc", 0), "sign_flip"] and x.loc[("fc", 0), "std"] == 0
     assert x.loc[("conv", 0), "distance"] == pytest.approx(0.5)
+    assert x.loc[("conv", 0), "size"] == pytest.approx(1.0) and x.loc[("fc", 2), "size"] == pytest.approx(1.0)
     assert x.loc[("conv", 1), "distance"] == pytest.approx(1.0)
     assert x.loc[("fc", 2), "distance"] == pytest.approx(1.0)
     y = df[df.metric == "y"].set_index(["layer", "index"])

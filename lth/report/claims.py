@@ -41,11 +41,12 @@ threshold, a correlation above 0). Its docstring says which, and its error rate 
   judged, "at chance", and no number is quoted for it.
 - A clause resting on fewer than ``MIN_CONNECTIONS`` connections (a layer's shared or not-shared ones) is not
   judged.
-- **Shared against not-shared connections** (Figures 1, 5, 6) are compared layer-matched (``matched_by_seed``): per
-  seed, the shared connections against the not-shared ones weighted to the shared ones' layer mix
-  (``section5.layer_matched``), over the layers where that seed has ``MIN_CONNECTIONS`` or more of each; pooled over
-  layers, as the paper compares them, "shared" is mixed with "which layer" (most shared connections sit in small
-  layers whose weights differ in scale from the rest). The pooled numbers are given for reference only.
+- **Shared against not-shared connections** (Figures 1, 5, 6) are compared against a control for size
+  (``matched_by_seed``): per seed, the shared connections against the not-shared ones weighted to the shared ones'
+  mix of layer and tenth of the layer by |w| (``section5.BY_SIZE``), over the layers where that seed has
+  ``MIN_CONNECTIONS`` or more of each. Magnitude, l1 and l2 all keep a layer's largest |w|, so their tickets nest
+  and "shared" mostly means "largest"; pooled over layers, as the paper compares them, "shared" is also mixed with
+  "which layer". The layer-matched and pooled numbers are given for reference only.
 
 Numbers in a line are means over seeds unless a range [lowest, highest] over seeds is given.
 """

@@ -88,22 +88,30 @@ def shared_over_rounds(e):
 
 def matched_by_seed(c):
     """Per metric, round and seed of the connection table ``c``: its shared connections against its not-shared ones
-    weighted to their layer mix (``section5.layer_matched``'s "shared" and "not shared, layer-matched"), over the
-    layers where that seed has at least MIN_CONNECTIONS connections in each group (counted by
-    ``section5.by_layer``); the others are left out, and a seed with no such layer has no row. Columns: metric,
-    round, seed, ``layers`` (how many layers it compares), and per quantity (mean_std, sign_flip_percent,
-    mean_distance where recorded) ``<quantity>_shared`` and ``<quantity>_matched``."""
+    weighted to their layer mix (``section5.layer_matched``'s "shared" and "not shared, layer-matched": columns
+    ``<quantity>_shared`` and ``<quantity>_matched``), and against them weighted to their mix of layer and size
+    (the control for size, ``section5.BY_SIZE``: ``<quantity>_sized`` for the shared ones that have a match and
+    ``<quantity>_control``), over the layers where that seed has at least MIN_CONNECTIONS connections in each
+    group (counted by ``section5.by_layer``); the others are left out, and a seed with no such layer has no row.
+    Columns: metric, round, seed, ``layers`` (how many layers it compares), then per quantity (mean_std,
+    sign_flip_percent, mean_distance where recorded) those four."""
     keys = [k for k in ("metric", "round", "seed") if k in c]
     layers = section5.by_layer(c, by=keys)
     enough = (layers.connections_shared >= MIN_CONNECTIONS) & (layers.connections_not_shared >= MIN_CONNECTIONS)
     count = enough.rename("layers").groupby([layers[k] for k in keys], observed=True).sum()
     picked = pd.MultiIndex.from_frame(c[keys + ["layer"]]).isin(layers[enough].set_index(keys + ["layer"]).index)
-    m = section5.layer_matched(c[picked], by=keys)
     quantities = ["mean_std", "sign_flip_percent"] + (["mean_distance"] if "distance" in c else [])
-    if m.empty:
-        return pd.DataFrame(columns=[*keys, "layers", *(f"{q}_{g}" for q in quantities for g in ("shared", "matched"))])
-    groups = {g: m[m.group == g].set_index(keys)[quantities] for g in (section5.SHARED, section5.MATCHED)}
-    out = groups[section5.SHARED].add_suffix("_shared").join(groups[section5.MATCHED].add_suffix("_matched"))
+    columns = [f"{q}_{g}" for q in quantities for g in ("shared", "matched", "sized", "control")]
+    chosen = c[picked].assign(size_bin=lambda t: section5.size_bins(t, keys))
+    parts = {}
+    for strata, (shared, matched) in ((section5.BY_LAYER, ("shared", "matched")),
+                                      (section5.BY_SIZE, ("sized", "control"))):
+        m = section5.layer_matched(chosen, by=keys, strata=strata)
+        if m.empty:
+            return pd.DataFrame(columns=[*keys, "layers", *columns])
+        for group, name in ((section5.SHARED, shared), (section5.MATCHED, matched)):
+            parts[name] = m[m.group == group].set_index(keys)[quantities].add_suffix(f"_{name}")
+    out = pd.concat(parts.values(), axis=1)[columns]
     return count.to_frame().join(out, how="inner").reset_index()
 
 
@@ -123,59 +131,64 @@ def _span(x):
 
 def _layer_matched(c, quantity, label, fmt):
     """Per metric and round of the connection table ``c``: the sign test over seeds on ``quantity`` of the shared
-    connections against the not-shared ones layer-matched (``matched_by_seed``): the shared lower in every seed
-    holds, higher in every seed reversed. The line gives the last round's numbers, layer-matched and, for
-    reference, pooled over layers."""
+    connections against the not-shared ones matched on layer and size (``matched_by_seed``'s control): the shared
+    lower in every seed holds, higher in every seed reversed. The line gives the last round's numbers against the
+    control, layer-matched only and, for reference, pooled over layers."""
     per_seed, layers = matched_by_seed(c), c.groupby("layer", observed=True).ngroups
     pair = lambda a, b: f"{fmt.format(a)} vs {fmt.format(b)}"  # noqa: E731
     seeds = f"seeds with a layer of {MIN_CONNECTIONS}+ connections in each group"
     clauses = []
     for (m, r), _ in c.groupby(["metric", "round"], observed=True, sort=False):
         x = per_seed[(per_seed.metric == m) & (per_seed["round"] == r)]
-        a, b = x[f"{quantity}_shared"].astype(float), x[f"{quantity}_matched"].astype(float)
+        a, b = x[f"{quantity}_sized"].astype(float), x[f"{quantity}_control"].astype(float)
         tie = np.isclose(a, b, rtol=1e-9, atol=1e-12)  # equal but for rounding (the weights s / n): neither side
         lower, higher = (a < b) & ~tie, (a > b) & ~tie
         state, why = sign_test(lower, higher, seeds)
-        over = f" layer-matched over {_span(x.layers)} of {layers} layers" if len(x) else ""
+        over = (f" matched on size over {_span(x.layers)} of {layers} layers (layer-matched only: "
+                f"{pair(x[f'{quantity}_shared'].mean(), x[f'{quantity}_matched'].mean())})" if len(x) else "")
         clauses.append((f"{m} round {r}: " + (pair(a.mean(), b.mean()) if len(x) else "") + over
                         + (f"; {why}" if why else ""), state))
     last = c["round"].max()
     x = per_seed[per_seed["round"] == last].groupby("metric", observed=True)
-    mean = x[[f"{quantity}_shared", f"{quantity}_matched"]].mean()
-    parts = [f"{m} " + (pair(*mean.loc[m]) + f" over {_span(x.get_group(m).layers)} layers" if m in mean.index
+    mean = x[[f"{quantity}_{g}" for g in ("sized", "control", "shared", "matched")]].mean()
+    parts = [f"{m} " + (f"{pair(*mean.loc[m].iloc[:2])} matched on size, {pair(*mean.loc[m].iloc[2:])} "
+                        f"layer-matched, over {_span(x.get_group(m).layers)} layers" if m in mean.index
                         else "no layer") + f" (pooled {pair(*p)})" for m, p in _pooled(c, quantity).items()]
-    return (f"round {last}, {label} shared vs not shared, layer-matched (what decides: the layers with "
-            f"{MIN_CONNECTIONS}+ of each in a seed, of {layers}; pooled over every layer for reference): "
-            + ", ".join(parts)), clauses
+    return (f"round {last}, {label} shared vs not shared matched on layer and |w| (what decides: the control for "
+            f"size, in the layers with {MIN_CONNECTIONS}+ of each in a seed, of {layers}; layer-matched only and "
+            "pooled over every layer for reference): " + ", ".join(parts)), clauses
 
 
 def _connection_rounds(e):
     return (f"rounds {', '.join(map(str, sorted(e.connections['round'].unique())))} of {e.short[e.ticket_setting]}, "
-            f"layer-matched in the layers with {MIN_CONNECTIONS}+ shared and not-shared connections")
+            f"matched on layer and |w| in the layers with {MIN_CONNECTIONS}+ shared and not-shared connections")
 
 
 LAYER_MATCHED = ("per seed: the shared connections' {} against the not-shared ones' weighted to the shared ones' "
-                 f"layer mix, over the layers with {MIN_CONNECTIONS}+ of each")
+                 f"mix of layer and |w| (tenths of the layer), over the layers with {MIN_CONNECTIONS}+ of each")
 
 
 @rule(SIGN_TEST + f" ({LAYER_MATCHED.format('mean std')})", _connection_rounds)
 def shared_vary_less(e):
     """Figures 1, 5: shared connections' trained values vary less over the rounds: per metric and round of the
     connection table (R/3, 2R/3, R of Section 5), the sign test over seeds on the shared connections' mean standard
-    deviation against the not-shared ones' layer-matched (``matched_by_seed``: weighted to the shared ones' layer
-    mix, over the layers where the seed has at least MIN_CONNECTIONS of each, so that a difference of layers is not
-    read as one of sharing): below in every seed holds, above in every seed reversed, 2^-n each under no
-    difference within layers. A seed with no such layer is left out. The pooled numbers (the paper's comparison,
-    which mixes "shared" with "which layer") are given beside them."""
+    deviation against the not-shared ones' matched on layer and size (``matched_by_seed``'s control: weighted to
+    the shared ones' mix of layer and tenth of the layer by |w|, over the layers where the seed has at least
+    MIN_CONNECTIONS of each). Magnitude, l1 and l2 all keep a layer's largest |w|, so their tickets nest and the
+    shared connections are the largest, which vary less for that alone; matched on size, a difference is one of
+    sharing. Below in every seed holds, above in every seed reversed, 2^-n each under no difference within layer
+    and size. A seed with no such layer is left out. Layer-matched and pooled numbers (the paper's comparison,
+    which mixes "shared" with "which layer" and "how large") are given beside them."""
     return _layer_matched(e.connections, "mean_std", "mean std", "{:#.3g}")
 
 
 @rule(SIGN_TEST + f" ({LAYER_MATCHED.format('share of sign flips')})", _connection_rounds)
 def shared_flip_less(e):
     """Figures 1, 6: shared connections flip sign less: per metric and round of the connection table, the sign test
-    over seeds on the share of shared connections that flip sign against the not-shared ones' layer-matched (as
-    ``shared_vary_less``): below in every seed holds, above in every seed reversed, 2^-n each under no difference
-    within layers (a seed where both are equal, as both 0 %, agrees with neither). Pooled numbers beside them."""
+    over seeds on the share of shared connections that flip sign against the not-shared ones' matched on layer and
+    size (as ``shared_vary_less``: large weights rarely flip sign, and the shared ones are the largest): below in
+    every seed holds, above in every seed reversed, 2^-n each under no difference within layer and size (a seed
+    where both are equal, as both 0 %, agrees with neither). Layer-matched and pooled numbers beside them."""
     return _layer_matched(e.connections, "sign_flip_percent", "% flipping", "{:.2f}")
 
 
@@ -188,7 +201,8 @@ def shared_move_further(e):
     over the rounds where each group has at least MIN_CONNECTIONS connections (further in every seed: holds;
     closer in every seed: reversed; 2^-n each). One layer: no layer mix to match. A seed with no such round is
     left out. Figure 1's distance (every layer, Section 5's round), which bears on the same claim, is given beside
-    it layer-matched (``matched_by_seed``, with the seeds where the shared are further) and pooled; the claim, as
+    it against the control for size (``matched_by_seed``, with the seeds where the shared are further) and pooled;
+    the first conv's distance has no such control yet (the drift table keeps no connection's size); the claim, as
     the paper states it, is the first conv's, so Figure 1's does not decide."""
     d = e.drift.pivot_table(index=["metric", "seed", "round"], columns="connections", values=["distance", "count"])
     d = d[(d["count"] >= MIN_CONNECTIONS).all(axis=1)]
@@ -204,8 +218,8 @@ def shared_move_further(e):
     c = e.connections
     last = c[c["round"] == c["round"].max()]
     fig1 = matched_by_seed(last).groupby("metric", observed=True)
-    further = fig1.apply(lambda x: f"{x.mean_distance_shared.mean():#.3g} vs {x.mean_distance_matched.mean():#.3g}, "
-                                   f"{(x.mean_distance_shared > x.mean_distance_matched).sum()}/{len(x)} seeds "
+    further = fig1.apply(lambda x: f"{x.mean_distance_sized.mean():#.3g} vs {x.mean_distance_control.mean():#.3g}, "
+                                   f"{(x.mean_distance_sized > x.mean_distance_control).sum()}/{len(x)} seeds "
                                    "further", include_groups=False)
     return ("decided in the first conv (one layer), shared minus not-shared distance from theta_0: "
             + ", ".join(f"{m} {gap[m].mean():+.3f}" if m in gap.index.get_level_values("metric") else f"{m} -"
@@ -213,7 +227,7 @@ def shared_move_further(e):
             + "; not-shared connections per seed and round: "
             + ", ".join(f"{m} {r['min']}-{r['max']}" for m, r in fewest.iterrows())
             + f"; Figure 1 (every layer, round {c['round'].max()}; not judged) mean distance shared vs not shared "
-              f"layer-matched ({MIN_CONNECTIONS}+ of each): "
+              f"matched on layer and |w| ({MIN_CONNECTIONS}+ of each): "
             + ", ".join(f"{m} {further.get(m, 'no layer')} (pooled {a:#.3g} vs {b:#.3g})"
                         for m, (a, b) in _pooled(c, "mean_distance").items())), clauses
 

@@ -2,6 +2,7 @@
 (``Evidence``), Section 5's tickets and their connection table, and how a reader names settings and runs."""
 
 import hashlib
+import inspect
 import json
 from functools import cached_property
 
@@ -190,10 +191,11 @@ def drift(runs_dir, preset):
 
 def connections(runs_dir, preset):
     """The connection table (section5.connection_table) of every seed at rounds R/3, 2R/3 and R of Section 5,
-    computed once per sweep and kept in $LTH_RUNS/tables/ (make rebuilds it when its runs or lth/tickets.py change)."""
+    computed once per sweep and kept in $LTH_RUNS/tables/ (computed anew when its runs or the table's code change)."""
     runs, t = ticket_runs(runs_dir, preset), presets.get(preset).tickets
     rounds = sorted({r for r in (t["round"] // 3, 2 * t["round"] // 3, t["round"]) if r > 0})
-    key = hashlib.sha1(json.dumps([sorted(p.name for p in runs.path), rounds]).encode()).hexdigest()[:12]
+    code = inspect.getsource(section5.connection_table)  # a table of other columns is computed anew
+    key = hashlib.sha1(json.dumps([sorted(p.name for p in runs.path), rounds, code]).encode()).hexdigest()[:12]
     cache = runs_folder(runs_dir) / "tables" / f"{preset}-connections.pkl"
     if cache.exists():
         saved = pd.read_pickle(cache)

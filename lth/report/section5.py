@@ -84,7 +84,8 @@ def connection_table(histories, masks, init=None):
 
     ``histories``: {metric: history of rounds 0..R}; ``masks``: {metric: mask of round R}; ``init``: theta_0's
     state dict. std is over the trained values of rounds 0..R (correction=0); sign_flip is True unless all
-    of them have the same strict sign (0 is a sign of its own); distance = |trained_R - theta_0|.
+    of them have the same strict sign (0 is a sign of its own); size = |trained_R| (what magnitude, l1 and l2
+    rank a layer's weights by); distance = |trained_R - theta_0|.
     """
     layers, ov = layers_of(masks.values()), intersection(list(masks.values()))
     parts = []
@@ -101,7 +102,7 @@ def connection_table(histories, masks, init=None):
             signs = values.sign()
             part = dict(metric=metric, layer=layer, depth=depth, index=idx.numpy(),
                         overlapping=ov[layer].flatten()[idx].numpy(), std=values.std(0, correction=0).numpy(),
-                        sign_flip=(signs != signs[0]).any(0).numpy())
+                        sign_flip=(signs != signs[0]).any(0).numpy(), size=values[-1].abs().numpy())
             if init is not None:
                 part["distance"] = (values[-1] - init[f"{layer}.weight"].flatten()[idx].double()).abs().numpy()
             parts.append(pd.DataFrame(part))
@@ -114,15 +115,29 @@ def connection_table(histories, masks, init=None):
 SHARED, NOT_SHARED, MATCHED = "shared", "not shared", "not shared, layer-matched"
 GROUPS = (SHARED, NOT_SHARED, MATCHED)
 QUANTILES = (5, 25, 50, 75, 95)  # of std, in percent: the boxes of Figures 1 and 5
+# The control for size: magnitude, l1 and l2 all rank a layer's weights by |w|, so their tickets nest and "shared"
+# mostly means "the largest |w|", which move and flip less for that reason alone. A size stratum is a layer's
+# connections (both groups) in SIZE_BINS equal parts by |trained_R| (``size_bins``); matched on ("layer", "size_bin"),
+# the not-shared connections have the shared ones' layer and size mix.
+SIZE_BINS = 10
+BY_LAYER, BY_SIZE = ("layer",), ("layer", "size_bin")
 
 
-def matched_weights(table, by=("metric", "round")):
-    """A weight per row of a connection table: how much the connection counts in the layer-matched comparison.
-
-    Per ``by`` (and seed-pooled) layer with s shared and n not-shared connections: a not-shared one weighs s / n,
-    so that the not-shared group has the shared one's layer mix; a shared one weighs 1 where the layer has
-    not-shared ones, else 0 (nothing to match it with)."""
+def size_bins(table, by=("metric", "round")):
+    """Each connection's size stratum (0 .. SIZE_BINS - 1): its part of its layer's connections, per ``by``, by
+    |trained_R| (ties by order)."""
     keys = [c for c in by if c in table] + ["layer"]
+    rank = table.groupby(keys, observed=True, sort=False)["size"].rank(method="first", pct=True)
+    return (np.ceil(rank * SIZE_BINS).astype(int) - 1).clip(0, SIZE_BINS - 1)
+
+
+def matched_weights(table, by=("metric", "round"), strata=BY_LAYER):
+    """A weight per row of a connection table: how much the connection counts in the matched comparison.
+
+    Per ``by`` (and seed-pooled) stratum (a layer; or a layer's size stratum, ``BY_SIZE``) with s shared and n
+    not-shared connections: a not-shared one weighs s / n, so that the not-shared group has the shared one's mix
+    of strata; a shared one weighs 1 where the stratum has not-shared ones, else 0 (nothing to match it with)."""
+    keys = [c for c in by if c in table] + list(strata)
     group = table.groupby(keys, observed=True, sort=False)["overlapping"]
     s, total = group.transform("sum").to_numpy(float), group.transform("size").to_numpy(float)
     n = total - s
@@ -153,21 +168,25 @@ def _stats(part, weights):
     return out
 
 
-def layer_matched(table, by=("metric", "round")):
+def layer_matched(table, by=("metric", "round"), strata=BY_LAYER):
     """Per ``by`` (pooled over seeds), three groups of a connection table's connections: ``shared`` and ``not
     shared`` pooled over layers (the paper's comparison), and ``not shared, layer-matched``: the not-shared ones
     weighted to the shared ones' layer mix (``matched_weights``), which differs from the shared group by being
     shared, not by its layers. Each: connections, mean std and its quantiles (std_p5 ... std_p95), the share that
     flip sign (``sign_flip_percent``) and mean |trained - theta_0| (``mean_distance``, where recorded);
-    ``matched_shared_percent``: the share of the shared connections whose layer has not-shared ones to match."""
+    ``matched_shared_percent``: the share of the shared connections whose layer has not-shared ones to match.
+    ``strata=BY_SIZE`` (the table with ``size_bin``): matched on layer and size instead, the shared ones weighted
+    alike (only those whose stratum has not-shared ones count)."""
     by = [c for c in by if c in table]
-    t = table.assign(weight=matched_weights(table, by))
+    t = table.assign(weight=matched_weights(table, by, strata))
     rows = []
     for key, d in t.groupby(by, observed=True, sort=False):
         key = dict(zip(by, key if isinstance(key, tuple) else (key,)))
         shared, other = d[d["overlapping"]], d[~d["overlapping"]]
         covered = 100 * _div(float(shared["weight"].sum()), len(shared))
-        for group, part, w in ((SHARED, shared, None), (NOT_SHARED, other, None), (MATCHED, other, other["weight"])):
+        sized = list(strata) != list(BY_LAYER)  # by size, a shared connection without a match drops out
+        for group, part, w in ((SHARED, shared, shared["weight"] if sized else None), (NOT_SHARED, other, None),
+                               (MATCHED, other, other["weight"])):
             w = pd.Series(1.0, index=part.index) if w is None else w
             rows.append(dict(key, group=group, **_stats(part, w), matched_shared_percent=covered))
     return pd.DataFrame(rows)
