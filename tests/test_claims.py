@@ -79,7 +79,7 @@ def test_a_table_of_claims_under_no_effect_errs_as_the_count_rule_says():
     assert holds / judged <= claims.CLAUSE_RATE + 0.01  # each clause's false "holds" at most 1/32
     table = pd.DataFrame({"claim": ["a", "b"], "verdict": ["partly (1 of 2 hold, 1 needed)", "observation (...)"],
                           "clauses judged": [2, 2]})
-    assert claims.error_rate(table) == ("1 claims, 2 clauses judged: under no effect, 0.06 false 'holds' and 0.06 "
+    assert claims.error_rate(table) == ("1 claims judged, 2 clauses: under no effect, 0.06 false 'holds' and 0.06 "
                                         "false 'reversed' expected, and at most 0.06 claims with a false 'reproduced' "
                                         "or 'partly' (0.0625 each)")
 

@@ -171,12 +171,12 @@ def evaluate(runs_dir, preset, e=None):
 
 
 def error_rate(table):
-    """The whole table's error rate under no effect in any clause, from ``evaluate``'s rows (observations left
-    out): the clauses judged, the false "holds" and false "reversed" to expect (each 1/32 a clause), and the claims
+    """The whole table's error rate under no effect in any clause, from ``evaluate``'s rows (observations and
+    claims with no clause judged left out): the clauses judged, the false "holds" and false "reversed" to expect (each 1/32 a clause), and the claims
     whose verdict would say "reproduced" or "partly" falsely (each at most CLAIM_RATE)."""
-    counted = table[~table.verdict.str.startswith("observation")]  # not counted
+    counted = table[~table.verdict.str.startswith("observation") & (table["clauses judged"] > 0)]
     k = int(counted["clauses judged"].sum())
-    return (f"{len(counted)} claims, {k} clauses judged: under no effect, {k * CLAUSE_RATE:.2f} false 'holds' and "
+    return (f"{len(counted)} claims judged, {k} clauses: under no effect, {k * CLAUSE_RATE:.2f} false 'holds' and "
             f"{k * CLAUSE_RATE:.2f} false 'reversed' expected, and at most {len(counted) * CLAIM_RATE:.2f} claims "
             f"with a false 'reproduced' or 'partly' ({CLAIM_RATE:.4g} each)")
 
