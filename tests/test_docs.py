@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from lth import presets
 from lth.report import docs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,3 +170,14 @@ def test_every_example_of_the_page_runs(page, sandbox):
             run_block(lang, code, cwd, env)
         except AssertionError as e:
             raise AssertionError(f"{page}:{line}: {e}") from None
+
+
+def test_the_readme_says_what_the_committed_results_cover():
+    """Every setting of the small preset with the paper's setting it stands for, and the paper's gaps split into
+    judged, beyond our rounds and not run, adding up."""
+    text = docs.coverage()
+    for setting in presets.get("small").settings.values():
+        assert f"to round {setting.rounds} (for " in text
+    every, judged, beyond, other = map(int, re.search(r"paper's (\d+) gaps .*?, (\d+) fall .*?; (\d+) lie .*?, and "
+                                                      r"(\d+) compare", text).groups())
+    assert judged + beyond + other == every and judged > 0

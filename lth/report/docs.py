@@ -42,6 +42,31 @@ def claims_summary():
     return _table(zip(c["claim"], c["verdict"].str.replace(" clauses)", ")")), ["claim", "verdict (clauses)"])
 
 
+def coverage():
+    """README: what the committed results are (the small preset's settings, the paper's settings they stand for,
+    how far they reach) and how many of the paper's gaps to magnitude (Table 2, as the accuracy claims read them:
+    ``published.EFFECTS``) they judge (figures/small/glance.csv)."""
+    from lth.report.evidence import NAMES, setting_name
+
+    p, gaps = presets.get("small"), pd.read_csv(SMALL / "glance.csv")
+    stands = {s: published.paper_setting(c.model) for s, c in p.settings.items()}
+    settings = ", ".join(f"{NAMES.get(c.model, c.model)} to round {c.rounds} (for "
+                         f"{setting_name('paper', stands[s])})" for s, c in p.settings.items())
+    left = [x for x in presets.PAPER if x not in stands.values()]
+    every = sum(len(metrics) * len(published.rounds_of(x, rounds)) for metrics, which, rounds in
+                published.EFFECTS.values() for x in presets.PAPER
+                if which == "all" or (which == "lenet") == published.is_lenet(x))
+    reached = gaps["round"] <= gaps.setting.map(lambda s: p.settings[s].rounds)
+    missed = gaps[~reached].groupby("paper_setting", sort=False).paper_round.unique()
+    return (f"The committed results (`figures/small/`) are miniatures on Fashion-MNIST, {len(p.seeds)} seeds each: "
+            f"{settings}. Nothing stands for {' or '.join(setting_name('paper', x) for x in left)}: only the paper "
+            f"preset judges the claims there (Section 5, made on ResNet-18, is judged on ResNet-8-16 here). Of the "
+            f"paper's {every} gaps to magnitude that the accuracy claims compare with, {int(reached.sum())} fall at "
+            f"rounds these settings reach and are judged; {int((~reached).sum())} lie beyond them (" + "; ".join(
+                f"{setting_name('paper', x)} round {', '.join(map(str, sorted(r)))}" for x, r in missed.items())
+            + f"), and {every - len(gaps)} compare settings or metrics the preset does not run.")
+
+
 def claims():
     """docs/results.md: the small preset's whole claims table, figures/small/claims.md as `make claims` wrote it."""
     return (SMALL / "claims.md").read_text().strip()
@@ -223,7 +248,7 @@ def plan_paper(timings):
     return _plan("paper")
 
 
-BLOCKS = {"claims-summary": claims_summary, "claims": claims, "paper-table1": paper_table1,
+BLOCKS = {"claims-summary": claims_summary, "coverage": coverage, "claims": claims, "paper-table1": paper_table1,
           "paper-table2": paper_table2, "config": config_table, "presets": presets_table,
           "resources": resources_table, "regime": regime_table, "quickstart-run": quickstart_run, "targets": targets,
           "plan-small": plan_small, "plan-paper": plan_paper}
