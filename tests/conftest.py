@@ -109,7 +109,8 @@ JOBS = os.cpu_count() or 1  # processes at once where a test runs many (each run
 def run_preset(preset, cwd, env):
     """Every run of ``preset`` that `make figures` needs (not the regime study's), from the repository (or copy) in
     ``cwd``, as `make -j` runs them: its LTR runs in ``JOBS`` `sweep run` processes at once, then Section 5.1's
-    reinitialisations, which read those runs' tickets. The first process that fails, as a completed process."""
+    reinitialisations, which read those runs' tickets. As one completed process (``_together``), stopping at the
+    first stage that fails."""
     sweep = [sys.executable, "-m", "experiments.sweep"]
     tagged = subprocess.run([*sweep, "list", preset, "--tagged"], cwd=cwd, env=os.environ | env, check=True,
                             capture_output=True, text=True).stdout.split()
@@ -122,19 +123,19 @@ def run_preset(preset, cwd, env):
 
 
 def _together(commands, cwd, env):
-    """``commands`` run at once, their output in files (a full pipe would stall one): the first that failed, or the
-    last, as a completed process."""
+    """``commands`` run at once, their output in files (a full pipe would stall one): one completed process, the
+    first non-zero exit status (else 0) with every command's output, one after the other."""
     started = []
     for c in commands:
         out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
         started.append((subprocess.Popen(c, cwd=cwd, env=os.environ | (env or {}), stdout=out, stderr=err, text=True),
                          out, err))
-    done = []
+    codes, outs, errs = [], [], []
     for p, out, err in started:
-        p.wait(timeout=1800)
+        codes.append(p.wait(timeout=1800))
         out.seek(0), err.seek(0)
-        done.append(subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read()))
-    return next((d for d in done if d.returncode), done[-1] if done else subprocess.CompletedProcess([], 0, "", ""))
+        outs.append(out.read()), errs.append(err.read())
+    return subprocess.CompletedProcess(commands, next((c for c in codes if c), 0), "".join(outs), "".join(errs))
 
 
 # Every notebook of `make figures`, executed as papermill executes each in a kernel of its own (its code cells in
@@ -161,6 +162,6 @@ for name in names:
 
 def render(notebooks, preset, runs_dir, figures_dir, cwd=ROOT, env=None):
     """``notebooks`` (names) of ``preset`` on the runs in ``runs_dir``, into ``figures_dir``, in ``JOBS`` processes
-    run in ``cwd`` (a repository or its copy): the first that failed, or the last, as a completed process."""
+    run in ``cwd`` (a repository or its copy), as one completed process (``_together``)."""
     return _together([[sys.executable, "-c", RENDER, preset, str(runs_dir), str(figures_dir), *notebooks[i::JOBS]]
                       for i in range(JOBS) if notebooks[i::JOBS]], cwd, env)

@@ -178,6 +178,6 @@ def test_the_readme_says_what_the_committed_results_cover():
     text = docs.coverage()
     for setting in presets.get("small").settings.values():
         assert f"to round {setting.rounds} (for " in text
-    every, judged, beyond, other = map(int, re.search(r"paper's (\d+) gaps .*?, (\d+) fall .*?; (\d+) lie .*?, and "
-                                                      r"(\d+) compare", text).groups())
+    every, judged, beyond, other = map(int, re.search(r"paper's (\d+) gaps .*?, (\d+) are at .*?, (\d+) beyond .*?\), "
+                                                      r"(\d+) on settings", text).groups())
     assert judged + beyond + other == every and judged > 0

@@ -13,7 +13,7 @@ import torch
 
 from lth import models, presets, pruning, runs as runs_, store
 
-from lth.report import evidence, figures, output, plots
+from lth.report import evidence, figures, output, plots, readable
 from lth.runs import REPOSITORY
 
 matplotlib.use("Agg")
@@ -103,6 +103,12 @@ def test_every_layer_figure_writes_a_csv_whose_measures_name_their_units(rendere
         assert {"layer_density_percent", "network_density_percent", "pruned_layers_density_percent"} <= set(header)
 
 
+def test_every_layer_figure_is_readable(rendered):
+    """On each preset's shape: no title of more than three lines, no text on other text (lth.report.readable)."""
+    for name, namespace in rendered[3].items():
+        assert readable.problems(namespace["fig"]) == [], name
+
+
 def test_no_title_runs_into_another_panel(rendered):
     """Figure 8's setting captions ran into the next panel's label: every panel title clears the other panels'."""
     _, _, _, drawn = rendered
@@ -127,7 +133,7 @@ def test_captions_name_the_settings_with_a_panel_and_what_a_kept_dense_layer_doe
         for s in settings:
             assert (evidence.setting_name(preset, s) in v.caption) == (s in shown), (name, s)
             dense = s in shown and not settings[s]["prune_output"]
-            assert (f"{evidence.setting_name(preset, s)} keeps" in v.caption) == dense, (name, s)
+            assert any(n.startswith(f"{evidence.setting_name(preset, s)} keeps") for n in v.notes) == dense, (name, s)
     ten = drawn["figure10"]["v"]
     assert {p.setting for p in ten.panels} == {s for s in settings if settings[s]["model"].startswith("resnet")}
     for s in drawn["figure8"]["v"].settings:
@@ -188,4 +194,21 @@ def test_log_axis_ticks_the_powers_of_ten_alone_over_many_decades(low, high, pow
     plots.log_axis(ax)
     ticks = [t for t in ax.get_yticks() if low <= t <= high]
     assert all(math.log10(t).is_integer() for t in ticks) == powers_only and len(ticks) >= 3
+    matplotlib.pyplot.close(fig)
+
+
+def test_what_makes_a_figure_hard_to_read_is_found():
+    """A title of four lines, two labels on each other and crowded tick labels are found; rotated tick labels side
+    by side, whose upright boxes overlap, are not."""
+    fig, (a, b) = matplotlib.pyplot.subplots(1, 2, figsize=(8, 3))
+    names = [f"blocks.{i}.conv{j}" for i in range(3) for j in (1, 2)]
+    a.set_xticks(range(len(names)), names, rotation=60)
+    b.text(0.5, 0.5, "minmax 25.2"), b.text(0.52, 0.5, "softmax -47.6")
+    b.set_yticks(range(3), ["0.01", "0.02", "0.05"]), b.set_ylim(0, 40)
+    fig.suptitle("one\ntwo\nthree\nfour")
+    found = readable.problems(fig)
+    assert found[0] == "the title has 4 lines (at most 3)"
+    assert "panel 2: labels: 'minmax 25.2' on 'softmax -47.6'" in found
+    assert "panel 2: y tick labels: '0.01' on '0.02'" in found
+    assert not [p for p in found if "panel 1" in p]  # rotated: side by side, though their upright boxes overlap
     matplotlib.pyplot.close(fig)

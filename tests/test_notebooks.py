@@ -73,6 +73,8 @@ def test_make_figures_renders_every_notebook_and_a_second_make_renders_nothing(t
     rendered = render_digests(tmp_path / "figures")
     assert rendered == committed, sorted(n for n in rendered.keys() | committed.keys() if rendered.get(n) != committed.get(n))
     assert "bitwise equal" in (tmp_path / "figures" / "overlap.ipynb").read_text()
+    for notebook in OUTPUTS:  # every figure readable (lth.report.readable says otherwise on stderr)
+        assert "hard to read" not in (tmp_path / "figures" / f"{notebook}.ipynb").read_text(), notebook
     again = make("figures", **env)
     assert again.returncode == 0 and "sweep run" not in again.stdout and "papermill" not in again.stdout, again.stdout
 
@@ -196,6 +198,7 @@ def test_every_preset_renders_every_notebook_in_miniature(tmp_path, miniature, p
     figs = tmp_path / "figures"
     p = conftest.render(list(OUTPUTS), preset, env["LTH_RUNS"], figs, cwd=copy, env=env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "hard to read" not in p.stderr, p.stderr[-3000:]  # lth.report.readable, on every figure
     for notebook, files in OUTPUTS.items():
         if notebook != "extra" or "extra" in presets.PRESETS[preset]:
             assert all((figs / f).stat().st_size > 0 for f in files), notebook

@@ -58,13 +58,12 @@ def coverage():
                 if which == "all" or (which == "lenet") == published.is_lenet(x))
     reached = gaps["round"] <= gaps.setting.map(lambda s: p.settings[s].rounds)
     missed = gaps[~reached].groupby("paper_setting", sort=False).paper_round.unique()
-    return (f"The committed results (`figures/small/`) are miniatures on Fashion-MNIST, {len(p.seeds)} seeds each: "
-            f"{settings}. Nothing stands for {' or '.join(setting_name('paper', x) for x in left)}: only the paper "
-            f"preset judges the claims there (Section 5, made on ResNet-18, is judged on ResNet-8-16 here). Of the "
-            f"paper's {every} gaps to magnitude that the accuracy claims compare with, {int(reached.sum())} fall at "
-            f"rounds these settings reach and are judged; {int((~reached).sum())} lie beyond them (" + "; ".join(
+    return (f"The committed results (`figures/small/`) are Fashion-MNIST miniatures, {len(p.seeds)} seeds: {settings}; "
+            f"nothing stands for {' or '.join(setting_name('paper', x) for x in left)} (the paper preset does). Of the "
+            f"paper's {every} gaps to magnitude, {int(reached.sum())} are at rounds these settings reach and judged, "
+            f"{int((~reached).sum())} beyond them (" + "; ".join(
                 f"{setting_name('paper', x)} round {', '.join(map(str, sorted(r)))}" for x, r in missed.items())
-            + f"), and {every - len(gaps)} compare settings or metrics the preset does not run.")
+            + f"), {every - len(gaps)} on settings or metrics not run.")
 
 
 def claims():
@@ -202,13 +201,6 @@ def _title(notebook):
     return first.lstrip("# ").strip()
 
 
-def _rendered(notebook):
-    if notebook == "figures":
-        return "[figures/small/](figures/small/)"
-    ext = next((e for e in ("png", "md", "ipynb") if (SMALL / f"{notebook}.{e}").exists()), None)
-    return f"[{ext}](figures/small/{notebook}.{ext})" if ext else "not yet"
-
-
 def _targets_rows():
     """(target, the paper's item it shows, run ids) of every notebook target, then `figures`."""
     rows = [(n, _title(n).split(": ")[0], target_runs(n)) for n in make_variable("NOTEBOOKS")]
@@ -221,9 +213,9 @@ def targets(timings):
     rows = []
     for target, title, ids in _targets_rows():
         seconds = sum(cost.seconds(c, timings[every[i].setting]) for i in ids for c in _configs(every[i]))
-        rows.append([f"`make {target}`", title, len(ids), f"{seconds / 60 / cores:.0f}", _rendered(target)])
+        rows.append([f"`make {target}`", title, len(ids), f"{seconds / 60 / cores:.0f}"])
     return (f"{measured_line()} Minutes: the runs' epochs timed as `sweep plan` times them, over {cores} cores.\n\n"
-            + _table(rows, ["target", "paper item", "runs (small)", f"≈ min on {cores} cores", "rendered"]))
+            + _table(rows, ["target", "paper item", "runs (small)", f"≈ min on {cores} cores"]))
 
 
 def _configs(record):

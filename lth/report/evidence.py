@@ -122,11 +122,22 @@ def runs_folder(runs_dir):
     return REPOSITORY / runs_dir if runs_dir else default_dir()
 
 
+def seed_list(seeds):
+    """Seeds as a reader reads them: "0, 1", "0-4", "0-2, 7" (three or more in a row as a range)."""
+    groups = []
+    for s in seeds:
+        if groups and s == groups[-1][-1] + 1:
+            groups[-1].append(s)
+        else:
+            groups.append([s])
+    return ", ".join(f"{g[0]}-{g[-1]}" if len(g) >= 3 else ", ".join(map(str, g)) for g in groups)
+
+
 def seeds_text(runs):
-    """The runs' seeds, and those of a metric run on fewer (a preset's ``seeds_of``): "0, 1, 2, 3, 4 (lamp: 0, 1, 2)"."""
-    every, joined = sorted(runs["seed"].unique()), lambda seeds: ", ".join(map(str, seeds))  # noqa: E731
+    """The runs' seeds, and those of a metric run on fewer (a preset's ``seeds_of``): "0-4 (lamp: 0-2)"."""
+    every = sorted(runs["seed"].unique())
     fewer = {m: sorted(g.seed.unique()) for m, g in runs.groupby("importance", sort=False) if g.seed.nunique() < len(every)}
-    return joined(every) + (f" ({'; '.join(f'{m}: {joined(s)}' for m, s in fewer.items())})" if fewer else "")
+    return seed_list(every) + (f" ({'; '.join(f'{m}: {seed_list(s)}' for m, s in fewer.items())})" if fewer else "")
 
 
 # How a reader names the models and datasets (captions and titles; tables keep the settings' ids).
@@ -142,16 +153,21 @@ def setting_name(preset, setting):
 
 
 def caption(preset, runs):
-    """Which preset, settings (to which round and sparsity) and seeds a figure shows, e.g. "LeNet-300-100 on MNIST
-    to round 24 (99.53 % sparse); preset=paper, seeds 0, 1, 2", each setting and the preset on a line of their own:
+    """Which preset, settings (to which round and sparsity) and seeds a figure shows, on one line (a title wraps
+    it), e.g. "LeNet-300-100 on MNIST to round 24 (99.53 % sparse); preset=paper, seeds 0-2", or for several
+    settings "preset=paper, seeds 0-2: LeNet-300-100 on MNIST to round 24 (99.53 % sparse); ResNet-20 on ...":
     what a preset does not reach, its figures cannot show."""
-    def reach(setting):
-        rounds = int(runs[runs.setting == setting]["rounds"].max())
-        return f"to round {rounds} ({100 * (1 - (1 - fraction(preset, setting)) ** rounds):.2f} % sparse)"
     settings, seeds = list(runs["setting"].unique()), seeds_text(runs)
     if len(settings) == 1:
-        return f"{setting_name(preset, settings[0])}\n{reach(settings[0])}; preset={preset}, seeds {seeds}"
-    return "\n".join(f"{setting_name(preset, s)} {reach(s)}" for s in settings) + f"\npreset={preset}, seeds {seeds}"
+        return f"{reached(preset, runs, settings[0])}; preset={preset}, seeds {seeds}"
+    return f"preset={preset}, seeds {seeds}: " + "; ".join(reached(preset, runs, s) for s in settings)
+
+
+def reached(preset, runs, setting):
+    """A setting and how far its runs go: "LeNet-300-100 on MNIST to round 24 (99.53 % sparse)"."""
+    rounds = int(runs[runs.setting == setting]["rounds"].max())
+    return (f"{setting_name(preset, setting)} to round {rounds} "
+            f"({100 * (1 - (1 - fraction(preset, setting)) ** rounds):.2f} % sparse)")
 
 
 def fraction(preset, setting):

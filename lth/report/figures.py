@@ -154,9 +154,9 @@ def _network(preset, runs, ld):
             net["pruned_density"] = per_run.groupby("round").mean()
             last, kept = net.iloc[-1], sum(n[k] for k in dense)
             left = last.network_density / 100 * sum(n.values())
-            notes[setting] = (f"{evidence.setting_name(preset, setting)} keeps {', '.join(dense)} dense (never pruned):\n"
+            notes[setting] = (f"{evidence.setting_name(preset, setting)} keeps {', '.join(dense)} dense (never pruned): "
                               f"its {kept:,} weights are {100 * kept / left:.0f} % of the {left:,.0f} left at round "
-                              f"{net.index[-1]},\nwhere the network is {100 - last.network_density:.2f} % sparse and "
+                              f"{net.index[-1]}, where the network is {100 - last.network_density:.2f} % sparse and "
                               f"its pruned layers {100 - last.pruned_density:.2f} %")
         tables.append(net.reset_index().assign(setting=setting))
     columns = ["setting", "round", "network_density", "pruned_density"]
@@ -166,7 +166,7 @@ def _network(preset, runs, ld):
 def _described(preset, runs, notes, settings):
     """``_caption`` of ``settings``, with the note of each that keeps a layer dense (``_network``)."""
     shown = runs[runs.setting.isin(settings)]
-    return "\n".join([evidence.caption(preset, shown), *[notes[s] for s in shown.setting.unique() if s in notes]])
+    return "; ".join([evidence.caption(preset, shown), *[notes[s] for s in shown.setting.unique() if s in notes]])
 
 
 def figure8(runs_dir, preset):
@@ -183,7 +183,7 @@ def figure8(runs_dir, preset):
         final = df[df["round"] == df["round"].max()]
         labels = [analysis.layer_label(path, layer, short=True) for layer in analysis.recorded_layers(path)]
         short = presets.ordered(set(df.importance) - set(final.importance))  # metrics that stop earlier (rounds_of)
-        title = _described(preset, runs, notes, [setting]) + (f"\n(not shown: {', '.join(short)}, stopped earlier)"
+        title = _described(preset, runs, notes, [setting]) + (f"; not shown: {', '.join(short)}, stopped earlier"
                                                                 if short else "")
         last = network[(network.setting == setting) & (network["round"] == final["round"].max())].iloc[0]
         shown.append(views.FinalDensity(name=setting, density=final, labels=labels,
@@ -196,8 +196,9 @@ def figure8(runs_dir, preset):
 def _layer_panels(runs_dir, preset, pick, settings=None, why=""):
     """One panel per (setting, role, layer) that ``pick(path)`` returns ({role: layer}): the layer's ``density``
     over the rounds (``layer_density``, %), the setting's ``network`` (``_network``) and ``fraction``, the layer's
-    name for a reader and whether the setting keeps it ``dense``; ``caption``: the settings with a panel (and what
-    their kept-dense layers do to the network's sparsity), or ``why`` there is none; ``data``: the rows plotted."""
+    name for a reader and whether the setting keeps it ``dense``; ``caption``: the settings with a panel, or ``why``
+    there is none; ``notes``: what each one's kept-dense layer does to the network's sparsity (the notebook prints
+    them: in a title they would make it too long to read); ``data``: the rows plotted."""
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     ld = _densities(runs)
     network, notes = _network(preset, runs, ld)
@@ -213,8 +214,8 @@ def _layer_panels(runs_dir, preset, pick, settings=None, why=""):
     shown = list(dict.fromkeys(p.setting for p in panels))
     data = (pd.concat([p.density.assign(role=p.role) for p in panels]).merge(network, on=["setting", "round"])
             if panels else pd.DataFrame(columns=[*ld.columns, "role", *network.columns[2:]]))
-    return views.LayerPanels(panels=panels, data=data, why=why,
-                caption=_described(preset, runs, notes, shown) if panels else f"preset={preset}: {why}")
+    return views.LayerPanels(panels=panels, data=data, why=why, notes=[notes[s] for s in shown if s in notes],
+                caption=evidence.caption(preset, runs[runs.setting.isin(shown)]) if panels else f"preset={preset}: {why}")
 
 
 def figure2(runs_dir, preset):
@@ -239,8 +240,8 @@ def collapse(runs_dir, preset):
     """``runs``: per run, the first round with a fully pruned layer and the sparsest layer of the last ticket;
     ``table``: per setting and metric, how many runs collapse, when first and which layers, and a verdict;
     ``settings``: per setting, ``sparsest`` (each run's sparsest-layer density per round, 0 where it collapsed),
-    ``fraction``, ``caption``, ``collapsed`` (the metrics with collapsed runs at the last round: how many of how
-    many, "minmax 2 of 3 runs")."""
+    ``fraction``, ``caption`` (the setting and how far it goes; the figure's ``caption`` names the preset and seeds),
+    ``collapsed`` (the metrics with collapsed runs at the last round: how many of how many, "minmax 2 of 3 runs")."""
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     per_run, sparsest = analysis.collapse(runs), analysis.sparsest_layer(runs)
     settings = []
@@ -248,7 +249,7 @@ def collapse(runs_dir, preset):
         last = df[df["round"] == df["round"].max()].groupby("importance", sort=False).collapsed.agg(["sum", "size"])
         counts = [f"{m} {k} of {n} runs" for m, (k, n) in last.loc[presets.ordered(last.index)].iterrows() if k]
         settings.append(views.SparsestLayer(name=setting, sparsest=df, fraction=evidence.fraction(preset, setting),
-                             caption=evidence.caption(preset, runs[runs.setting == setting]),
+                             caption=evidence.reached(preset, runs, setting),
                              collapsed=f"collapsed at round {df['round'].max()}: {', '.join(counts) or 'none'}"))
     return views.Collapse(runs=per_run, table=analysis.collapse_summary(per_run), caption=evidence.caption(preset, runs),
                 settings=settings, data=sparsest)
@@ -369,10 +370,10 @@ _VERBS = {"std_lower": "vary less", "sign_flips_lower": "flip sign less", "dista
 
 
 def layer_note(layers, counted=tuple(_VERBS)):
-    """For a figure's title, a line per column ``counted`` of ``within_layers``: within how many of the layers that
-    have both groups the shared connections differ from the not-shared ones as the paper says, per metric (and
+    """For a table's title, a sentence per column ``counted`` of ``within_layers``: within how many of the layers
+    that have both groups the shared connections differ from the not-shared ones as the paper says, per metric (and
     round), e.g. "Within each layer, shared connections vary less than not-shared ones in magnitude 10/10, l1 9/10
-    layers"."""
+    layers"; the sentences joined by ". "."""
     w = within_layers(layers)
     per_round = w.groupby("round", sort=False) if "round" in w else [(None, w)]
     lines = []
@@ -382,7 +383,7 @@ def layer_note(layers, counted=tuple(_VERBS)):
                  for r, d in per_round]
         lines.append(f"Within each layer, shared connections {_VERBS[column]} than not-shared ones in "
                      + "; ".join(parts) + " layers")
-    return lines
+    return ". ".join(lines)
 
 
 def figure1(runs_dir, preset):

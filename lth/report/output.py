@@ -3,10 +3,14 @@ the numbers it plots as CSV, and its tables as CSV and Markdown; every density, 
 column named with its unit.
 """
 
+import sys
+import textwrap
+
 import pandas as pd
 
 from lth.runs import REPOSITORY
 from lth.store import atomic, write_atomic
+from lth.report import readable
 from lth.report.section5 import QUANTILES
 
 
@@ -34,12 +38,18 @@ TITLES = {
 }
 
 
+TITLE_WIDTH = 120  # characters a title's line holds before it wraps
+
+
 def save(fig, figures_dir, name, data=None):
     """PNG and PDF (with no creation date: same runs, same bytes), and ``data``, what the figure plots, as CSV. The
-    figure's title (``TITLES``) goes above the notebook's own."""
+    figure's title (``TITLES``) goes above the notebook's own, each wrapped at TITLE_WIDTH. What would make it hard to
+    read (``readable.problems``: a long title, text on text) is said on stderr, a line each."""
     folder = _folder(figures_dir)
-    if name in TITLES:
-        fig.suptitle("\n".join(t for t in (TITLES[name], fig.get_suptitle()) if t))
+    fig.suptitle("\n".join(textwrap.fill(line, TITLE_WIDTH) for line in (TITLES.get(name, ""), fig.get_suptitle())
+                           if line))
+    for problem in readable.problems(fig):  # the tests render every figure and expect none
+        print(f"{name}.png is hard to read: {problem}", file=sys.stderr)
     for ext, metadata in (("png", {}), ("pdf", {"CreationDate": None})):
         with atomic(folder / f"{name}.{ext}") as tmp:
             fig.savefig(tmp, format=ext, bbox_inches="tight", metadata=metadata)

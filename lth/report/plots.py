@@ -269,7 +269,7 @@ def layer_profile(ax, s):
     log_axis(ax)
     ax.set_ylim(top=130)  # 100 %, a dense layer, in view
     ax.set_xticks(range(len(s.labels)), s.labels, rotation=90)
-    ax.set(title=s.title, xlabel="layer, input to output", ylabel="layer density in the final ticket (%)")
+    ax.set(title=wrapped([s.title], 100), xlabel="layer, input to output", ylabel="layer density in the final ticket (%)")
 
 
 # Figures 1, 5 and 6: shared, not shared, and not shared weighted to the shared ones' layer mix, as
@@ -360,7 +360,7 @@ def collapse_panel(ax, sparsest, fraction):
     lines(sparsest.assign(layer_density=sparsest.layer_density.where(~sparsest.collapsed, zero)), "round",
           "layer_density", ax, estimator="median")
     log_axis(ax)
-    ticks = [t for t in LogLocator(base=10, subs=(1.0, 2.0, 5.0)).tick_values(low, 100) if low <= t <= 100]
+    ticks = [t for t in _Log125(base=10).tick_values(low, 100) if low <= t <= 100]  # 1, 2, 5 over 3 decades at most
     ax.set_yticks([zero, *ticks], ["0 (collapsed)", *[f"{t:g}" for t in ticks]])
     ax.set_ylim(low / 12, 150)
     ax.axhspan(low / 12, low / 2.4, color="0.92", lw=0, zorder=0)
@@ -508,6 +508,6 @@ def glance(v):
                                       layout="constrained", height_ratios=[5.9, table])
     effects_panel(top, v)
     verdict_panel(bottom, v)
-    fig.suptitle(wrapped(["Results at a glance: the paper's accuracy gaps to magnitude beside ours, and every "
-                          "claim's verdict", *v.caption.splitlines()]))
+    fig.suptitle("\n".join(["Results at a glance: the paper's accuracy gaps to magnitude beside ours, and every "
+                            "claim's verdict", *v.caption.splitlines()]))  # wrapped where it is saved
     return fig

@@ -95,6 +95,7 @@ class LayerPanels:
     data: pd.DataFrame
     why: str  # why there is no panel, where there is none
     caption: str
+    notes: list  # of str: what a setting's kept-dense layer does to the network's sparsity
 
 
 @dataclass
@@ -147,7 +148,7 @@ class Figure7(Tickets):
 class Connections(Tickets):
     """Figures 1, 5 and 6: ``connections`` (a row per unpruned connection: shared or not, its std over rounds, sign
     flip, distance from theta_0), ``table`` (pooled and layer-matched), ``layers`` (within each layer), ``findings``
-    and ``note`` (Figure 1: lines; Figures 5 and 6: {"std": lines, "flips": lines}); Figure 1 also ``mix`` (each
+    and ``note`` (Figure 1: a sentence per quantity; Figures 5 and 6: {"std": ..., "flips": ...}, for the tables' titles); Figure 1 also ``mix`` (each
     layer's share of the weights, shared and not shared) and ``metrics``; Figures 5 and 6 ``rounds``."""
 
     connections: pd.DataFrame = None
