@@ -5,7 +5,7 @@ names every number's unit, and `make glance` renders it for the smoke preset."""
 import pandas as pd
 import pytest
 
-from lth.report import claims, claims_accuracy, evidence, figures, output, plots, published
+from lth.report import claims, claims_accuracy, evidence, figures, output, plots, published, readable
 
 TITLES = {key: title for key, title in figures._claim_titles().items()}
 VERDICTS = pd.DataFrame(dict(claim=[TITLES["equal"], TITLES["behind"], "Table 1: weight ranges grow with training"],
@@ -111,3 +111,23 @@ def test_make_glance_renders_the_smoke_preset(tmp_path, make, smoke_sweep):
     v = figures.glance(str(smoke_sweep), "smoke")
     assert v.note.startswith("No point: preset=smoke stops at round 3") and "preset=smoke, seeds 0, 1" in v.caption
     assert len(v.verdicts) == len(claims.CLAIMS)
+
+
+def test_points_whose_paper_gaps_nearly_coincide_sit_side_by_side_and_their_labels_apart():
+    """ResNet-8-16 at round 20: l1 (paper -0.76, ours +2.48) and softmax (-0.70, +2.23) were drawn on each other,
+    their round labels too; dodged, every point is apart and the figure has nothing hard to read."""
+    rows = pd.DataFrame([row("equal", "l1", -0.76, 2.48, 1.45, 4.15, outcome="fails"),
+                         row("behind", "softmax", -0.70, 2.23, 1.24, 3.83, outcome="fails"),
+                         row("equal", "l2", -0.39, 1.69, 0.37, 4.23),
+                         row("behind", "minmax", -2.71, -34.08, -69.09, -11.40, outcome="holds"),
+                         row("equal", "l1", 32.17, 0.5, -0.5, 1.5, setting="vgg", paper_round=25),
+                         row("behind", "minmax", -14.16, 0.2, -0.3, 0.7, paper_round=22)])
+    v = figures.glance_view(rows, VERDICTS, {"resnet": "ResNet-8-16 on Fashion-MNIST"}, preset="small",
+                            caption="a caption")
+    fig = plots.glance(v)
+    assert readable.problems(fig) == []
+    top = fig.axes[0]
+    drawn = [line.get_transform().transform(line.get_xydata())[0] for line in top.lines
+             if line.get_marker() in plots.SETTING_MARKERS]
+    assert len(drawn) == len(rows)
+    assert min(abs(a[0] - b[0]) + abs(a[1] - b[1]) for i, a in enumerate(drawn) for b in drawn[i + 1:]) >= 6

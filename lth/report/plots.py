@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, MultipleLocator, NullFormatter
+from matplotlib.transforms import offset_copy
 
 from lth.importance import IMPORTANCE, OPTIONAL, PAPER
 from lth.presets import ordered
@@ -422,23 +423,44 @@ def gap_axes(ax, v):
     ax.grid(which="major", color="white", lw=0.8, zorder=0.8)
 
 
+DODGE = 9.0  # points between two glance points whose paper gaps would put them on each other
+
+
+def _dodges(ax, xs):
+    """A horizontal offset (points) per x: where paper gaps lie within DODGE of each other on the page, their points
+    and bars sit side by side, centred on the gap, rather than on each other (seaborn's dodge, for a scatter)."""
+    page = ax.transData.transform([(x, 0) for x in xs])[:, 0] * 72 / ax.figure.dpi if len(xs) else []
+    order, groups = sorted(range(len(xs)), key=lambda i: page[i]), []
+    for i in order:
+        if groups and page[i] - page[groups[-1][-1]] < DODGE:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    out = [0.0] * len(xs)
+    for g in groups:
+        for k, i in enumerate(g):
+            out[i] = DODGE * (k - (len(g) - 1) / 2)
+    return out
+
+
 def effects_panel(ax, v):
     """Each paper gap to magnitude (x) beside ours (y: mean paired difference over seeds, the bar from the lowest
     to the highest seed), one point per setting (marker), metric (colour) and round (written beside it); filled
-    where the sign test decides, hollow where it does not; the paper's gaps at rounds our runs do not reach as ticks
-    along the bottom. With no point, the panel says why."""
+    where the sign test decides, hollow where it does not; points whose paper gaps nearly coincide side by side
+    (``_dodges``); the paper's gaps at rounds our runs do not reach as ticks along the bottom. With no point, the
+    panel says why."""
     gap_axes(ax, v)
     _regions(ax, v)
     marker = {s: SETTING_MARKERS[i % len(SETTING_MARKERS)] for i, s in enumerate(v.settings)}
-    for r in v.points.itertuples():
-        c = colour(r.metric)
+    for r, dx in zip(v.points.itertuples(), _dodges(ax, v.points.paper_gap_points)):
+        c, at = colour(r.metric), offset_copy(ax.transData, fig=ax.figure, x=dx, units="points")
         ax.errorbar(r.paper_gap_points, r.our_gap_points, yerr=[[r.our_gap_points - r.our_low_points],
                                                                 [r.our_high_points - r.our_gap_points]],
-                    color=c, lw=1, capsize=2, zorder=3)
+                    color=c, lw=1, capsize=2, zorder=3, transform=at)
         ax.plot(r.paper_gap_points, r.our_gap_points, ls="", marker=marker[r.setting], markersize=7, color=c,
-                markerfacecolor=c if r.decided else "white", markeredgewidth=1.4, zorder=4)
-        ax.annotate(f"{r.round}", (r.paper_gap_points, r.our_gap_points), xytext=(5, 3), textcoords="offset points",
-                    fontsize=7, color="0.25", zorder=5)
+                markerfacecolor=c if r.decided else "white", markeredgewidth=1.4, zorder=4, transform=at)
+        ax.annotate(f"{r.round}", (r.paper_gap_points, r.our_gap_points), xytext=(dx + 5, 3),
+                    textcoords="offset points", fontsize=7, color="0.25", zorder=5)
     if len(v.missing):
         ax.scatter(v.missing.paper_gap_points, [0.0] * len(v.missing), transform=ax.get_xaxis_transform(),
                    marker="|", s=90, color="0.35", zorder=4, clip_on=False)
