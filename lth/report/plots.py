@@ -388,13 +388,14 @@ SETTING_MARKERS = ["o", "s", "^", "D", "v", "P"]  # in the glance figure a marke
 
 
 def _regions(ax, v):
-    """The glance panel's background: the quadrants where ours has the paper's sign (and the box where both are
-    about equal) green, the others orange; our noise a grey band, the paper's "about equal" a hatched one."""
+    """The glance panel's background: where the paper gives a gap (beyond its "about equal"), the quadrants where
+    ours has the paper's sign green and the others orange (within "about equal" the paper's sign means nothing:
+    no shade); where both are about equal, green; our noise a grey band, the paper's "about equal" a hatched one."""
     from matplotlib.patches import Rectangle
 
-    (x0, x1), (y0, y1) = v.xlim, v.ylim
-    for (a, b), (c, d), kind in (((0, x1), (0, y1), "agree"), ((x0, 0), (y0, 0), "agree"),
-                                 ((x0, 0), (0, y1), "opposite"), ((0, x1), (y0, 0), "opposite")):
+    (x0, x1), (y0, y1), w = v.xlim, v.ylim, v.level
+    for (a, b), (c, d), kind in (((w, x1), (0, y1), "agree"), ((x0, -w), (y0, 0), "agree"),
+                                 ((x0, -w), (0, y1), "opposite"), ((w, x1), (y0, 0), "opposite")):
         ax.add_patch(Rectangle((a, c), b - a, d - c, color=REGIONS[kind], alpha=0.10, lw=0, zorder=0))
     for n in v.noise:
         ax.axhspan(-n, n, color="0.55", alpha=0.22, lw=0, zorder=0.5)
