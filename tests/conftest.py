@@ -94,11 +94,14 @@ def copy_repository(copy):
 
 @pytest.fixture(scope="session")
 def smoke_sweep(tmp_path_factory):
-    """Every run of the `smoke` preset, made once per session by `make PRESET=smoke runs`: the runs folder."""
+    """Every run of the `smoke` preset, made once per session as `make PRESET=smoke runs` makes them, in a process
+    per core rather than one per run (``run_preset``; make's own way is tested in tests/test_sweep.py and by every
+    make target the tests run): the runs folder."""
     runs = tmp_path_factory.mktemp("smoke") / "runs"
-    environment = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    p = subprocess.run(["make", "--no-print-directory", "runs"], cwd=ROOT, capture_output=True, text=True,
-                       env=environment | dict(PRESET="smoke", LTH_RUNS=str(runs)), timeout=1800)
+    env = dict(LTH_RUNS=str(runs))
+    subprocess.run([sys.executable, "-m", "experiments.sweep", "check", "smoke"], cwd=ROOT, env=os.environ | env,
+                   check=True, capture_output=True)
+    p = run_preset("smoke", ROOT, env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return runs
 

@@ -131,7 +131,8 @@ def test_captions_name_the_settings_with_a_panel_and_what_a_kept_dense_layer_doe
         v = drawn[name]["v"]
         shown = {p.setting for p in v.panels}
         for s in settings:
-            assert (evidence.setting_name(preset, s) in v.caption) == (s in shown), (name, s)
+            model = evidence.NAMES[settings[s]["model"]]  # the dataset named once where the settings share it
+            assert (f"{model} to round" in v.caption or f"{model} on" in v.caption) == (s in shown), (name, s)
             dense = s in shown and not settings[s]["prune_output"]
             assert any(n.startswith(f"{evidence.setting_name(preset, s)} keeps") for n in v.notes) == dense, (name, s)
     ten = drawn["figure10"]["v"]

@@ -109,7 +109,7 @@ def test_make_glance_renders_the_smoke_preset(tmp_path, make, smoke_sweep):
     csv = pd.read_csv(figs / "glance.csv")
     assert len(csv) == len(claims_accuracy.effects(evidence.Evidence(str(smoke_sweep), "smoke"))) and (csv.seeds == 0).all()
     v = figures.glance(str(smoke_sweep), "smoke")
-    assert v.note.startswith("No point: preset=smoke stops at round 3") and "preset=smoke, seeds 0, 1" in v.caption
+    assert v.note.startswith("No point: preset=smoke stops at round 3") and "preset=smoke, Fashion-MNIST, seeds 0, 1" in v.caption
     assert len(v.verdicts) == len(claims.CLAIMS)
 
 

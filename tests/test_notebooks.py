@@ -156,12 +156,13 @@ def test_metrics_without_magnitude_keeps_it_and_claims_about_metrics_left_out_ar
 
 # Every preset in miniature (appended to a copy's lth/presets.py): the same settings (models, datasets, the paper's
 # numbers where it reports them), metrics, metrics per setting, extra metrics and Section 5's setting, but one seed,
-# 3 rounds of 80 % (2 where the preset stops a metric early) on 64 synthetic training images.
+# 3 rounds of 80 % (2 where the preset stops a metric early) on 32 synthetic training images.
 MINIATURE = """
 
 def _miniature(p):
-    tiny = dict(train_size=64, test_size=32, epochs=2, rewind_iter=1, milestones=[], rounds=3, prune_fraction=0.8)
-    return dict(p, seeds=p["seeds"][:1], synthetic=dict(train=64, test=32), rounds_of={m: 2 for m in p.get("rounds_of", {})},
+    tiny = dict(train_size=32, test_size=16, epochs=2, rewind_iter=1, milestones=[], rounds=3, prune_fraction=0.8)
+    return dict(p, seeds=p["seeds"][:1], synthetic=dict(train=32, test=16), rounds_of={m: 2 for m in p.get("rounds_of", {})},
+                seeds_of={m: s[:1] for m, s in p.get("seeds_of", {}).items()},
                 settings={name: dict(s, **tiny) for name, s in p["settings"].items()}, gpu=False,
                 tickets=dict(p["tickets"], round=3, reinit_seeds=p["tickets"]["reinit_seeds"][:1]))
 

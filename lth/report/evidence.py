@@ -155,18 +155,25 @@ def setting_name(preset, setting):
 def caption(preset, runs):
     """Which preset, settings (to which round and sparsity) and seeds a figure shows, on one line (a title wraps
     it), e.g. "LeNet-300-100 on MNIST to round 24 (99.53 % sparse); preset=paper, seeds 0-2", or for several
-    settings "preset=paper, seeds 0-2: LeNet-300-100 on MNIST to round 24 (99.53 % sparse); ResNet-20 on ...":
-    what a preset does not reach, its figures cannot show."""
+    settings "preset=paper, seeds 0-2: LeNet-300-100 on MNIST to round 24 (99.53 % sparse); ResNet-20 on ...",
+    the dataset named once where they share it ("preset=small, Fashion-MNIST, seeds 0-4: LeNet-300-100 to round
+    24 ..."): what a preset does not reach, its figures cannot show."""
     settings, seeds = list(runs["setting"].unique()), seeds_text(runs)
     if len(settings) == 1:
         return f"{reached(preset, runs, settings[0])}; preset={preset}, seeds {seeds}"
+    datasets = {presets.get(preset).settings[s]["dataset"] for s in settings}
+    if len(datasets) == 1:  # named once
+        [dataset] = datasets
+        return (f"preset={preset}, {NAMES.get(dataset, dataset)}, seeds {seeds}: "
+                + "; ".join(reached(preset, runs, s, dataset=False) for s in settings))
     return f"preset={preset}, seeds {seeds}: " + "; ".join(reached(preset, runs, s) for s in settings)
 
 
-def reached(preset, runs, setting):
-    """A setting and how far its runs go: "LeNet-300-100 on MNIST to round 24 (99.53 % sparse)"."""
-    rounds = int(runs[runs.setting == setting]["rounds"].max())
-    return (f"{setting_name(preset, setting)} to round {rounds} "
+def reached(preset, runs, setting, dataset=True):
+    """A setting and how far its runs go: "LeNet-300-100 on MNIST to round 24 (99.53 % sparse)" (``dataset``
+    False: "LeNet-300-100 to round 24 ...")."""
+    rounds, model = int(runs[runs.setting == setting]["rounds"].max()), presets.get(preset).settings[setting]["model"]
+    return (f"{setting_name(preset, setting) if dataset else NAMES.get(model, model)} to round {rounds} "
             f"({100 * (1 - (1 - fraction(preset, setting)) ** rounds):.2f} % sparse)")
 
 

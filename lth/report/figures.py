@@ -163,17 +163,12 @@ def _network(preset, runs, ld):
     return (pd.concat(tables)[columns] if tables else pd.DataFrame(columns=columns)), notes
 
 
-def _described(preset, runs, notes, settings):
-    """``_caption`` of ``settings``, with the note of each that keeps a layer dense (``_network``)."""
-    shown = runs[runs.setting.isin(settings)]
-    return "; ".join([evidence.caption(preset, shown), *[notes[s] for s in shown.setting.unique() if s in notes]])
-
-
 def figure8(runs_dir, preset):
     """``settings``: per setting, ``density`` of each layer in the final ticket (one row per run and layer,
     ``layer_density`` in %, ``depth`` = position, input first), ``labels`` (the layers' names for a reader, by
     depth), the ``network_density`` and ``pruned_density`` (%) of the final round (``_network``) and the panel's
-    ``title``; ``data``: the rows plotted, with the network's density."""
+    ``title``; ``data``: the rows plotted, with the network's density; ``notes``: what each setting's kept-dense
+    layer does to the network's sparsity (printed by the notebook)."""
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     ld = _densities(runs)
     network, notes = _network(preset, runs, ld)
@@ -183,14 +178,14 @@ def figure8(runs_dir, preset):
         final = df[df["round"] == df["round"].max()]
         labels = [analysis.layer_label(path, layer, short=True) for layer in analysis.recorded_layers(path)]
         short = presets.ordered(set(df.importance) - set(final.importance))  # metrics that stop earlier (rounds_of)
-        title = _described(preset, runs, notes, [setting]) + (f"; not shown: {', '.join(short)}, stopped earlier"
-                                                                if short else "")
+        title = evidence.caption(preset, runs[runs.setting == setting]) + (
+            f"; not shown: {', '.join(short)}, stopped earlier" if short else "")
         last = network[(network.setting == setting) & (network["round"] == final["round"].max())].iloc[0]
         shown.append(views.FinalDensity(name=setting, density=final, labels=labels,
                                         network_density=last.network_density, pruned_density=last.pruned_density,
                                         title=title))
     data = pd.concat([v.density for v in shown]).merge(network, on=["setting", "round"])
-    return views.Figure8(settings=shown, data=data)
+    return views.Figure8(settings=shown, data=data, notes=list(notes.values()))
 
 
 def _layer_panels(runs_dir, preset, pick, settings=None, why=""):

@@ -69,11 +69,14 @@ def rounds_axis(ax, rounds, fraction):
 
 
 class _Log125(LogLocator):
-    """Ticks at 1, 2 and 5 times the powers of ten over at most three decades, at the powers of ten alone beyond."""
+    """Ticks at 1, 2 and 5 times the powers of ten over at most three decades where the axis has room for their
+    labels, at the powers of ten alone otherwise."""
 
     def tick_values(self, vmin, vmax):
         low, high = sorted((vmin, vmax))
-        self.set_params(subs=(1.0,) if low <= 0 or high / low > 1e3 else (1.0, 2.0, 5.0))
+        room = self.axis.get_tick_space() if self.axis is not None else 9  # labels that fit along the axis
+        crowded = low <= 0 or high / low > 1e3 or 3 * (math.log10(high / low) + 1) > room
+        self.set_params(subs=(1.0,) if crowded else (1.0, 2.0, 5.0))
         return super().tick_values(vmin, vmax)
 
 

@@ -71,6 +71,7 @@ class FinalDensity:
 class Figure8:
     settings: list  # of FinalDensity
     data: pd.DataFrame
+    notes: list  # of str: what a setting's kept-dense layer does to the network's sparsity
 
 
 @dataclass
