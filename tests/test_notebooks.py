@@ -212,7 +212,7 @@ def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says
                                                                                        monkeypatch):
     """The smoke runs, with the smoke preset cut as the rehearsal cuts the paper's: magnitude alone on one setting
     (the rehearsal's VGG-16), magnitude, l1 and l2 on the other (its ResNet-18). Every notebook renders; Figure 4
-    says why a setting has no difference panel, and a claim about a metric a setting does not run is "not shown"
+    says why a setting has no difference panel, and a claim about a metric a setting does not run is "not judged"
     there, naming it."""
     cut = '"smoke": dict(seeds=[0, 1], metrics=METRICS, '
     text = (repo_copy / "lth" / "presets.py").read_text()
@@ -230,7 +230,7 @@ def test_a_setting_running_fewer_metrics_leaves_out_what_it_cannot_show_and_says
     verdicts = pd.read_csv(figs / "claims.csv").set_index("claim")
     claims, ours = verdicts.verdict, verdicts.ours
     equal = "magnitude, l1 and l2 about equal (Table 2, Figure 4)"
-    assert "not shown: LeNet-300-100: no runs of l1, l2 (preset=smoke does not run them there)" in ours[equal]
+    assert "not judged: LeNet-300-100: no runs of l1, l2 (preset=smoke does not run them there)" in ours[equal]
     assert "ResNet-8-16 round 3: l1" in ours[equal] and claims[equal].startswith("not shown")  # 2 seeds, 3 rounds
     assert "round 20 not reached (ResNet-8-16 stops at round 3)" in verdicts.loc[equal, "not shown"]
     lenet = claims["... except on LeNet"]
