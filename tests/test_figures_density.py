@@ -4,12 +4,15 @@ their notebooks draw them, and the units every CSV column names (lth.report.outp
 import functools
 import json
 import math
+import types
 
 import matplotlib
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.collections import PolyCollection
 
 from lth import models, presets, pruning, runs as runs_, store
 
@@ -212,4 +215,25 @@ def test_what_makes_a_figure_hard_to_read_is_found():
     assert "panel 2: labels: 'minmax 25.2' on 'softmax -47.6'" in found
     assert "panel 2: y tick labels: '0.01' on '0.02'" in found
     assert not [p for p in found if "panel 1" in p]  # rotated: side by side, though their upright boxes overlap
+    matplotlib.pyplot.close(fig)
+
+
+def test_a_layer_empty_in_some_runs_bands_the_others_and_a_mean_of_0_is_not_drawn_down_the_axis():
+    """Figure 8's VGG: a layer empty in one seed of two drew its band down to the axis' end (log 0), and a layer
+    empty in every seed joined the kept-dense fc (100 %) by a vertical line. The band spans the seeds above 0, a
+    mean of 0 breaks the line, and the crosses on the edge show the empty runs."""
+    rows = [("magnitude", seed, depth, density) for seed, per_depth in enumerate([[50, 0.0, 0.0, 100], [60, 2.0, 0.0, 100]])
+            for depth, density in enumerate(per_depth)]
+    density = pd.DataFrame(rows, columns=["importance", "seed", "depth", "layer_density"])
+    s = types.SimpleNamespace(density=density, network_density=1.0, pruned_density=math.nan,
+                              labels=["conv", "conv.2", "conv.3", "fc (kept dense)"], title="VGG")
+    fig, ax = matplotlib.pyplot.subplots()
+    plots.layer_profile(ax, s)
+    fig.canvas.draw()
+    bands = [p.vertices[:, 1] for c in ax.collections if isinstance(c, PolyCollection) for p in c.get_paths()]
+    assert bands and all((y[~np.isnan(y)] > 0).all() for y in bands)  # from 2 % up, never to 0
+    line = next(line for line in ax.get_lines() if list(line.get_xdata()) == [0, 1, 2, 3])
+    y = ax.transData.transform(line.get_xydata())[:, 1]
+    assert not np.isfinite(y[2]) and np.isfinite(y[[0, 1, 3]]).all()  # a gap in the line (clipped, it ran down)
+    assert len(ax.collections) > 1  # the crosses on the edge
     matplotlib.pyplot.close(fig)

@@ -46,11 +46,19 @@ def _styles(order):
                 markers={m: MARKERS.get(m, "*") for m in order})
 
 
-def lines(df, x, y, ax, hue="importance", **kw):
-    """Mean over seeds with the range over seeds as a band, one line per metric, each in its own style."""
+def _positive_range(values):
+    """The band of a log axis: from the lowest seed above 0 to the highest (a run with no weight left is a cross on
+    the edge, ``zeros``, not a band down to the axis' end)."""
+    kept = values[values > 0]
+    return (kept.min(), kept.max()) if len(kept) else (math.nan, math.nan)
+
+
+def lines(df, x, y, ax, hue="importance", log=False, **kw):
+    """Mean over seeds with the range over seeds as a band, one line per metric, each in its own style; on a ``log``
+    axis the band spans the seeds above 0 and a mean of 0 breaks the line (``log_axis``)."""
     order = metrics_in(df, hue)
     sns.lineplot(df, x=x, y=y, hue=hue, style=hue, hue_order=order, style_order=order, **_styles(order),
-                 errorbar=RANGE, markersize=5, ax=ax, **kw)
+                 errorbar=_positive_range if log else RANGE, markersize=5, ax=ax, **kw)
 
 
 def _percent(p):
@@ -83,7 +91,7 @@ class _Log125(LogLocator):
 def log_axis(ax):
     """A log-scale y axis with ticks at 1, 2 and 5 times the powers of ten (at the powers alone over more than three
     decades), labelled as plain numbers (0.2, 50)."""
-    ax.set_yscale("log")
+    ax.set_yscale("log", nonpositive="mask")  # a mean of 0 breaks the line, never drawn down the axis
     ax.yaxis.set_major_locator(_Log125(base=10))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
@@ -247,7 +255,7 @@ def layer_panels(panels, title, columns, why=""):
         return fig
     fig, axes = grid(len(panels), columns=columns, width=8.4 / columns, height=8.4 / columns + 0.3)
     for ax, p in zip(axes, panels):
-        lines(p.density, "round", "layer_density", ax)
+        lines(p.density, "round", "layer_density", ax, log=True)
         network_lines(ax, p.network)
         zeros(ax, p.density, "round")
         log_axis(ax)
@@ -264,7 +272,7 @@ def layer_profile(ax, s):
     """Figure 8's panel for setting ``s`` (``lth.report.figures.figure8``): each layer's density in the final ticket
     against its depth, per metric, on a log axis, beside the network's density and, where the setting keeps a layer
     dense, the pruned layers' own."""
-    lines(s.density, "depth", "layer_density", ax)
+    lines(s.density, "depth", "layer_density", ax, log=True)
     for label, y, ls, lw in (("network (every layer)", s.network_density, ":", 1.5),
                              ("pruned layers only", s.pruned_density, "-.", 1)):
         if pd.notna(y):
@@ -306,7 +314,7 @@ def group_boxes(ax, stats, x):
         if row.group not in labelled:
             drawn["boxes"][0].set_label(row.group)
             labelled.add(row.group)
-    ax.set_yscale("log")
+    ax.set_yscale("log", nonpositive="mask")  # a mean of 0 breaks the line, never drawn down the axis
 
 
 def group_bars(ax, stats, x, y):
