@@ -70,41 +70,43 @@ def _limits(values, include=(), pad=0.06):
     return lo - pad * span, hi + pad * span
 
 
-def _outside(df, column, limits):
-    """Per metric and round, the mean over seeds of ``column`` where it falls outside ``limits``: what a panel
-    scaled to ``limits`` marks at its edge (``side``: "below" or "above"), with how many seeds it averages."""
-    mean = df.groupby(["importance", "round"], sort=False)[column].agg(["mean", "size"]).reset_index()
-    out = mean[(mean["mean"] < limits[0]) | (mean["mean"] > limits[1])]
-    return out.assign(side=["below" if m < limits[0] else "above" for m in out["mean"]]).rename(
-        columns={"mean": column, "size": "seeds"}).reset_index(drop=True)
+def _off(df, column, off, limits):
+    """The runs a panel leaves out of its means and bands (``off``), one row each (importance, seed, round,
+    ``column``), with ``side``: "below" or "above" ``limits`` (marked at that edge) or "on" (drawn at its value)."""
+    out = df.loc[off, ["importance", "seed", "round", column]].reset_index(drop=True)
+    return out.assign(side=["below" if v < limits[0] else "above" if v > limits[1] else "on" for v in out[column]])
 
 
 def _scaled(df, dense, paper):
-    """Figure 4's axes for one setting: the accuracy panel's ``ylim`` and ``outside`` (the metrics' means it marks),
-    the difference panel's ``difference`` rows, their ``diff_ylim`` and ``diff_outside``. A difference is off the
-    scale where the metric's run or magnitude's of the same seed is (``off_scale``)."""
+    """Figure 4's axes for one setting. A run off the scale (``off_scale``: collapsed or diverged, as minmax's seed
+    at 10 % for one round of ResNet-8-16) is drawn alone and left out of its metric's mean and band, so that it
+    steers neither: ``held`` (the accuracy rows the means are of), ``ylim`` (spanning them, the dense line and the
+    paper's values near them) and ``outside`` (the runs left out, ``_off``); the same for the difference panel,
+    where a difference is off when the metric's run or magnitude's of the same seed is: ``difference`` (every
+    row), ``diff_held``, ``diff_ylim``, ``diff_outside``. No band reaches past its axis: it spans held runs only."""
     off = off_scale(df)
     on = df.test_accuracy[~off]
-    floor = on.min() - OFF_SCALE  # the paper's values off the scale are marked, as ours are
+    floor = on.min() - OFF_SCALE  # the paper's values far below ours are left out of the scale
     ylim = _limits(on, [dense, *[v for v in paper["value"] if v >= floor]])
     difference = analysis.differences(df)
     keys = ["setting", "round", "seed"]
     off_run = df.assign(off=off).set_index([*keys, "importance"])["off"]
     off_magnitude = df[df.importance == "magnitude"].assign(off=off).set_index(keys)["off"].rename("off_magnitude")
     joined = difference.join(off_run, on=[*keys, "importance"]).join(off_magnitude, on=keys)
-    shown = difference.difference[~(joined["off"] | (joined["off_magnitude"] == True))]  # noqa: E712 (NaN: none)
-    diff_ylim = _limits(shown if len(shown) else [0.0], [0.0])
-    return views.Axes(ylim=ylim, outside=_outside(df, "test_accuracy", ylim), difference=difference, diff_ylim=diff_ylim,
-                diff_outside=_outside(difference, "difference", diff_ylim) if len(difference) else difference)
+    diff_off = joined["off"] | (joined["off_magnitude"] == True)  # noqa: E712 (NaN: no magnitude run)
+    diff_ylim = _limits(difference.difference[~diff_off] if (~diff_off).any() else [0.0], [0.0])
+    return views.Axes(ylim=ylim, held=df[~off], outside=_off(df, "test_accuracy", off, ylim), difference=difference,
+                      diff_held=difference[~diff_off], diff_ylim=diff_ylim,
+                      diff_outside=_off(difference, "difference", diff_off, diff_ylim))
 
 
 def figure4(runs_dir, preset):
     """``settings``: per setting, ``accuracy`` (one row per run and round), ``dense`` (the mean accuracy of
     round 0), ``paper`` (the paper's values, if any), ``fraction``, ``caption`` and ``difference`` (each metric's
     accuracy minus magnitude's, per seed: ``analysis.differences``; empty where the setting runs magnitude alone,
-    and ``alone`` says so); the axes, scaled to the runs that hold (``_scaled``): ``ylim``, ``outside`` (the means
-    below it, marked at its edge), ``diff_ylim``, ``diff_outside``; ``paired``: whether some setting has a metric
-    beside magnitude."""
+    and ``alone`` says so); the axes, scaled to the runs that hold (``_scaled``): ``held``, ``ylim``, ``outside``
+    (the runs off the scale, drawn alone), ``diff_held``, ``diff_ylim``, ``diff_outside``; ``paired``: whether some
+    setting has a metric beside magnitude."""
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     acc, paper = analysis.accuracy(runs), published.paper_results("table2")
     shown = []

@@ -14,6 +14,7 @@ from matplotlib.transforms import offset_copy
 
 from lth.importance import IMPORTANCE, OPTIONAL, PAPER
 from lth.presets import ordered
+from lth.report.evidence import seed_list
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: too pale on white), then grey for the control.
 _COLOURS = ["#000000", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#7F7F7F", "#56B4E9",
@@ -46,6 +47,11 @@ def _styles(order):
                 markers={m: MARKERS.get(m, "*") for m in order})
 
 
+# More metrics than this on one panel draw their markers at every STAGGER-th point, each metric from its own
+# offset, so that seven metrics on the same values do not hide each other's markers (Figure 4 before round 15).
+STAGGER = 3
+
+
 def _positive_range(values):
     """The band of a log axis: from the lowest seed above 0 to the highest (a run with no weight left is a cross on
     the edge, ``zeros``, not a band down to the axis' end)."""
@@ -59,6 +65,11 @@ def lines(df, x, y, ax, hue="importance", log=False, **kw):
     order = metrics_in(df, hue)
     sns.lineplot(df, x=x, y=y, hue=hue, style=hue, hue_order=order, style_order=order, **_styles(order),
                  errorbar=_positive_range if log else RANGE, markersize=5, ax=ax, **kw)
+    if len(order) > STAGGER and df[x].nunique() > 2 * STAGGER:  # markers where the others' are not
+        for line in ax.get_lines():
+            metric = next((m for m in order if line.get_color() == colour(m)), None)
+            if metric and len(line.get_xdata()):
+                line.set_markevery((order.index(metric) % STAGGER, STAGGER))
 
 
 def _percent(p):
@@ -109,57 +120,69 @@ def difference_axis(ax, ylim):
     ax.axhline(0, color="k", lw=1)
 
 
-def mark_outside(ax, outside, y, ylim, digits=1):
-    """Mark at a panel's edge each metric's mean that falls outside ``ylim`` (rows of ``lth.report.figures._outside``:
-    importance, round, ``y``, side), in the metric's colour, a triangle pointing out (side by side where several
-    metrics leave at one edge); the last round's value is written beside it, one line per metric, and the marks get
-    an entry in the figure's legend (``legend_outside``)."""
+def _rounds(rounds):
+    """Rounds as a reader reads them: "15, 18-22"."""
+    return seed_list(sorted(set(int(r) for r in rounds)))
+
+
+OFF_LABEL = "a run off the scale, left out of the mean (triangle: off the axis)"
+
+
+def mark_off(ax, off, y, ylim, digits=1):
+    """Each run a panel leaves out of its means (rows of ``lth.report.figures._off``), in its metric's colour: an open
+    circle at its value where it is on the axis, else a triangle at the edge, pointing out (side by side where
+    several leave at one round); per edge, a note in the corner opposite the late rounds names each metric's
+    rounds there and its furthest value; one entry in the figure's legend (``legend_outside``)."""
     ax.set_ylim(ylim)
-    if outside is None or not len(outside):
+    if off is None or not len(off):
         return
+    on = off[off.side == "on"]
+    ax.scatter(on["round"], on[y], marker="o", s=26, facecolor="none", edgecolor=on.importance.map(colour),
+               linewidth=1.2, zorder=6)
     edge = ax.get_xaxis_transform()  # x in data, y in axes coordinates
-    for side, marked in outside.groupby("side", sort=False):
-        at, marker = (0, "v") if side == "below" else (1, "^")
-        metrics = metrics_in(marked)
-        for i, metric in enumerate(metrics):
-            rows = marked[marked.importance == metric]
-            shift = 0.3 * (i - (len(metrics) - 1) / 2) / max(len(metrics) - 1, 1)
-            ax.scatter(rows["round"] + shift, [at] * len(rows), transform=edge, marker=marker, s=28,
-                       color=colour(metric), edgecolor="k", linewidth=0.4, zorder=6, clip_on=False)
-            last = rows.loc[rows["round"].idxmax()]
-            value = f"{last[y]:+.{digits}f}" if y == "difference" else f"{last[y]:.{digits}f}"
-            ax.annotate(f"{metric} {value}", (last["round"], at), xycoords=edge, ha="right", fontsize=8,
-                        xytext=(-4, 5 + 10 * i if at == 0 else -11 - 10 * i), textcoords="offset points",
-                        color=colour(metric))
-    ax.add_line(plt.Line2D([], [], ls="", marker="v", markersize=6, color="0.6", markeredgecolor="k",
-                           label="off the axis (mean over seeds; value at the last round)"))
+    for side, marked in off[off.side != "on"].groupby("side", sort=False):
+        at, marker, furthest = (0, "v", min) if side == "below" else (1, "^", max)
+        nth, count = marked.groupby("round").cumcount(), marked.groupby("round")["round"].transform("size")
+        ax.scatter(marked["round"] + 0.6 * (nth - (count - 1) / 2) / count.clip(lower=2), [at] * len(marked),
+                   transform=edge, marker=marker, s=24, color=marked.importance.map(colour), edgecolor="k",
+                   linewidth=0.4, zorder=6, clip_on=False)
+        notes = [f"{m}: round{'s' if d['round'].nunique() > 1 else ''} {_rounds(d['round'])} "
+                 f"({len(d)} run{'s' if len(d) > 1 else ''}, {'lowest' if at == 0 else 'highest'} "
+                 f"{furthest(d[y]):{'+' if y == 'difference' else ''}.{digits}f})"
+                 for m in metrics_in(marked) for d in [marked[marked.importance == m]]]
+        ax.text(0.02, 0.04 if at == 0 else 0.96, f"{side} the axis: " + "\n".join(notes), transform=ax.transAxes,
+                ha="left", va="bottom" if at == 0 else "top", fontsize=7.5, zorder=7,
+                bbox=dict(facecolor="white", edgecolor="0.8", alpha=0.9, boxstyle="round,pad=0.25"))
+    ax.add_line(plt.Line2D([], [], ls="", marker="v", markersize=6, color="0.6", markeredgecolor="k", label=OFF_LABEL))
 
 
 def accuracy_panel(ax, s, title_width=55):
-    """Figure 4's upper panel for setting ``s`` (lth.report.figures.figure4): each metric's accuracy over the rounds, the
-    dense accuracy dashed, the paper's values as crosses where it reports them, the axis scaled to the runs that
-    hold (``s.ylim``) and the rest marked at its edge; the setting's caption wrapped at ``title_width``."""
-    lines(s.accuracy, "round", "test_accuracy", ax)
+    """Figure 4's upper panel for setting ``s`` (lth.report.figures.figure4): each metric's accuracy over the rounds
+    (mean and band of the runs that hold, ``s.held``), the dense accuracy dashed, the paper's values as crosses where
+    it reports them, the axis scaled to the runs that hold (``s.ylim``) and the others drawn alone (``mark_off``);
+    the setting's caption wrapped at ``title_width``."""
+    lines(s.held, "round", "test_accuracy", ax)
     ax.axhline(s.dense, ls="--", color="k", lw=1, label="dense")
     if len(s.paper):
         ax.scatter(s.paper["round"], s.paper["value"], c=s.paper.importance.map(colour), marker="x", s=50, zorder=5,
                    label="paper")
-    mark_outside(ax, s.outside, "test_accuracy", s.ylim)
+    mark_off(ax, s.outside, "test_accuracy", s.ylim)
     rounds_axis(ax, s.accuracy["round"], s.fraction)
     ax.set(title=wrapped(s.caption.split("\n"), title_width), ylabel="top-1 test accuracy (%)")
 
 
 def difference_panel(ax, s, why=""):
     """Figure 4's lower panel for setting ``s`` (lth.report.figures.figure4): each metric's accuracy minus magnitude's,
-    seed by seed, over the rounds, on a linear axis scaled to the runs that hold (``s.diff_ylim``), the rest
-    marked at its edge; where the setting runs no metric beside magnitude, the panel says ``why`` instead."""
+    seed by seed, over the rounds (mean and band of the pairs that hold, ``s.diff_held``), on a linear axis scaled
+    to them (``s.diff_ylim``), the others drawn alone (``mark_off``); where the setting runs no metric beside
+    magnitude, the panel says ``why`` instead."""
     if s.difference.empty:
         ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
-    lines(s.difference, "round", "difference", ax)
+    lines(s.diff_held, "round", "difference", ax)
     difference_axis(ax, s.diff_ylim)
-    mark_outside(ax, s.diff_outside, "difference", s.diff_ylim)
+    mark_off(ax, s.diff_outside, "difference", s.diff_ylim)
     rounds_axis(ax, s.difference["round"], s.fraction)
     ax.set(ylabel="minus magnitude, same seed (points)")
 

@@ -22,13 +22,15 @@ class Tables:
 
 @dataclass
 class Axes:
-    """Figure 4's axes for one setting, scaled to the runs that hold: the accuracy panel's ``ylim`` and ``outside``
-    (the means it marks at its edge), the difference panel's rows (``difference``), ``diff_ylim`` and
-    ``diff_outside``."""
+    """Figure 4's axes for one setting, scaled to the runs that hold: the accuracy rows its means are of
+    (``held``), ``ylim``, the runs it draws alone (``outside``), and the same for the difference panel
+    (``difference``: every row; ``diff_held``, ``diff_ylim``, ``diff_outside``)."""
 
     ylim: tuple
+    held: pd.DataFrame
     outside: pd.DataFrame
     difference: pd.DataFrame
+    diff_held: pd.DataFrame
     diff_ylim: tuple
     diff_outside: pd.DataFrame
 
