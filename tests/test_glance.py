@@ -131,3 +131,5 @@ def test_points_whose_paper_gaps_nearly_coincide_sit_side_by_side_and_their_labe
              if line.get_marker() in plots.SETTING_MARKERS]
     assert len(drawn) == len(rows)
     assert min(abs(a[0] - b[0]) + abs(a[1] - b[1]) for i, a in enumerate(drawn) for b in drawn[i + 1:]) >= 6
+    labels = {t.get_text() for t in top.texts}
+    assert "20: -34.1" in labels and "20" in labels  # a gap the asinh scale compresses is written; +2.48 reads as drawn

@@ -478,9 +478,14 @@ def _dodges(ax, xs):
     return out
 
 
+# Our gaps beyond this many times the noise level are written beside their point: asinh compresses them.
+WRITTEN = 5
+
+
 def effects_panel(ax, v):
     """Each paper gap to magnitude (x) beside ours (y: mean paired difference over seeds, the bar from the lowest
-    to the highest seed), one point per setting (marker), metric (colour) and round (written beside it); filled
+    to the highest seed), one point per setting (marker), metric (colour) and round (written beside it, with our
+    gap where the scale compresses it: beyond ``WRITTEN`` times the noise level); filled
     where the sign test decides, hollow where it does not; points whose paper gaps nearly coincide side by side
     (``_dodges``); the paper's gaps at rounds our runs do not reach as ticks along the bottom. With no point, the
     panel says why."""
@@ -494,7 +499,9 @@ def effects_panel(ax, v):
                     color=c, lw=1, capsize=2, zorder=3, transform=at)
         ax.plot(r.paper_gap_points, r.our_gap_points, ls="", marker=marker[r.setting], markersize=7, color=c,
                 markerfacecolor=c if r.decided else "white", markeredgewidth=1.4, zorder=4, transform=at)
-        ax.annotate(f"{r.round}", (r.paper_gap_points, r.our_gap_points), xytext=(dx + 5, 3),
+        far = abs(r.our_gap_points) > WRITTEN * v.level  # where asinh compresses: -34 would read near -5
+        ax.annotate(f"{r.round}: {r.our_gap_points:+.1f}" if far else f"{r.round}", (r.paper_gap_points, r.our_gap_points),
+                    xytext=(dx + 5, 3),
                     textcoords="offset points", fontsize=7, color="0.25", zorder=5)
     if len(v.missing):
         ax.scatter(v.missing.paper_gap_points, [0.0] * len(v.missing), transform=ax.get_xaxis_transform(),
@@ -534,7 +541,8 @@ def _effects_legend(ax, v, marker):
     blank = Line2D([], [], alpha=0, label=" ")
     handles = [h for c in columns for h in c + [blank] * (rows - len(c))]  # filled column by column
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=len(columns), frameon=False,
-              fontsize=7.5, title="the number beside a point: our round", title_fontsize=7.5)
+              fontsize=7.5, title_fontsize=7.5,
+              title=f"beside a point: our round (and our gap, where beyond ±{WRITTEN * v.level:g} points)")
 
 
 def verdict_panel(ax, v):
