@@ -4,7 +4,8 @@
 
 From the completed LTR runs of one setting and seed that differ only in the metric: keeps theta_0 where every
 ticket at ``round`` is unpruned, redraws every other prunable weight (seeded by ``reinit_seed``), reruns LTR for
-each metric from there, and records per layer how many kept connections survive against chance (survival.csv).
+each metric from there, and records per layer how many kept connections survive against chance and against the
+redrawn ones of the same size (survival.csv).
 """
 
 import warnings
@@ -65,7 +66,8 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
     try:
         tickets.check_same_dense(paths)
         keep = tickets.intersection([tickets.load_ticket(p, round)["mask"] for p in paths])
-        save(tickets.partial_reinit(tickets.load_file(paths[0] / store.INIT), keep, reinit_seed), init_path)
+        init = tickets.partial_reinit(tickets.load_file(paths[0] / store.INIT), keep, reinit_seed)
+        save(init, init_path)
     except store.Damaged as e:
         observer.fail(str(e))
 
@@ -74,7 +76,7 @@ def main(_run, preset, setting, metrics, seed, round, reinit_seed):
         if (rerun := imp.run(dict(config, init=str(init_path)), runs_dir)).status != "COMPLETED":
             observer.fail(f"the rerun of {r.importance} from the new initialisation failed")
         new_masks[r.importance] = tickets.load_ticket(runs_dir / rerun._id, round)["mask"]
-    table = section5.survival_table(keep, new_masks)
+    table = section5.survival_table(keep, new_masks, {layer: init[f"{layer}.weight"] for layer in keep})
     with store.atomic(Path(folder.dir) / store.SURVIVAL) as tmp:
         table.to_csv(tmp, index=False)
     _run.add_artifact(Path(folder.dir) / store.SURVIVAL)

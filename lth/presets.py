@@ -77,12 +77,18 @@ _REHEARSAL = {name: {**DEFAULT, **s, "train_size": 64, "test_size": 32, "epochs"
                       "milestones": [1] if s["milestones"] else []}
               for name, s in PAPER.items()}
 # Section 5 (several tickets from one initialisation): which setting and metrics each preset compares, at which
-# round (the tickets' sparsity), and the seeds of Section 5.1's reinitialisations.
+# round (the tickets' sparsity), and Section 5.1's reinitialisations: of the tickets of which seeds
+# (``reinit_tickets``, [0] where not given: each its own theta_0 and data order, an independent replicate) and with
+# which seeds of the redrawn weights (``reinit_seeds``).
 _TICKETS = {
-    "small": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1, 2]),
-    "paper": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1, 2, 3]),
-    "smoke": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=3, reinit_seeds=[1]),
-    "rehearsal": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15, reinit_seeds=[1]),
+    "small": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=15,
+                  reinit_tickets=[0], reinit_seeds=[1, 2]),
+    "paper": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15,
+                  reinit_tickets=[0], reinit_seeds=[1, 2, 3]),
+    "smoke": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=3,
+                  reinit_tickets=[0], reinit_seeds=[1]),
+    "rehearsal": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15,
+                      reinit_tickets=[0], reinit_seeds=[1]),
 }
 
 PRESETS = {
@@ -90,7 +96,7 @@ PRESETS = {
     # ``metrics_of``: only these metrics on some settings (where the others would cost more than they tell).
     # ``extra``: metrics beyond the registry's, run on one setting (and its ``seeds``) for the `extra` table only.
     # ``regime``: the regime study's arms (`make regime`), per setting, not part of `make figures`.
-    # ``tickets``: Section 5's setting, metrics, round and reinitialisation seeds.
+    # ``tickets``: Section 5's setting, metrics, round and reinitialisations (``_TICKETS``).
     # ``gpu``: `sweep check` refuses to start it without a CUDA GPU.
     # Five seeds: a sign test on five paired differences errs one time in 16 under no effect (lth/report/claims.py).
     # lamp (not the paper's) and the random control, which no claim judges, on seeds 0-2.
@@ -187,7 +193,7 @@ def _resolve(name, _metrics_variable):
     return Preset(name=name, seeds=tuple(p["seeds"]), metrics=tuple(chosen_metrics() or p["metrics"]),
                   settings={s: config.Config.of(c) for s, c in p["settings"].items()},
                   rounds_of=p.get("rounds_of", {}), seeds_of=p.get("seeds_of", {}), metrics_of=p.get("metrics_of", {}),
-                  extra=p.get("extra", {}), regime=p.get("regime", {}), tickets=p["tickets"], gpu=p.get("gpu", False),
+                  extra=p.get("extra", {}), regime=p.get("regime", {}), tickets=dict(dict(reinit_tickets=[0]), **p["tickets"]), gpu=p.get("gpu", False),
                   synthetic=p.get("synthetic", {}))
 
 

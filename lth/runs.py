@@ -88,7 +88,7 @@ class Reinit(_Record):
 
     @property
     def name(self):
-        return f"reinit__{self.setting}__seed{self.config['reinit_seed']}"
+        return f"reinit__{self.setting}__{self.config['seed']}__reinit{self.config['reinit_seed']}"
 
     @cached_property
     def originals(self):
@@ -150,12 +150,12 @@ def regime(preset):
 def groups(preset):
     """Every run a preset needs, by what needs it: ``run`` (its LTR runs), ``magnitude`` (Table 1), ``ticket``
     (Section 5's: the preset's ``tickets``, whatever ``METRICS`` says), ``extra``, ``reinit`` (Section 5.1's, from
-    the tickets of seed 0) and ``regime`` (the regime study's, `make regime` alone). An LTR run in several groups is
+    the tickets of the seeds ``reinit_tickets``) and ``regime`` (the regime study's, `make regime` alone). An LTR run in several groups is
     one record (one id: ``_id_of``)."""
     p = presets.get(preset)
     t, ltr = p.tickets, of_preset(p)
-    reinit = [Reinit(dict(preset=p.name, setting=t["setting"], metrics=t["metrics"], seed=0, round=t["round"],
-                          reinit_seed=s)) for s in t["reinit_seeds"]]
+    reinit = [Reinit(dict(preset=p.name, setting=t["setting"], metrics=t["metrics"], seed=k, round=t["round"],
+                          reinit_seed=s)) for k in t["reinit_tickets"] for s in t["reinit_seeds"]]
     return dict(run=ltr, magnitude=[r for r in ltr if r.importance == "magnitude"],
                 ticket=of_preset(p, t["metrics"], [t["setting"]]),
                 extra=of_preset(p, extra=True), reinit=reinit, regime=regime(p))

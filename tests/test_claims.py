@@ -511,21 +511,24 @@ def test_the_claims_table_names_each_reason_for_not_showing_once():
                                          "no runs of minmax (preset=small does not run them there)")
 
 
-def survival(excess, density, kept=1000, seeds=(1, 2)):
-    """A Section 5.1 survival table: per metric of Section 5 and reinit seed, each layer's survivors from its
-    ``excess`` over chance (%) at its ``density`` in the new tickets, and "all" pooled."""
+def survival(excess, density, kept=1000, tickets=range(5), reinits=(1,)):
+    """A Section 5.1 survival table: per ticket seed, metric of Section 5 and reinit seed, each layer's survivors
+    from its ``excess`` over chance (%) at its ``density`` in the new tickets, and "all" pooled."""
     rows = []
-    for metric in ("magnitude", "l1", "l2"):
-        for seed in seeds:
-            for depth, layer in enumerate(excess):
-                expected = kept * density[layer]
-                rows.append(dict(metric=metric, reinit_seed=seed, layer=layer, depth=depth, kept=kept,
-                                 survived=round(expected * (1 + excess[layer] / 100)), density=density[layer],
-                                 expected=expected))
+    for ticket in tickets:
+        for metric in ("magnitude", "l1", "l2"):
+            for seed in reinits:
+                for depth, layer in enumerate(excess):
+                    expected = kept * density[layer]
+                    rows.append(dict(seed=ticket, metric=metric, reinit_seed=seed, layer=layer, depth=depth,
+                                     kept=kept, survived=round(expected * (1 + excess[layer] / 100)),
+                                     density=density[layer], expected=expected))
     s = pd.DataFrame(rows)
-    total = s.groupby(["metric", "reinit_seed"], as_index=False)[["kept", "survived", "expected"]].sum()
+    s = s.assign(kept_sized=s.kept, survived_sized=s.survived, expected_sized=s.expected)  # size changes nothing
+    counts = ["kept", "survived", "expected", "kept_sized", "survived_sized", "expected_sized"]
+    total = s.groupby(["seed", "metric", "reinit_seed"], as_index=False)[counts].sum()
     s = pd.concat([s, total.assign(layer="all", depth=-1, density=np.nan)], ignore_index=True)
-    return s.assign(excess=100 * (s.survived / s.expected - 1))
+    return s.assign(excess=100 * (s.survived / s.expected - 1), excess_sized=100 * (s.survived_sized / s.expected_sized - 1))
 
 
 def test_section_5_1_compares_layers_by_what_their_density_allows():
@@ -540,12 +543,41 @@ def test_section_5_1_compares_layers_by_what_their_density_allows():
     ours, clauses = claims.survive_reinit(evidence(survival=table, roles=roles))
     assert state(clauses, "1x1 shortcuts' excess below the input layer's") == HOLDS  # raw: +140, +207 above +26
     assert state(clauses, "output layer's excess the largest") == FAILS and "the largest: conv" in clauses[3][0]
-    assert state(clauses, "input above chance") == HOLDS and "input +26 % [+26, +26] (0.77)" in ours
-    # the input layer ahead of the shortcuts under one reinit seed, behind under the other: not shown either way
+    assert state(clauses, "input above the redrawn") == HOLDS and "input +26 % [+26, +26] (0.77)" in ours
+    assert "over 15 values from 5 ticket seeds" in ours
+    # the input layer ahead of the shortcuts in three ticket seeds, behind in two: not shown either way
     mixed = pd.concat([survival({x: 100 * dict(share, conv=c)[x] * ceiling[x] for x in density}, density,
-                                seeds=(seed,)) for seed, c in ((1, 0.8), (2, 0.5))])
+                                tickets=(k,)) for k, c in enumerate((0.8, 0.8, 0.8, 0.5, 0.5))])
     clauses = claims.survive_reinit(evidence(survival=mixed, roles=roles))[1]
     assert state(clauses, "1x1 shortcuts' excess below the input layer's") == NOT_SHOWN
+
+
+def test_section_5_1_counts_the_ticket_seeds_as_its_replicates_not_the_metrics_and_reinit_seeds():
+    """Three metrics and two reinit seeds of one ticket seed are six values but one theta_0 and data order: one
+    replicate, which no sign test decides."""
+    density = dict(conv=0.75, mid=0.10, sc1=0.30, sc2=0.25, fc=0.50)
+    table = survival({x: 50.0 for x in density}, density, tickets=(0,), reinits=(1, 2))
+    roles = {RESNET: dict(input="conv", output="fc", shortcuts=["sc1", "sc2"], dense=[])}
+    ours, clauses = claims.survive_reinit(evidence(survival=table, roles=roles))
+    assert {st for _, st in clauses} == {NOT_JUDGED} and "1 ticket seeds (the sign test needs 5)" in clauses[0][0]
+    assert "over 6 values from 1 ticket seed " in ours
+
+
+def test_section_5_1_judges_survival_against_the_redrawn_connections_of_the_same_size():
+    """Kept connections that survive +50 % over chance, as redrawn ones of their size do: the size of the theta_0
+    their tickets selected explains it, and the clause is not shown; one survival.csv without the control (made
+    before it) is not judged, and says what to do."""
+    density = dict(conv=0.75, mid=0.10, sc1=0.30, sc2=0.25, fc=0.50)
+    roles = {RESNET: dict(input="conv", output="fc", shortcuts=["sc1", "sc2"], dense=[])}
+    table = survival({x: 50.0 for x in density}, density)
+    explained = table.assign(expected_sized=table.survived_sized * np.where(table.seed < 3, 0.99, 1.01))  # +-1 %
+    explained = explained.assign(excess_sized=100 * (explained.survived_sized / explained.expected_sized - 1))
+    ours, clauses = claims.survive_reinit(evidence(survival=explained, roles=roles))
+    assert state(clauses, "all layers above the redrawn") == NOT_SHOWN and "over the redrawn connections" in ours
+    assert state(claims.survive_reinit(evidence(survival=table, roles=roles))[1], "all layers above the redrawn") == HOLDS
+    old = table.drop(columns=["kept_sized", "survived_sized", "expected_sized", "excess_sized"])
+    clauses = claims.survive_reinit(evidence(survival=old, roles=roles))[1]
+    assert state(clauses, "all layers above the redrawn") == NOT_JUDGED and "run them again" in clauses[0][0]
 
 
 def nested(effect):

@@ -301,3 +301,18 @@ def test_survival_summary_spans_metrics_and_reinit_seeds():
     excess = [per_metric.loc[(m, "conv"), "excess"] for m in new]
     assert table.loc["conv", "excess_min"] == round(min(excess), 2) and table.loc["conv", "excess_max"] == round(max(excess), 2)
     assert table.loc["conv", "kept"] == 2
+
+
+def test_survival_against_the_redrawn_connections_of_the_same_size():
+    """Kept connections drawn more often the larger their initial value, and a new ticket that keeps the layer's
+    larger half by size alone: the kept ones survive far above chance, but no more than redrawn ones of their
+    tenth by |initial value|."""
+    g = torch.Generator().manual_seed(0)
+    init = torch.randn(1000, generator=g)
+    rank = init.abs().argsort().argsort().double() / 1000
+    keep = torch.rand(1000, generator=g, dtype=torch.double) < rank  # the larger, the likelier kept
+    new = rank >= 0.5  # the larger half
+    t = section5.survival_table({"a": keep}, {"l1": {"a": new}}, {"a": init}).set_index("layer")
+    assert t.loc["a", "excess"] > 40  # chance keeps half; most kept ones are in the larger half
+    assert t.loc["a", "excess_sized"] == pytest.approx(0.0) and t.loc["a", "kept_sized"] == t.loc["a", "kept"]
+    assert t.loc["all", "excess_sized"] == pytest.approx(0.0)

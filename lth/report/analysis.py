@@ -295,10 +295,12 @@ def sparsest_layer(runs):
 
 
 def reinit_results(runs_dir, preset):
-    """Survival tables of the preset's partial reinitialisations (experiments/reinit.py), one per reinit seed."""
-    paths = {r.config["reinit_seed"]: r.folder(runs_dir) for r in groups(preset)["reinit"]}
-    if missing := [s for s, p in paths.items() if not store.is_completed(p)]:
+    """Survival tables of the preset's partial reinitialisations (experiments/reinit.py), one per ticket seed
+    (``seed``) and reinit seed."""
+    paths = {(r.config["seed"], r.config["reinit_seed"]): r.folder(runs_dir) for r in groups(preset)["reinit"]}
+    if missing := [r for r, p in paths.items() if not store.is_completed(p)]:
         raise MissingRuns(f"{len(missing)} of the {len(paths)} reinitialisations this needs have not completed under "
-                          f"{runs_dir} (reinit seeds {missing}): run `make PRESET={preset} reinit`")
-    return pd.concat([pd.read_csv(p / store.SURVIVAL).assign(reinit_seed=s) for s, p in paths.items()],
+                          f"{runs_dir} ((ticket seed, reinit seed) {', '.join(map(str, missing))}): run "
+                          f"`make PRESET={preset} reinit`")
+    return pd.concat([pd.read_csv(p / store.SURVIVAL).assign(seed=k, reinit_seed=s) for (k, s), p in paths.items()],
                      ignore_index=True)

@@ -430,14 +430,16 @@ def figure3(runs_dir, preset):
 
 def reinit(runs_dir, preset):
     """``table``: per layer, how many of the connections kept from theta_0 survive in the new tickets, against
-    chance (mean, min and max excess over metrics and reinit seeds); the caption names every seed involved."""
+    chance (mean, min and max excess over metrics, ticket seeds and reinit seeds); the caption names every seed
+    involved."""
     runs, t, shown = _tickets(runs_dir, preset)
     configs = [r.config for r in groups(preset)["reinit"]]
     survival = analysis.reinit_results(evidence.runs_folder(runs_dir), preset)
     shown["caption"] = (f"{evidence.setting_name(preset, t['setting'])} (preset={preset}): connections shared by the "
                     f"{', '.join(t['metrics'])} tickets "
-                    f"of seed {configs[0]['seed']} at round {t['round']} keep theta_0, the others are redrawn (reinit "
-                    f"seeds {', '.join(str(c['reinit_seed']) for c in configs)}), and LTR runs again; excess over "
+                    f"of seed{'s' if len(t['reinit_tickets']) > 1 else ''} {evidence.seed_list(t['reinit_tickets'])} "
+                    f"at round {t['round']} keep theta_0, the others are redrawn (reinit seeds "
+                    f"{evidence.seed_list(sorted({c['reinit_seed'] for c in configs}))}), and LTR runs again; excess over "
                     "chance in %, blank where fewer than 5 connections are expected by chance")
     return views.Reinit(**shown, table=section5.survival_summary(survival))
 

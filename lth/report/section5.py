@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from lth import store
 from lth.tickets import check_same_dense, intersection, layers_of, load_file, load_history, load_ticket
@@ -207,26 +208,54 @@ def by_layer(table, by=("metric", "round")):
     return out.reset_index()
 
 
-def survival_table(keep, new_masks):
+def _sized(kept, survived, init):
+    """The control for size of one layer of one new ticket: its connections in SIZE_BINS strata by |initial value|
+    (tenths of the layer), the redrawn ones' survival rate per stratum weighted to the kept ones' mix of strata.
+    Returns (kept connections with a redrawn match in their stratum, how many of them survived, how many would by
+    the redrawn ones' rate)."""
+    order = init.abs().flatten().argsort(stable=True)
+    stratum = torch.empty_like(order)
+    stratum[order] = torch.arange(len(order)) * SIZE_BINS // len(order)
+    k, s = kept.flatten(), survived.flatten()
+    count = lambda x: torch.bincount(stratum[x], minlength=SIZE_BINS).double()  # noqa: E731
+    kept_n, survived_n, redrawn_n, redrawn_survived = count(k), count(k & s), count(~k), count(~k & s)
+    matched = redrawn_n > 0
+    expected = (kept_n * redrawn_survived / redrawn_n.clamp(min=1))[matched].sum().item()
+    return int(kept_n[matched].sum()), int(survived_n[matched].sum()), expected
+
+
+def survival_table(keep, new_masks, init=None):
     """Per metric and layer (and "all"): how many kept connections are still unpruned in the new ticket.
 
     By chance, a ticket that keeps a share d of a layer keeps each connection with probability d, so
-    ``expected`` = kept * d and ``excess`` = survived / expected - 1, in percent (the paper's "+x %").
+    ``expected`` = kept * d and ``excess`` = survived / expected - 1, in percent (the paper's "+x %"). The kept
+    connections carry theta_0, which their tickets selected; with ``init`` ({layer: the new initialisation's
+    weights}), the control for that size: against the redrawn connections of the same layer and tenth by |initial
+    value| (``_sized``): ``kept_sized`` (the kept ones with a match), ``survived_sized``, ``expected_sized`` and
+    ``excess_sized`` (%).
     """
     rows = []
     for metric, mask in new_masks.items():
         per_layer = []
         for depth, (layer, k) in enumerate(keep.items()):
             kept, density = int(k.sum()), mask[layer].float().mean().item()
-            per_layer.append(dict(metric=metric, layer=layer, depth=depth, kept=kept,
-                                  survived=int((k & mask[layer]).sum()), density=density, expected=kept * density))
-        total = dict(metric=metric, layer="all", depth=-1, kept=sum(r["kept"] for r in per_layer),
-                     survived=sum(r["survived"] for r in per_layer), density=math.nan,
-                     expected=sum(r["expected"] for r in per_layer))
+            row = dict(metric=metric, layer=layer, depth=depth, kept=kept, survived=int((k & mask[layer]).sum()),
+                       density=density, expected=kept * density)
+            if init is not None:
+                row.update(zip(SIZED, _sized(k, mask[layer], init[layer])))
+            per_layer.append(row)
+        total = dict(metric=metric, layer="all", depth=-1, density=math.nan,
+                     **{c: sum(r[c] for r in per_layer) for c in ("kept", "survived", "expected")
+                        + (SIZED if init is not None else ())})
         rows += per_layer + [total]
     out = pd.DataFrame(rows)
     out["excess"] = [100 * _div(s, e) - 100 for s, e in zip(out["survived"], out["expected"])]
+    if init is not None:
+        out["excess_sized"] = [100 * _div(s, e) - 100 for s, e in zip(out["survived_sized"], out["expected_sized"])]
     return out
+
+
+SIZED = ("kept_sized", "survived_sized", "expected_sized")
 
 
 # --- Over the runs of a preset (rows of lth.report.analysis.load_runs: setting, importance, seed, path) ---
@@ -315,12 +344,20 @@ def jaccard_summary(jac):
 
 
 def survival_summary(survival, min_expected=5):
-    """survival_table rows of several metrics and reinit seeds -> per layer (and "all"): mean kept, survived and
-    expected connections, and the excess over chance (%): mean, lowest and highest; left blank where fewer than
-    ``min_expected`` connections are expected by chance, too few for a percentage to mean anything."""
+    """survival_table rows of several ticket seeds, metrics and reinit seeds -> per layer (and "all"): mean kept,
+    survived and expected connections, and the excess over chance (%): mean, lowest and highest, and where recorded
+    the same over the redrawn connections of the same size (``excess_sized_*``); left blank where fewer than
+    ``min_expected`` connections are expected, too few for a percentage to mean anything."""
+    sized = "excess_sized" in survival
     table = survival.groupby(["layer", "depth"], sort=False).agg(
         kept=("kept", "mean"), survived=("survived", "mean"), expected=("expected", "mean"),
-        excess_mean=("excess", "mean"), excess_min=("excess", "min"), excess_max=("excess", "max")).reset_index()
+        excess_mean=("excess", "mean"), excess_min=("excess", "min"), excess_max=("excess", "max"),
+        **(dict(expected_sized=("expected_sized", "mean"), excess_sized_mean=("excess_sized", "mean"),
+                excess_sized_min=("excess_sized", "min"), excess_sized_max=("excess_sized", "max")) if sized else {})
+    ).reset_index()
     excess = ["excess_mean", "excess_min", "excess_max"]
     table[excess] = table[excess].where(table.expected >= min_expected)
+    if sized:
+        excess = ["excess_sized_mean", "excess_sized_min", "excess_sized_max"]
+        table[excess] = table[excess].where(table.expected_sized >= min_expected)
     return _by_depth(table).round(2)
