@@ -217,6 +217,25 @@ def test_the_collapse_panel_draws_a_collapsed_run_at_zero_with_its_own_marker_an
     plt.close(fig)
 
 
+def test_the_collapse_panel_says_which_collapses_came_after_the_runs_stopped_learning():
+    """VGG's "collapse" came after its runs were at chance: such a run's mark is hollow, and the rounds where every
+    run is at chance are hatched, with legend entries for both."""
+    s = sparsest({"magnitude": [[100, 1, 0]] * 3, "l1": [[100, 2, 0], [100, 2, 0.5], [100, 2, 0.3]]})
+    s["at_chance"] = s["round"] == 2  # every run at chance at the last round; magnitude's collapse comes then
+    s.loc[(s.importance == "l1") & (s.seed == 0), "at_chance"] = False  # but l1's seed 0 collapsed still learning
+    fig, ax = plt.subplots()
+    plots.collapse_panel(ax, s, 0.2, chance_from=None)
+    marks = [c for c in ax.collections if c.get_offsets().shape[0] and c.get_zorder() == 6]
+    faces = {tuple(np.round(f, 3)) for c in marks for f in c.get_facecolors()}
+    assert (1.0, 1.0, 1.0, 1.0) in faces and len(faces) == 2  # magnitude's hollow, l1's seed 0 filled
+    assert "hollow: the run already at chance" in ax.get_legend_handles_labels()[1]
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    plots.collapse_panel(ax, s, 0.2, chance_from=2)
+    assert "every run at chance (stopped learning)" in ax.get_legend_handles_labels()[1]
+    plt.close(fig)
+
+
 def test_every_setting_of_every_preset_has_a_name_for_a_reader():
     for preset, p in presets.PRESETS.items():
         for setting in p["settings"]:
@@ -276,6 +295,9 @@ def test_figure4_and_collapse_views_scale_and_count_on_the_smoke_runs(runs):
         assert s.diff_ylim[0] <= 0 <= s.diff_ylim[1]
     c = figures.collapse(runs, "smoke")
     assert [s.collapsed for s in c.settings] == ["collapsed at round 3: none"] * 2
+    for s in c.settings:  # the accuracy beside each run's sparsest layer
+        assert s.sparsest.test_accuracy.notna().all() and s.sparsest.at_chance.dtype == bool
+        assert s.chance_from is None or s.sparsest[s.sparsest["round"] >= s.chance_from].at_chance.all()
 
 
 def test_figures_1_5_6_compare_layer_matched_on_the_smoke_runs(runs):

@@ -8,7 +8,7 @@ import pandas as pd
 
 from lth import presets
 from lth.report import analysis, evidence, published
-from lth.report.stats import (CHANCE_POINTS, FAILS, GAP, HOLDS, MIN_SEEDS, NOT_JUDGED, SIGN_TEST, chance, direction,
+from lth.report.stats import (CHANCE_POINTS, FAILS, GAP, HOLDS, MIN_SEEDS, NOT_JUDGED, SIGN_TEST, at_chance, direction,
                               gap_points, joined, level, needs, rule, running, sign_test)
 
 
@@ -29,8 +29,8 @@ def _effect(d, name, paper_round, paper_gap, config):
     if not len(at):
         return dict(row, seeds=0, seeds_agreeing=0, seeds_at_chance=0, outcome=NOT_JUDGED,
                     why=f"round {paper_round} not reached ({name} stops at round {last})")
-    floor = chance(config["dataset"]) + CHANCE_POINTS  # a pair of runs both below it has no gap: nothing learns
-    stopped = (at.test_accuracy <= floor) & (at.test_accuracy - at.difference <= floor)
+    # a pair of runs both at chance has no gap: nothing learns
+    stopped = at_chance(at.test_accuracy, config["dataset"]) & at_chance(at.test_accuracy - at.difference, config["dataset"])
     x, row["seeds_at_chance"] = at[~stopped].difference.to_numpy(), int(stopped.sum())
     if not len(x):
         return dict(row, seeds=0, seeds_agreeing=0, outcome=NOT_JUDGED,
@@ -106,7 +106,7 @@ def _effect_claim(e, claim, metrics, settings):
 
 def _at_chance(acc, config):
     """Whether every run of ``acc`` (one setting's, at one round) is within ``CHANCE_POINTS`` of chance."""
-    return bool((acc.test_accuracy <= chance(config["dataset"]) + CHANCE_POINTS).all())
+    return bool(at_chance(acc.test_accuracy, config["dataset"]).all())
 
 
 def _effect_rounds(e, claim):

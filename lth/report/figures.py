@@ -238,16 +238,25 @@ def collapse(runs_dir, preset):
     ``table``: per setting and metric, how many runs collapse, when first and which layers, and a verdict;
     ``settings``: per setting, ``sparsest`` (each run's sparsest-layer density per round, 0 where it collapsed),
     ``fraction``, ``caption`` (the setting and how far it goes; the figure's ``caption`` names the preset and seeds),
-    ``collapsed`` (the metrics with collapsed runs at the last round: how many of how many, "minmax 2 of 3 runs")."""
+    ``collapsed`` (the metrics with collapsed runs at the last round: how many of how many, "minmax 2 of 3 runs"),
+    and the accuracy beside it: each row's ``at_chance`` (the run has stopped learning, ``stats.at_chance``) and
+    ``chance_from`` (the first round from which every run of the setting is at chance; None where none is)."""
     runs = analysis.load_runs(evidence.runs_folder(runs_dir), preset)
     per_run, sparsest = analysis.collapse(runs), analysis.sparsest_layer(runs)
+    keys = ["setting", "importance", "seed", "round"]
+    sparsest = sparsest.join(analysis.accuracy(runs).set_index(keys).test_accuracy, on=keys)
+    dataset = {s: presets.get(preset).settings[s]["dataset"] for s in sparsest.setting.unique()}
+    sparsest["at_chance"] = [bool(stats.at_chance(a, dataset[s])) for a, s in zip(sparsest.test_accuracy, sparsest.setting)]
     settings = []
     for setting, df in sparsest.groupby("setting", sort=False):
+        everyone = df.groupby("round").at_chance.all()
+        stopped = [r for r in everyone.index if everyone.loc[r:].all()]
         last = df[df["round"] == df["round"].max()].groupby("importance", sort=False).collapsed.agg(["sum", "size"])
         counts = [f"{m} {k} of {n} runs" for m, (k, n) in last.loc[presets.ordered(last.index)].iterrows() if k]
         settings.append(views.SparsestLayer(name=setting, sparsest=df, fraction=evidence.fraction(preset, setting),
                              caption=evidence.reached(preset, runs, setting),
-                             collapsed=f"collapsed at round {df['round'].max()}: {', '.join(counts) or 'none'}"))
+                             collapsed=f"collapsed at round {df['round'].max()}: {', '.join(counts) or 'none'}",
+                             chance_from=min(stopped) if stopped else None))
     return views.Collapse(runs=per_run, table=analysis.collapse_summary(per_run), caption=evidence.caption(preset, runs),
                 settings=settings, data=sparsest)
 

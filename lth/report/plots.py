@@ -7,6 +7,7 @@ import math
 import textwrap
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, MultipleLocator, NullFormatter
@@ -384,11 +385,12 @@ def wrapped(lines, width=110):
 COLLAPSED = "$\\varnothing$"
 
 
-def collapse_panel(ax, sparsest, fraction):
+def collapse_panel(ax, sparsest, fraction, chance_from=None):
     """The collapse figure's panel: each metric's sparsest layer's density (%) over the rounds, on a log axis, the
     median over seeds with the range over seeds; every run counts, a collapsed one (a layer at 0 %) at 0, on a grey
     strip below the axis labelled "0 (collapsed)", where each metric with a collapsed run gets a mark (side by
-    side where several do), and the figure's legend an entry."""
+    side where several do; hollow where the run was already at chance: it had stopped learning), and the figure's
+    legend an entry; the rounds from ``chance_from`` on, where every run is at chance, hatched."""
     positive = sparsest.layer_density[~sparsest.collapsed]
     low = 10 ** math.floor(math.log10(positive.min() if len(positive) else 1))  # at or below every other run
     zero = low / 5
@@ -403,11 +405,19 @@ def collapse_panel(ax, sparsest, fraction):
     metrics = metrics_in(cut) if len(cut) else []
     for i, m in enumerate(metrics):
         rows = cut[cut.importance == m]
+        stopped = rows.at_chance.to_numpy(bool) if "at_chance" in rows else np.zeros(len(rows), bool)
         ax.scatter(rows["round"] + 0.25 * (i - (len(metrics) - 1) / 2), [zero] * len(rows), marker=COLLAPSED, s=70,
-                   color=colour(m), zorder=6, clip_on=False)
+                   facecolor=[("white" if s else colour(m)) for s in stopped], edgecolor=colour(m), zorder=6,
+                   clip_on=False)
     if len(cut):
         ax.add_line(plt.Line2D([], [], ls="", marker=COLLAPSED, markersize=9, color="k",
                                label="a collapsed run: a layer at 0 %, drawn at 0"))
+    if len(cut) and "at_chance" in cut and cut.at_chance.any():
+        ax.add_line(plt.Line2D([], [], ls="", marker=COLLAPSED, markersize=9, color="k", markerfacecolor="white",
+                               label="hollow: the run already at chance"))
+    if chance_from is not None:
+        ax.axvspan(chance_from - 0.5, sparsest["round"].max() + 0.5, facecolor="none", edgecolor="0.6", hatch="//",
+                   lw=0, zorder=0, label="every run at chance (stopped learning)")
     rounds_axis(ax, sparsest["round"], fraction)
     ax.set(ylabel="sparsest layer's density (%)")
 

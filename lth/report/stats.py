@@ -113,3 +113,9 @@ CHANCE_POINTS = 5.0  # a run within this many points of 100 / classes has stoppe
 def chance(dataset):
     """Test accuracy (%) of a guess: 100 / classes."""
     return 100 / data.SHAPES[dataset][2]
+
+
+def at_chance(accuracy, dataset):
+    """Whether a test accuracy (%, or an array of them) on ``dataset`` is within CHANCE_POINTS of chance: the run
+    has stopped learning."""
+    return accuracy <= chance(dataset) + CHANCE_POINTS

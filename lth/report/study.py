@@ -14,7 +14,7 @@ import pandas as pd
 from lth import presets, tickets
 from lth.regime import regime
 from lth.report import analysis, evidence, published, views
-from lth.report.stats import CHANCE_POINTS, chance
+from lth.report.stats import CHANCE_POINTS, at_chance
 from lth.runs import every
 
 
@@ -47,12 +47,12 @@ def runs_table(runs_dir, preset):
     rows = []
     for r, path in zip(records, loaded["path"]):
         setting, arm = r.setting.split("@")
-        reg, floor = regime(r.config), chance(r.config["dataset"]) + CHANCE_POINTS
+        reg = regime(r.config)
         for i in _rounds(r.config):
             a = acc.loc[(r.setting, r.importance, r.seed, i)]
             rows.append(dict(setting=setting, arm=arm, iterations=reg.iterations, lr_x_weight_decay=reg.decay,
                              importance=r.importance, seed=r.seed, round=i, sparsity=a.sparsity,
-                             test_accuracy=a.test_accuracy, at_chance=a.test_accuracy <= floor,
+                             test_accuracy=a.test_accuracy, at_chance=at_chance(a.test_accuracy, r.config["dataset"]),
                              shortcut_share_percent=_shortcut_share(path, i),
                              first_collapse_round=collapsed.loc[(r.setting, r.importance, r.seed)],
                              dense_accuracy_percent=acc.loc[(r.setting, r.importance, r.seed, 0)].test_accuracy))

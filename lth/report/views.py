@@ -103,14 +103,16 @@ class LayerPanels:
 
 @dataclass
 class SparsestLayer:
-    """The collapse figure, one setting: each run's sparsest layer's density per round (``sparsest``), ``collapsed``
-    ("collapsed at round 22: minmax 2 of 3 runs")."""
+    """The collapse figure, one setting: each run's sparsest layer's density per round (``sparsest``, with its
+    ``test_accuracy`` and ``at_chance``), ``collapsed`` ("collapsed at round 22: minmax 2 of 3 runs"), and the
+    first round from which every run is at chance (``chance_from``, None where none is)."""
 
     name: str
     sparsest: pd.DataFrame
     fraction: float
     caption: str
     collapsed: str
+    chance_from: int | None = None
 
 
 @dataclass
