@@ -121,7 +121,9 @@ def test_points_whose_paper_gaps_nearly_coincide_sit_side_by_side_and_their_labe
                          row("equal", "l2", -0.39, 1.69, 0.37, 4.23),
                          row("behind", "minmax", -2.71, -34.08, -69.09, -11.40, outcome="holds"),
                          row("equal", "l1", 32.17, 0.5, -0.5, 1.5, setting="vgg", paper_round=25),
-                         row("behind", "minmax", -14.16, 0.2, -0.3, 0.7, paper_round=22)])
+                         row("behind", "minmax", -14.16, 0.2, -0.3, 0.7, paper_round=22),
+                         row("behind", "softmax", 0.45, 6.2, 5.0, 7.0, paper_round=3),  # one written label each,
+                         row("behind", "minmax", 0.50, 6.2, 5.1, 7.4, paper_round=3)])  # the same text, side by side
     v = figures.glance_view(rows, VERDICTS, {"resnet": "ResNet-8-16 on Fashion-MNIST"}, preset="small",
                             caption="a caption")
     fig = plots.glance(v)

@@ -7,7 +7,7 @@ import pytest
 
 from lth import presets, runs
 
-from lth.report import study
+from lth.report import stats, study
 from lth.regime import learning_rate, regime
 
 
@@ -63,7 +63,8 @@ def test_no_gap_is_quoted_between_runs_at_chance():
     g = study.gaps(_table(0.0, at_chance=True))
     assert g.both_at_chance.all() and g.gap_points.isna().all()
     assert study.summary(_table(0.0, at_chance=True)).iloc[0].l1_minus_magnitude_points == "at chance"
-    assert study.chance("fashion_mnist") == 10 and math.isclose(study.chance("tinyimagenet"), 0.5)
+    assert stats.chance("fashion_mnist") == 10 and math.isclose(stats.chance("tinyimagenet"), 0.5)
+    assert stats.at_chance(14.9, "fashion_mnist") and not stats.at_chance(15.1, "fashion_mnist")
 
 
 def test_the_modules_example_holds():

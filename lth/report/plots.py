@@ -511,7 +511,7 @@ def effects_panel(ax, v):
                 markerfacecolor=c if r.decided else "white", markeredgewidth=1.4, zorder=4, transform=at)
         far = abs(r.our_gap_points) > WRITTEN * v.level  # where asinh compresses: -34 would read near -5
         ax.annotate(f"{r.round}: {r.our_gap_points:+.1f}" if far else f"{r.round}", (r.paper_gap_points, r.our_gap_points),
-                    xytext=(dx + 5, 3),
+                    xytext=(dx + 5, 3 + 10 * dx / DODGE),  # side by side points: their labels one above the other
                     textcoords="offset points", fontsize=7, color="0.25", zorder=5)
     if len(v.missing):
         ax.scatter(v.missing.paper_gap_points, [0.0] * len(v.missing), transform=ax.get_xaxis_transform(),
