@@ -123,7 +123,8 @@ def test_points_whose_paper_gaps_nearly_coincide_sit_side_by_side_and_their_labe
                          row("equal", "l1", 32.17, 0.5, -0.5, 1.5, setting="vgg", paper_round=25),
                          row("behind", "minmax", -14.16, 0.2, -0.3, 0.7, paper_round=22),
                          row("behind", "softmax", 0.45, 6.2, 5.0, 7.0, paper_round=3),  # one written label each,
-                         row("behind", "minmax", 0.50, 6.2, 5.1, 7.4, paper_round=3)])  # the same text, side by side
+                         row("behind", "minmax", 0.50, 6.2, 5.1, 7.4, paper_round=3),  # the same text, side by side
+                         row("behind", "l2", 0.62, 6.2, 5.1, 7.4, paper_round=3)])  # and a little apart
     v = figures.glance_view(rows, VERDICTS, {"resnet": "ResNet-8-16 on Fashion-MNIST"}, preset="small",
                             caption="a caption")
     fig = plots.glance(v)

@@ -488,6 +488,20 @@ def _dodges(ax, xs):
     return out
 
 
+def _apart(ax, labels, step=8):
+    """Moves each point's label down by ``step`` points until it overlaps no label placed before it (points close
+    on the page, or drawn on one another, would otherwise write their labels on each other)."""
+    renderer, placed = ax.figure.canvas.get_renderer(), []
+    for label in labels:
+        for _ in range(len(labels)):
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            x, y = label.xyann
+            label.xyann = (x, y - step)
+        placed.append(label.get_window_extent(renderer))
+
+
 # Our gaps beyond this many times the noise level are written beside their point: asinh compresses them.
 WRITTEN = 5
 
@@ -502,6 +516,7 @@ def effects_panel(ax, v):
     gap_axes(ax, v)
     _regions(ax, v)
     marker = {s: SETTING_MARKERS[i % len(SETTING_MARKERS)] for i, s in enumerate(v.settings)}
+    labels = []
     for r, dx in zip(v.points.itertuples(), _dodges(ax, v.points.paper_gap_points)):
         c, at = colour(r.metric), offset_copy(ax.transData, fig=ax.figure, x=dx, units="points")
         ax.errorbar(r.paper_gap_points, r.our_gap_points, yerr=[[r.our_gap_points - r.our_low_points],
@@ -510,9 +525,10 @@ def effects_panel(ax, v):
         ax.plot(r.paper_gap_points, r.our_gap_points, ls="", marker=marker[r.setting], markersize=7, color=c,
                 markerfacecolor=c if r.decided else "white", markeredgewidth=1.4, zorder=4, transform=at)
         far = abs(r.our_gap_points) > WRITTEN * v.level  # where asinh compresses: -34 would read near -5
-        ax.annotate(f"{r.round}: {r.our_gap_points:+.1f}" if far else f"{r.round}", (r.paper_gap_points, r.our_gap_points),
-                    xytext=(dx + 5, 3 + 10 * dx / DODGE),  # side by side points: their labels one above the other
-                    textcoords="offset points", fontsize=7, color="0.25", zorder=5)
+        labels.append(ax.annotate(f"{r.round}: {r.our_gap_points:+.1f}" if far else f"{r.round}",
+                                  (r.paper_gap_points, r.our_gap_points), xytext=(dx + 5, 3),
+                                  textcoords="offset points", fontsize=7, color="0.25", zorder=5))
+    _apart(ax, labels)
     if len(v.missing):
         ax.scatter(v.missing.paper_gap_points, [0.0] * len(v.missing), transform=ax.get_xaxis_transform(),
                    marker="|", s=90, color="0.35", zorder=4, clip_on=False)
