@@ -121,11 +121,6 @@ def difference_axis(ax, ylim):
     ax.axhline(0, color="k", lw=1)
 
 
-def _rounds(rounds):
-    """Rounds as a reader reads them: "15, 18-22"."""
-    return seed_list(sorted(set(int(r) for r in rounds)))
-
-
 OFF_LABEL = "a run off the scale, left out of the mean (triangle: off the axis)"
 
 
@@ -147,7 +142,7 @@ def mark_off(ax, off, y, ylim, digits=1):
         ax.scatter(marked["round"] + 0.6 * (nth - (count - 1) / 2) / count.clip(lower=2), [at] * len(marked),
                    transform=edge, marker=marker, s=24, color=marked.importance.map(colour), edgecolor="k",
                    linewidth=0.4, zorder=6, clip_on=False)
-        notes = [f"{m}: round{'s' if d['round'].nunique() > 1 else ''} {_rounds(d['round'])} "
+        notes = [f"{m}: round{'s' if d['round'].nunique() > 1 else ''} {seed_list(sorted(set(map(int, d['round']))))} "
                  f"({len(d)} run{'s' if len(d) > 1 else ''}, {'lowest' if at == 0 else 'highest'} "
                  f"{furthest(d[y]):{'+' if y == 'difference' else ''}.{digits}f})"
                  for m in metrics_in(marked) for d in [marked[marked.importance == m]]]
