@@ -190,10 +190,14 @@ def _resolve(name, _metrics_variable):
     if name not in PRESETS:
         raise PresetError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
     p = PRESETS[name]
+    tickets = {"reinit_tickets": [0], **p["tickets"]}
+    if bad := [s for s in tickets["reinit_tickets"] if s not in p["seeds"]]:
+        raise PresetError(f"preset {name}: reinit_tickets={bad[0]!r} is not one of its seeds; valid: "
+                          + ", ".join(map(str, p["seeds"])))
     return Preset(name=name, seeds=tuple(p["seeds"]), metrics=tuple(chosen_metrics() or p["metrics"]),
                   settings={s: config.Config.of(c) for s, c in p["settings"].items()},
                   rounds_of=p.get("rounds_of", {}), seeds_of=p.get("seeds_of", {}), metrics_of=p.get("metrics_of", {}),
-                  extra=p.get("extra", {}), regime=p.get("regime", {}), tickets=dict(dict(reinit_tickets=[0]), **p["tickets"]), gpu=p.get("gpu", False),
+                  extra=p.get("extra", {}), regime=p.get("regime", {}), tickets=tickets, gpu=p.get("gpu", False),
                   synthetic=p.get("synthetic", {}))
 
 

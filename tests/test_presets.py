@@ -50,6 +50,19 @@ def test_unknown_preset_is_one_line_with_the_valid_names():
         presets.get("big")
 
 
+def test_section_5_1_reinitialises_only_a_presets_own_seeds_and_says_so_in_one_line(monkeypatch):
+    smoke = presets.PRESETS["smoke"]
+    monkeypatch.setitem(presets.PRESETS, "smoke", dict(smoke, tickets=dict(smoke["tickets"], reinit_tickets=[0, 7])))
+    presets.get.cache_clear()
+    with pytest.raises(presets.PresetError, match=r"^preset smoke: reinit_tickets=7 is not one of its seeds; valid: 0, 1$"):
+        presets.get("smoke")
+    monkeypatch.setitem(presets.PRESETS, "smoke", dict(smoke, tickets={k: v for k, v in smoke["tickets"].items()
+                                                                     if k != "reinit_tickets"}))
+    presets.get.cache_clear()
+    assert presets.get("smoke").tickets["reinit_tickets"] == [0]  # seed 0's tickets where a preset does not say
+    presets.get.cache_clear()
+
+
 def test_a_run_in_several_groups_is_one_run_and_section_5_keeps_its_metrics_whatever_metrics_says(monkeypatch):
     """lth.runs.groups: a ticket run is one of the LTR runs (one folder, one id computation per process: the next
     test), the reinitialisations start from those runs, METRICS=magnitude,l1 still runs Section 5's l2 tickets, and
