@@ -141,7 +141,7 @@ def regime_table():
         for s, c in p["settings"].items():
             paper = published.paper_setting(c["model"])
             ours, theirs = regime(c), regime(dict(presets.DEFAULT, **presets.PAPER[paper]))
-            ratio = f"1/{theirs.decay / ours.decay:,.0f}" if 0 < ours.decay < theirs.decay else (
+            ratio = f"1/{theirs.decay / ours.decay:,.0f}" if 0 < ours.decay < theirs.decay / 2 else (
                 f"{ours.decay / theirs.decay:.2f}" if theirs.decay else "no weight decay")
             rows.append([f"`{name}`", f"`{s}`", f"{ours.iterations:,}", f"{ours.decay:.4g}", f"{100 * ours.rewind:.2g} %",
                          f"`{paper}`", f"{theirs.iterations:,}", f"{theirs.decay:.3g}", ratio])
