@@ -352,12 +352,15 @@ def test_shared_few_ranks_layers_by_raw_share_as_the_paper_does_with_observed_ov
     assert "5 unpruned connections (needs 30)" in [t for t, _ in clauses if t.startswith("input layer's rank")][0]
 
 
-def drift(shared, others, count, seeds=SEEDS):
-    """Figure 3's rows for magnitude, rounds 1-3: per seed, the shared and not-shared distances and counts."""
+def drift(shared, others, count, seeds=SEEDS, sized=None):
+    """Figure 3's rows for magnitude, rounds 1-3: per seed, the shared and not-shared distances and counts;
+    ``sized``: (shared, not shared) distances matched on size, per seed (default: the unmatched ones)."""
+    sized_shared, sized_others = sized or (shared, others)
     return pd.DataFrame([dict(seed=seed, metric="magnitude", round=r, overlapping=o, count=n, distance=d,
-                              connections="shared" if o else "not shared")
+                              distance_sized=z, connections="shared" if o else "not shared")
                          for seed in range(seeds) for r in (1, 2, 3)
-                         for o, d, n in ((True, shared[seed], 100), (False, others[seed], count))])
+                         for o, d, z, n in ((True, shared[seed], sized_shared[seed], 100),
+                                            (False, others[seed], sized_others[seed], count))])
 
 
 def connection_table(layers, seeds=SEEDS, rounds=(3,), metric="magnitude"):
@@ -394,6 +397,10 @@ def test_shared_move_further_needs_enough_connections_and_reports_figure_ones_di
     few = drift([0.5] * SEEDS, [0.2] * SEEDS, 22)  # 0-22 not-shared connections: too few
     text, s = claims.shared_move_further(evidence(drift=few, connections=connections()))[1][0]
     assert s == NOT_JUDGED and "0 seeds with 30+ connections in each group" in text
+    # nested |w| tickets: the shared ones are further only as the largest are; matched on size, no effect is left
+    nested = drift([0.5] * SEEDS, [0.2] * SEEDS, 50, sized=([0.3, 0.31, 0.3, 0.29, 0.3], [0.3] * SEEDS))
+    ours, clauses = claims.shared_move_further(evidence(drift=nested, connections=connections()))
+    assert clauses[0][1] == NOT_SHOWN and "magnitude +0.000 (+0.300)" in ours
 
 
 def test_a_claim_about_a_metric_that_metrics_leaves_out_is_not_shown(monkeypatch):

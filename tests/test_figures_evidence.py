@@ -60,6 +60,21 @@ def test_layer_matching_keeps_a_difference_within_each_layer():
     assert (w.layers, w.std_lower, w.sign_flips_lower, w.distance_greater) == (2, 2, 2, 0)
 
 
+def test_figure_3s_control_for_size_takes_away_a_distance_that_is_only_the_shared_ones_size():
+    """Nested |w| tickets: the shared connections are mostly the layer's largest (16 of 20 in each upper tenth, 4 of
+    20 in each lower), and the distance from theta_0 grows with size alone."""
+    torch = pytest.importorskip("torch")
+    size = torch.arange(1, 201, dtype=torch.float64)
+    fifth = size % 5 == 0
+    shared, distance = torch.where(size > 100, ~fifth, fifth), size / 100
+    assert distance[shared].mean() - distance[~shared].mean() == pytest.approx(0.6)  # unmatched: "further"
+    sized = section5.sized_distance(distance, size, shared)
+    # matched on tenths by size, what is left is the sizes' spread within a tenth (+-0.025 a tenth)
+    assert sized[True] == pytest.approx(1.305) and sized[False] == pytest.approx(1.32)
+    top = size > 100  # no tenth holds both groups: nothing to match with
+    assert all(math.isnan(v) for v in section5.sized_distance(distance, size, top).values())
+
+
 def test_a_not_shared_connection_weighs_shared_over_not_shared_in_its_layer():
     t = connections([("a", 3, 1, 1.0, 1.0, 0), ("b", 2, 4, 1.0, 1.0, 0), ("c", 5, 0, 1.0, 1.0, 0)])
     w = section5.matched_weights(t)

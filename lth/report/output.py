@@ -68,7 +68,7 @@ UNITS = {"density": "density_fraction", "sparsity": "sparsity_percent", "layer_s
          **{f"excess_{x}": f"excess_{x}_percent" for x in ("mean", "min", "max")},  # Section 5.1's, over chance
          **{f"excess_sized_{x}": f"excess_sized_{x}_percent" for x in ("mean", "min", "max")},  # and over size
          # Section 5's std of a connection's trained values and distance from theta_0: in the weights' own units
-         **{c: f"{c}_weight_units" for c in ("distance", "mean_distance", "mean_std", "median_std",
+         **{c: f"{c}_weight_units" for c in ("distance", "distance_sized", "mean_distance", "mean_std", "median_std",
                                              *(f"std_p{q}" for q in QUANTILES),
                                              *(f"mean_{x}_{g}" for x in ("std", "distance")
                                                for g in ("shared", "not_shared")))}}

@@ -294,7 +294,8 @@ def connections_at(runs, round):
 def drift_over_rounds(runs, layer, rounds):
     """Figure 3: per seed, metric and round, the mean |trained - theta_0| in ``layer`` of its shared
     and its other unpruned connections (``count``: how many), and the share of the ticket's connections that are
-    shared.
+    shared. ``distance_sized``: the control for size (``sized_distance``), the shared connections that have a match
+    and the others weighted to their mix of tenths of the layer by |trained|.
 
     Convention: the distance is from theta_0, the initialisation (the paper's "initial value"), not
     from the rewind point theta_{0,k} that every round starts from; with k = 1000 of 78,200
@@ -306,12 +307,26 @@ def drift_over_rounds(runs, layer, rounds):
             found = {m: load_ticket(p, r) for m, p in paths.items()}
             shared = intersection([{layer: t["mask"][layer]} for t in found.values()])[layer]
             for m, t in found.items():
-                distance, mask = (t["trained"][layer] - init).abs(), t["mask"][layer]
+                trained, mask = t["trained"][layer], t["mask"][layer]
+                distance = (trained - init).abs()
+                sized = sized_distance(distance[mask], trained[mask].abs(), shared[mask])
                 for overlapping, sel in ((True, shared), (False, mask & ~shared)):
                     rows.append(dict(seed=seed, metric=m, round=r, overlapping=overlapping, count=int(sel.sum()),
                                      distance=distance[sel].double().mean().item() if sel.any() else math.nan,
+                                     distance_sized=sized[overlapping],
                                      shared_of_kept=_div(int(shared.sum()), int(mask.sum()))))
     return pd.DataFrame(rows)
+
+
+def sized_distance(distance, size, shared):
+    """One layer's kept connections (1-D ``distance`` from theta_0, ``size`` = |trained|, ``shared`` flags): the mean
+    distance of the shared ones and of the others matched on size (``layer_matched`` with ``BY_SIZE``: tenths of
+    the layer by size), {True: shared, False: the control}; NaN for a group with nothing to match."""
+    t = pd.DataFrame(dict(layer=0, round=0, overlapping=shared.numpy(), size=size.double().numpy(),
+                          distance=distance.double().numpy(), std=0.0, sign_flip=False))
+    m = layer_matched(t.assign(size_bin=size_bins(t, by=("round",))), by=("round",), strata=BY_SIZE)
+    mean = m.set_index("group")["mean_distance"]
+    return {True: float(mean[SHARED]), False: float(mean[MATCHED])}
 
 
 def jaccards(runs, round):
