@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from lth import presets
@@ -88,7 +89,7 @@ def test_measured_blocks_count_what_the_code_counts_now():
             seen.add(name)
             assert content.strip().startswith("Measured ") and " by `make docs`" in content, f"{page}: {name}"
             if name == "targets":
-                expected = [[f"| `make {t}`", title, str(len(ids))] for t, title, ids in docs._targets_rows()]
+                expected = [[f"| {cell}", title, str(len(ids))] for cell, title, ids in docs._targets_rows()]
             else:
                 preset = name.removeprefix("plan-")
                 disk = cost.disk(preset)
@@ -180,3 +181,9 @@ def test_the_readme_says_what_the_committed_results_cover():
     every, judged, beyond, other = map(int, re.search(r"paper's (\d+) gaps .*?, (\d+) are at .*?, (\d+) beyond .*?\), "
                                                       r"(\d+) on settings", text).groups())
     assert judged + beyond + other == every and judged > 0
+
+
+def test_the_coverage_names_the_claims_no_clause_of_which_is_judged():
+    claims = pd.DataFrame(dict(claim=["a", "b", "c"], **{"clauses judged": [3, 0, 0]}))
+    assert docs._unjudged(claims) == " No clause of 2 claims is judged at this scale (the claims table says why): b; c."
+    assert docs._unjudged(claims.iloc[:1]) == docs._unjudged(claims.drop(columns="clauses judged")) == ""

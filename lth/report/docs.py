@@ -44,8 +44,9 @@ def claims_summary():
 
 def coverage():
     """README: what the committed results are (the small preset's settings, the paper's settings they stand for,
-    how far they reach) and how many of the paper's gaps to magnitude (Table 2, as the accuracy claims read them:
-    ``published.EFFECTS``) they judge (figures/small/glance.csv)."""
+    how far they reach), how many of the paper's gaps to magnitude (Table 2, as the accuracy claims read them:
+    ``published.EFFECTS``) they judge (figures/small/glance.csv), and the claims none of whose clauses they judge
+    (figures/small/claims.csv)."""
     from lth.report.evidence import NAMES, setting_name
 
     p, gaps = presets.get("small"), pd.read_csv(SMALL / "glance.csv")
@@ -63,7 +64,15 @@ def coverage():
             f"paper's {every} gaps to magnitude, {int(reached.sum())} are at rounds these settings reach and judged, "
             f"{int((~reached).sum())} beyond them (" + "; ".join(
                 f"{setting_name('paper', x)} round {', '.join(map(str, sorted(r)))}" for x, r in missed.items())
-            + f"), {every - len(gaps)} on settings or metrics not run.")
+            + f"), {every - len(gaps)} on settings or metrics not run." + _unjudged(pd.read_csv(SMALL / "claims.csv")))
+
+
+def _unjudged(claims):
+    """A sentence naming the claims of which no clause is judged (the claims table says why), or nothing (also for a
+    table rendered before it counted its judged clauses)."""
+    none = claims.loc[claims["clauses judged"] == 0, "claim"].tolist() if "clauses judged" in claims else []
+    return (f" No clause of {len(none)} claim{'s' if len(none) > 1 else ''} is judged at this scale (the claims table "
+            f"says why): {'; '.join(none)}." if none else "")
 
 
 def claims():
@@ -202,18 +211,24 @@ def _title(notebook):
 
 
 def _targets_rows():
-    """(target, the paper's item it shows, run ids) of every notebook target, then `figures`."""
-    rows = [(n, _title(n).split(": ")[0], target_runs(n)) for n in make_variable("NOTEBOOKS")]
-    return rows + [("figures", "all of the above", target_runs("figures"))]
+    """(the targets' cell, the paper's items they show, run ids) of the notebook targets, those that need the same
+    runs in one row, then `figures`."""
+    rows = {}
+    for n in make_variable("NOTEBOOKS"):
+        ids = target_runs(n)
+        rows.setdefault(tuple(sorted(ids)), []).append((n, _title(n).split(": ")[0], ids))
+    cells = [(f"`make {'`, `'.join(n for n, _, _ in row)}`", ", ".join(t for _, t, _ in row), row[0][2])
+             for row in rows.values()]
+    return cells + [("`make figures`", "all of the above", target_runs("figures"))]
 
 
 def targets(timings):
     """README: each make target, what it shows, the small preset's runs it needs and their time on this machine."""
     every, cores = {r.id: r for r in runs.every("small")}, os.cpu_count()
     rows = []
-    for target, title, ids in _targets_rows():
+    for cell, title, ids in _targets_rows():
         seconds = sum(cost.seconds(c, timings[every[i].setting]) for i in ids for c in _configs(every[i]))
-        rows.append([f"`make {target}`", title, len(ids), f"{seconds / 60 / cores:.0f}"])
+        rows.append([cell, title, len(ids), f"{seconds / 60 / cores:.0f}"])
     return (f"{measured_line()} Minutes: the runs' epochs timed as `sweep plan` times them, over {cores} cores.\n\n"
             + _table(rows, ["target", "paper item", "runs (small)", f"≈ min on {cores} cores"]))
 
