@@ -52,6 +52,9 @@ def ordered(names):
 _SMALL_LENET = dict(epochs=4, batch_size=64, lr=0.2, milestones=[3], train_size=15000, rounds=24)
 _SMALL_RESNET = dict(model="resnet8_16", dataset="fashion_mnist", epochs=4, batch_size=32, milestones=[3],
                      train_size=4096, momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=22, prune_output=True)
+# The small ResNet in the paper's regime (docs/results.md#the-regime-weight-decay-per-round): a round sums lr x weight decay
+# to 0.31, as ResNet-20's on CIFAR-10 (0.32), with the dense accuracy of a longer schedule.
+_PAPER_REGIME_RESNET = dict(epochs=8, milestones=[6], weight_decay=4e-3)
 _SMALL_VGG = dict(model="vgg16_8", dataset="fashion_mnist", epochs=8, batch_size=64, milestones=[6], train_size=2048,
                   momentum=0.9, weight_decay=1e-4, rewind_iter=10, rounds=25, prune_output=False)
 # The regime study (`make regime`, docs/reproducing.md#regime): a setting's schedule at several doses of weight decay
@@ -82,7 +85,7 @@ _REHEARSAL = {name: {**DEFAULT, **s, "train_size": 64, "test_size": 32, "epochs"
 # which seeds of the redrawn weights (``reinit_seeds``).
 _TICKETS = {
     "small": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=15,
-                  reinit_tickets=[0], reinit_seeds=[1, 2]),
+                  reinit_tickets=[0, 1, 2, 3, 4], reinit_seeds=[1]),
     "paper": dict(setting="resnet18_tinyimagenet", metrics=["magnitude", "l1", "l2"], round=15,
                   reinit_tickets=[0], reinit_seeds=[1, 2, 3]),
     "smoke": dict(setting="resnet8_16_fashion_mnist", metrics=["magnitude", "l1", "l2"], round=3,
@@ -99,14 +102,15 @@ PRESETS = {
     # ``tickets``: Section 5's setting, metrics, round and reinitialisations (``_TICKETS``).
     # ``gpu``: `sweep check` refuses to start it without a CUDA GPU.
     # Five seeds: a sign test on five paired differences errs one time in 16 under no effect (lth/report/claims.py).
-    # lamp (not the paper's) and the random control, which no claim judges, on seeds 0-2.
+    # lamp (not the paper's) and the random control, which no claim judges, on seed 0, and the extra metrics on
+    # seeds 0-1: what pays for the ResNet's paper regime (docs/results.md#the-regime-weight-decay-per-round).
     "small": dict(seeds=[0, 1, 2, 3, 4], metrics=METRICS, rounds_of={"random": 10}, tickets=_TICKETS["small"],
-                  seeds_of={"lamp": [0, 1, 2], "random": [0, 1, 2]}, settings={
+                  seeds_of={"lamp": [0], "random": [0]}, settings={
         "lenet_300_100_fashion_mnist": dict(DEFAULT, **_SMALL_LENET),
-        "resnet8_16_fashion_mnist": dict(DEFAULT, **_SMALL_RESNET),
+        "resnet8_16_fashion_mnist": {**DEFAULT, **_SMALL_RESNET, **_PAPER_REGIME_RESNET},
         "vgg16_8_fashion_mnist": dict(DEFAULT, **_SMALL_VGG),
     }, metrics_of={"vgg16_8_fashion_mnist": ["magnitude", "l1"]}, regime=_REGIME_SMALL,
-        extra=dict(setting="lenet_300_100_fashion_mnist", metrics=list(importance.OPTIONAL), seeds=[0, 1, 2])),
+        extra=dict(setting="lenet_300_100_fashion_mnist", metrics=list(importance.OPTIONAL), seeds=[0, 1])),
     "paper": dict(seeds=[0, 1, 2], metrics=METRICS, settings={n: dict(DEFAULT, **s) for n, s in PAPER.items()},
                   gpu=True, tickets=_TICKETS["paper"]),
     # For CI: every notebook end to end in minutes.
