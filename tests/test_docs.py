@@ -185,5 +185,5 @@ def test_the_readme_says_what_the_committed_results_cover():
 
 def test_the_coverage_names_the_claims_no_clause_of_which_is_judged():
     claims = pd.DataFrame(dict(claim=["a", "b", "c"], **{"clauses judged": [3, 0, 0]}))
-    assert docs._unjudged(claims) == " No clause of 2 claims is judged at this scale (the claims table says why): b; c."
+    assert docs._unjudged(claims) == " No clause of 2 claims is judged at this scale: b; c."
     assert docs._unjudged(claims.iloc[:1]) == docs._unjudged(claims.drop(columns="clauses judged")) == ""

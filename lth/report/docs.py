@@ -39,7 +39,8 @@ def _table(rows, header):
 def claims_summary():
     """README: each claim of the small preset's claims table and its verdict."""
     c = pd.read_csv(SMALL / "claims.csv")
-    return _table(zip(c["claim"], c["verdict"].str.replace(" clauses)", ")")), ["claim", "verdict (clauses)"])
+    verdicts = c["verdict"].str.replace(" clauses)", ")").str.replace(r", \d+ needed", "", regex=True)  # results.md: half
+    return _table(zip(c["claim"], verdicts), ["claim", "verdict (clauses)"])
 
 
 def coverage():
@@ -71,8 +72,8 @@ def _unjudged(claims):
     """A sentence naming the claims of which no clause is judged (the claims table says why), or nothing (also for a
     table rendered before it counted its judged clauses)."""
     none = claims.loc[claims["clauses judged"] == 0, "claim"].tolist() if "clauses judged" in claims else []
-    return (f" No clause of {len(none)} claim{'s' if len(none) > 1 else ''} is judged at this scale (the claims table "
-            f"says why): {'; '.join(none)}." if none else "")
+    return (f" No clause of {len(none)} claim{'s' if len(none) > 1 else ''} is judged at this scale: {'; '.join(none)}."
+            if none else "")
 
 
 def claims():
