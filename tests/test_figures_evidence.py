@@ -322,3 +322,11 @@ def test_figures_1_5_6_compare_layer_matched_on_the_smoke_runs(runs):
     assert len(one.findings) == len(one.metrics) and one.note.count("Within each layer") == 3
     five = figures.figure5(runs, "smoke")
     assert sorted(five.table["round"].unique()) == five.rounds and set(five.note) == {"std", "flips"}
+
+
+def test_a_saved_figures_title_keeps_its_line_breaks(tmp_path):
+    fig, _ = plt.subplots()
+    fig.suptitle("first line\nsecond line")
+    output.save(fig, tmp_path, "no_such_figure")
+    assert fig.get_suptitle() == "first line\nsecond line"
+    plt.close(fig)

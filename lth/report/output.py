@@ -46,8 +46,8 @@ def save(fig, figures_dir, name, data=None):
     figure's title (``TITLES``) goes above the notebook's own, each wrapped at TITLE_WIDTH. What would make it hard to
     read (``readable.problems``: a long title, text on text) is said on stderr, a line each."""
     folder = _folder(figures_dir)
-    fig.suptitle("\n".join(textwrap.fill(line, TITLE_WIDTH) for line in (TITLES.get(name, ""), fig.get_suptitle())
-                           if line))
+    lines = (TITLES.get(name, ""), *fig.get_suptitle().splitlines())  # each wrapped alone: its line breaks kept
+    fig.suptitle("\n".join(textwrap.fill(line, TITLE_WIDTH) for line in lines if line))
     for problem in readable.problems(fig):  # the tests render every figure and expect none
         print(f"{name}.png is hard to read: {problem}", file=sys.stderr)
     for ext, metadata in (("png", {}), ("pdf", {"CreationDate": None})):
