@@ -183,25 +183,35 @@ def difference_panel(ax, s, why=""):
     ax.set(ylabel="minus magnitude, same seed (points)")
 
 
+SAME_DOSE, SIDE, MARKERS = 1.25, 1.15, "osD^"  # regime_panel: arms within 25 % of a decay, drawn 15 % apart
+
+
 def regime_panel(ax, gaps, title, paper=None):
     """The regime study (lth.report.study): one metric's gap to magnitude at one round, seed by seed (a point each,
     spread a little sideways), against the sum of lr x weight decay a round sees (log axis), the median over seeds
     joined across the arms; a pair of runs both at chance is drawn as a grey cross on 0 ("at chance": no gap);
     ``paper``: the paper's setting's sum, a dotted line."""
     decays = sorted(gaps.lr_x_weight_decay.unique())
+    # arms at about the same decay (within SAME_DOSE) share a tick and sit side by side, each with its marker
+    clusters = [[decays[0]]]
+    for d in decays[1:]:
+        (clusters[-1].append if d < clusters[-1][0] * SAME_DOSE else lambda x: clusters.append([x]))(d)
+    place = {d: (c[0] * SIDE ** (2 * j - len(c) + 1), MARKERS[j]) for c in clusters for j, d in enumerate(c)}
     if paper:
         ax.axvline(paper, color="0.4", ls=":", lw=1, label="the paper's setting")
     for i, (decay, g) in enumerate(gaps.groupby("lr_x_weight_decay")):
-        spread = decay * 1.06 ** (g.seed.rank(method="first") - (len(g) + 1) / 2)
+        x, marker = place[decay]
+        spread = x * 1.06 ** (g.seed.rank(method="first") - (len(g) + 1) / 2)
         real = g.gap_points.notna()
-        ax.scatter(spread[real], g.gap_points[real], s=22, color=colour(g.metric.iloc[0]), edgecolor="k",
-                   linewidth=0.4, zorder=4, label=f"{g.metric.iloc[0]} minus magnitude, one seed" if i == 0 else None)
+        ax.scatter(spread[real], g.gap_points[real], s=22, color=colour(g.metric.iloc[0]), edgecolor="k", marker=marker,
+                   linewidth=0.4, zorder=4, label=f"{g.metric.iloc[0]} minus magnitude, one seed" if i == 0 else
+                   f"{g.metric.iloc[0]}, the arm beside: {g.arm.iloc[0]}" if marker != "o" else None)
         ax.scatter(spread[~real], [0] * (~real).sum(), marker="x", s=28, color="0.5", zorder=4,
                    label="both at chance (no gap)" if (~real).any() else None)
     medians = gaps.groupby("lr_x_weight_decay").gap_points.median()
-    ax.plot(medians.index, medians.values, color="k", lw=1, zorder=3, label="median over seeds")
+    ax.plot([place[d][0] for d in medians.index], medians.values, color="k", lw=1, zorder=3, label="median over seeds")
     ax.set_xscale("log")
-    ax.set_xticks(decays, [f"{d:.3g}" for d in decays], rotation=30)
+    ax.set_xticks([c[0] for c in clusters], [f"{c[0]:.2g}" for c in clusters], rotation=30)
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(min(decays[0], paper or decays[0]) / 1.6, max(decays[-1], paper or decays[-1]) * 1.6)
     values = gaps.gap_points.dropna()
