@@ -183,7 +183,7 @@ def difference_panel(ax, s, why=""):
     ax.set(ylabel="minus magnitude, same seed (points)")
 
 
-SAME_DOSE, SIDE, MARKERS = 1.25, 1.15, "osD^"  # regime_panel: arms within 25 % of a decay, drawn 15 % apart
+SAME_DOSE, SIDE, ARM_MARKERS = 1.25, 1.15, "osD^"  # regime_panel: arms within 25 % of a decay, drawn 15 % apart
 
 
 def regime_panel(ax, gaps, title, paper=None):
@@ -196,7 +196,7 @@ def regime_panel(ax, gaps, title, paper=None):
     clusters = [[decays[0]]]
     for d in decays[1:]:
         (clusters[-1].append if d < clusters[-1][0] * SAME_DOSE else lambda x: clusters.append([x]))(d)
-    place = {d: (c[0] * SIDE ** (2 * j - len(c) + 1), MARKERS[j]) for c in clusters for j, d in enumerate(c)}
+    place = {d: (c[0] * SIDE ** (2 * j - len(c) + 1), ARM_MARKERS[j]) for c in clusters for j, d in enumerate(c)}
     if paper:
         ax.axvline(paper, color="0.4", ls=":", lw=1, label="the paper's setting")
     for i, (decay, g) in enumerate(gaps.groupby("lr_x_weight_decay")):
