@@ -164,7 +164,8 @@ def _miniature(p):
     return dict(p, seeds=p["seeds"][:1], synthetic=dict(train=32, test=16), rounds_of={m: 2 for m in p.get("rounds_of", {})},
                 seeds_of={m: s[:1] for m, s in p.get("seeds_of", {}).items()},
                 settings={name: dict(s, **tiny) for name, s in p["settings"].items()}, gpu=False,
-                tickets=dict(p["tickets"], round=3, reinit_seeds=p["tickets"]["reinit_seeds"][:1]))
+                tickets=dict(p["tickets"], round=3, reinit_seeds=p["tickets"]["reinit_seeds"][:1],
+                             **{k: v[:1] for k, v in p["tickets"].items() if k == "reinit_tickets"}))
 
 
 PRESETS = {name: _miniature(p) for name, p in PRESETS.items()}
