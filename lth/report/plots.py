@@ -195,7 +195,10 @@ def regime_panel(ax, gaps, title, paper=None):
     # arms at about the same decay (within SAME_DOSE) share a tick and sit side by side, each with its marker
     clusters = [[decays[0]]]
     for d in decays[1:]:
-        (clusters[-1].append if d < clusters[-1][0] * SAME_DOSE else lambda x: clusters.append([x]))(d)
+        if d < clusters[-1][0] * SAME_DOSE:
+            clusters[-1].append(d)
+        else:
+            clusters.append([d])
     place = {d: (c[0] * SIDE ** (2 * j - len(c) + 1), ARM_MARKERS[j]) for c in clusters for j, d in enumerate(c)}
     if paper:
         ax.axvline(paper, color="0.4", ls=":", lw=1, label="the paper's setting")
