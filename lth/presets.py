@@ -72,6 +72,7 @@ _REGIME_SMALL = {
         "8 epochs, wd 1e-4": {},
         "8 epochs, wd 1.6e-2": dict(weight_decay=1.6e-2),
         "16 epochs, wd 8e-3": dict(epochs=16, milestones=[12], weight_decay=8e-3),
+        "32 epochs, wd 4e-3": dict(epochs=32, milestones=[24], weight_decay=4e-3),
     }),
 }
 # The paper's settings at the size of a rehearsal: 64 synthetic training and 32 test images in the dataset's real

@@ -35,13 +35,14 @@ def test_learning_rate_drops_tenfold_at_each_milestone_and_no_weight_decay_is_no
 def test_the_study_arms_share_the_presets_runs_where_they_equal_them_and_differ_elsewhere():
     small = {r.id for r in runs.every("small")}
     arms = runs.every("small", study=True)
-    assert len(arms) == 4 * 3 * 5 + 3 * 2 * 3 and len({r.id for r in arms}) == len(arms)
+    assert len(arms) == 4 * 3 * 5 + 4 * 2 * 3 and len({r.id for r in arms}) == len(arms)
     same = [r for r in arms if r.id in small]
     # the preset's own arms: ResNet-8-16's in the paper's regime, VGG's schedule kept
     assert {r.setting for r in same} == {"resnet8_16_fashion_mnist@8 epochs, wd 4e-3", "vgg16_8_fashion_mnist@8 epochs, wd 1e-4"}
     assert not {r.id for r in arms} & {r.id for r in runs.every("smoke") + runs.every("smoke", study=True)}
     decays = {r.setting: round(regime(r.config).decay, 2) for r in arms}
     assert decays["resnet8_16_fashion_mnist@4 epochs, wd 8e-3"] == decays["resnet8_16_fashion_mnist@8 epochs, wd 4e-3"]
+    assert decays["vgg16_8_fashion_mnist@16 epochs, wd 8e-3"] == decays["vgg16_8_fashion_mnist@32 epochs, wd 4e-3"]
 
 
 def _table(gap_seed_1, at_chance=False):
