@@ -253,6 +253,8 @@ def test_make_regime_runs_the_study_and_renders_it(tmp_path, make, smoke_sweep):
     assert list(summary.arm) == ["1 epoch, wd 1e-4", "1 epoch, wd 8e-2"]
     assert summary.lr_x_weight_decay.tolist() == [0.0006, 0.48]  # 60 iterations a round at lr 0.1
     assert summary.l1_minus_magnitude_points.iloc[1] == "at chance"  # wd 8e-2: nothing learns, so no gap is quoted
+    runs_table = pd.read_csv(tmp_path / "figures" / "regime_runs.csv")
+    assert runs_table.last_round_learning.dropna().le(runs_table["round"].max()).all()
     again = make("regime", **env)
     assert again.returncode == 0 and "sweep run" not in again.stdout and "papermill" not in again.stdout, again.stdout
 

@@ -45,14 +45,16 @@ def test_the_study_arms_share_the_presets_runs_where_they_equal_them_and_differ_
     assert decays["vgg16_8_fashion_mnist@16 epochs, wd 8e-3"] == decays["vgg16_8_fashion_mnist@32 epochs, wd 4e-3"]
 
 
-def _table(gap_seed_1, at_chance=False):
-    """Two seeds of magnitude and l1 at one round: l1 2 points ahead in seed 0, ``gap_seed_1`` in seed 1."""
+def _table(gap_seed_1, at_chance=False, last=(24, 25, 21, 25)):
+    """Two seeds of magnitude and l1 at one round: l1 2 points ahead in seed 0, ``gap_seed_1`` in seed 1; ``last``:
+    each run's last round above chance."""
     rows = []
     for seed, gap in ((0, 2.0), (1, gap_seed_1)):
         for metric, acc in (("magnitude", 80.0), ("l1", 80.0 + gap)):
             rows.append(dict(setting="s", arm="a", iterations=10, lr_x_weight_decay=0.3, importance=metric, seed=seed,
                              round=20, sparsity=98.8, test_accuracy=10.0 if at_chance else acc, at_chance=at_chance,
-                             shortcut_share_percent=None, first_collapse_round=None, dense_accuracy_percent=90.0))
+                             shortcut_share_percent=None, first_collapse_round=None,
+                             last_round_learning=last[len(rows)], dense_accuracy_percent=90.0))
     return pd.DataFrame(rows)
 
 
@@ -62,6 +64,8 @@ def test_gaps_are_paired_by_seed_and_summarised_with_their_signs():
     s = study.summary(_table(-1.0)).iloc[0]
     assert s.l1_minus_magnitude_points == "+0.50 [-1.00, +2.00] 1 ahead, 1 behind, 1 within 1"
     assert s.runs_collapsed == "0 of 4" and s.dense_accuracy_percent == 90.0
+    assert s.last_round_learning == "24.5 [21, 25]"
+    assert study.summary(_table(-1.0, last=(24, None, 21, 25))).iloc[0].last_round_learning == "1 of 4 never above chance"
 
 
 def test_no_gap_is_quoted_between_runs_at_chance():

@@ -5,7 +5,7 @@ Each arm of a preset's ``regime`` trains one setting's schedule with another wei
 from the same theta_0, data order and round 0, so the gaps are paired: a metric's accuracy minus magnitude's, seed
 by seed, at the rounds the paper reports for the setting it stands for (our round of the same sparsity: both
 prune 20 % a round) and at our last round. A gap where both runs are within ``CHANCE_POINTS`` of chance is not a
-gap: nothing learns there (``at_chance``).
+gap: nothing learns there (``at_chance``). How far a run learns is its last round above chance, over every round.
 """
 
 
@@ -39,7 +39,8 @@ def _shortcut_share(path, round_):
 def runs_table(runs_dir, preset):
     """One row per run of the study and judged round: setting, arm, its regime (iterations, lr_x_weight_decay),
     metric, seed, round, sparsity, test accuracy, at_chance, shortcut_share (% of the remaining weights),
-    first_collapse_round (None: no layer emptied) and dense_accuracy_percent (its round 0)."""
+    first_collapse_round (None: no layer emptied), last_round_learning (its last round above chance, of every
+    round) and dense_accuracy_percent (its round 0)."""
     records = every(preset, study=True)
     loaded = analysis.load_runs(runs_dir, preset, records)
     acc = analysis.accuracy(loaded).set_index(["setting", "importance", "seed", "round"])
@@ -48,6 +49,8 @@ def runs_table(runs_dir, preset):
     for r, path in zip(records, loaded["path"]):
         setting, arm = r.setting.split("@")
         reg = regime(r.config)
+        run = acc.loc[(r.setting, r.importance, r.seed)].test_accuracy
+        learning = [i for i, a in run.items() if not at_chance(a, r.config["dataset"])]
         for i in _rounds(r.config):
             a = acc.loc[(r.setting, r.importance, r.seed, i)]
             rows.append(dict(setting=setting, arm=arm, iterations=reg.iterations, lr_x_weight_decay=reg.decay,
@@ -55,6 +58,7 @@ def runs_table(runs_dir, preset):
                              test_accuracy=a.test_accuracy, at_chance=at_chance(a.test_accuracy, r.config["dataset"]),
                              shortcut_share_percent=_shortcut_share(path, i),
                              first_collapse_round=collapsed.loc[(r.setting, r.importance, r.seed)],
+                             last_round_learning=max(learning, default=None),
                              dense_accuracy_percent=acc.loc[(r.setting, r.importance, r.seed, 0)].test_accuracy))
     return pd.DataFrame(rows)
 
@@ -76,7 +80,8 @@ def gaps(table):
 def summary(table):
     """Per setting, arm and judged round: each metric's gap to magnitude (mean [min, max] over seeds, and seeds
     ahead / behind / within 1 point), each metric's shortcut share (median over seeds), runs with a collapsed
-    layer, and the dense accuracy (mean over seeds)."""
+    layer, runs at chance, the last round above chance (median [min, max] over runs) and the dense accuracy (mean
+    over seeds)."""
     g, rows = gaps(table), []
     for (setting, arm, decay, round_), t in table.groupby(["setting", "arm", "lr_x_weight_decay", "round"], sort=False):
         row = dict(setting=setting, arm=arm, lr_x_weight_decay=round(decay, 4), iterations=t.iterations.iloc[0],
@@ -93,6 +98,9 @@ def summary(table):
         collapsed = t.first_collapse_round.notna() & (t.first_collapse_round <= round_)
         row["runs_collapsed"] = f"{collapsed.sum()} of {len(t)}"
         row["runs_at_chance"] = f"{t.at_chance.sum()} of {len(t)}"
+        last = t.last_round_learning.dropna()
+        row["last_round_learning"] = (f"{last.median():g} [{last.min():g}, {last.max():g}]" if len(last) == len(t) else
+                                      f"{len(t) - len(last)} of {len(t)} never above chance")
         rows.append(row)
     return pd.DataFrame(rows)
 
