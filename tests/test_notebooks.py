@@ -165,7 +165,7 @@ def _miniature(p):
                 seeds_of={m: s[:1] for m, s in p.get("seeds_of", {}).items()},
                 settings={name: dict(s, **tiny) for name, s in p["settings"].items()}, gpu=False,
                 tickets=dict(p["tickets"], round=3, reinit_seeds=p["tickets"]["reinit_seeds"][:1],
-                             **{k: v[:1] for k, v in p["tickets"].items() if k == "reinit_tickets"}))
+                             reinit_tickets=p["tickets"].get("reinit_tickets", [0])[:1]))
 
 
 PRESETS = {name: _miniature(p) for name, p in PRESETS.items()}

@@ -20,7 +20,7 @@ def test_the_small_presets_resnet_round_sees_resnet20s_weight_decay_and_its_vgg_
     small = regime(presets.PRESETS["small"]["settings"]["resnet8_16_fashion_mnist"])
     assert small.iterations == 8 * 128 - 10  # 4,096 images in batches of 32, 8 epochs, rewinding to iteration 10
     assert small.decay == pytest.approx(4e-3 * ((6 * 128 - 10) * 0.1 + 2 * 128 * 0.01))
-    assert 1 / 2 < paper.decay / small.decay < 2  # issue 37: within a factor of 2 of the paper's
+    assert 1 / 2 < paper.decay / small.decay < 2  # within a factor of 2 of the paper's (docs/results.md#the-regime)
     vgg = regime(presets.PRESETS["small"]["settings"]["vgg16_8_fashion_mnist"])
     paper_vgg = regime(dict(presets.DEFAULT, **presets.PAPER["vgg16_cifar10"]))
     assert 160 < paper_vgg.decay / vgg.decay < 170  # VGG keeps its schedule (docs/results.md#the-regime)

@@ -208,9 +208,11 @@ def shared_move_further(e):
     d = e.drift.pivot_table(index=["metric", "seed", "round"], columns="connections",
                             values=["distance", "distance_sized", "count"])
     d = d[(d["count"] >= MIN_CONNECTIONS).all(axis=1)]
-    mean = lambda v: v.groupby(level=["metric", "seed"], sort=False).mean()  # noqa: E731
-    gap = mean((d["distance_sized", "shared"] - d["distance_sized", "not shared"]).dropna())
-    raw = mean(d["distance", "shared"] - d["distance", "not shared"])
+    def per_seed(column):  # shared minus not shared, mean over a seed's rounds
+        gap = (d[column, "shared"] - d[column, "not shared"]).dropna()
+        return gap.groupby(level=["metric", "seed"], sort=False).mean()
+
+    gap, raw = per_seed("distance_sized"), per_seed("distance")
     fewest = e.drift[~e.drift.overlapping].groupby("metric", sort=False)["count"].agg(["min", "max"])
     metrics = presets.ordered(e.drift.metric.unique())
     clauses = []
@@ -226,7 +228,9 @@ def shared_move_further(e):
     further = fig1.apply(lambda x: f"{x.mean_distance_sized.mean():#.3g} vs {x.mean_distance_control.mean():#.3g}, "
                                    f"{(x.mean_distance_sized > x.mean_distance_control).sum()}/{len(x)} seeds "
                                    "further", include_groups=False)
-    at = lambda v, m: f"{v[m].mean():+.3f}" if m in v.index.get_level_values("metric") else "-"  # noqa: E731
+    def at(v, m):
+        return f"{v[m].mean():+.3f}" if m in v.index.get_level_values("metric") else "-"
+
     return ("decided in the first conv (one layer), shared minus not-shared distance from theta_0 matched on |w| "
             "(unmatched): " + ", ".join(f"{m} {at(gap, m)} ({at(raw, m)})" for m in metrics)
             + "; not-shared connections per seed and round: "
